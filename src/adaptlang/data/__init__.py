@@ -1,0 +1,1 @@
+"""Input data: raw corpora (streaming), CoNLL-U (lossless), label vocabularies."""

@@ -1,0 +1,41 @@
+"""The library's exceptions. Only the CLI turns them into a one-line message and an exit code."""
+
+from __future__ import annotations
+
+
+class AdaptlangError(Exception):
+    """Base class: a problem the user can fix. ``str(err)`` is the one-line message shown to them."""
+
+    exit_code = 1
+
+
+class InputError(AdaptlangError):
+    """Bad input data: names the file (and line or byte offset where known) and what to do."""
+
+    def __init__(self, path: object, message: str, *, line: int | None = None, offset: int | None = None):
+        self.path = str(path)
+        self.line = line
+        self.offset = offset
+        where = self.path
+        if line is not None:
+            where += f":{line}"
+        elif offset is not None:
+            where += f" (byte {offset})"
+        super().__init__(f"{where}: {message}")
+
+
+class UsageError(AdaptlangError):
+    """A bad option or combination of options."""
+
+    exit_code = 2
+
+
+class OutputExistsError(AdaptlangError):
+    """The output already exists and ``--force`` (or ``--resume``) was not given."""
+
+    def __init__(self, path: object, hint: str = "pass --force to overwrite"):
+        super().__init__(f"{path}: output already exists; {hint}")
+
+
+class ModelError(AdaptlangError):
+    """A model or tokenizer that cannot be loaded or used for the requested job."""
