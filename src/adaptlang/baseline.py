@@ -1,0 +1,244 @@
+"""The from-scratch baseline: a character + word BiLSTM tagger and biaffine parser (``adaptlang baseline``).
+
+A language's category is judged against this baseline, which uses no pretrained model. It is the shared tagger and
+parser of :mod:`adaptlang.tasks` with the ``"bilstm"`` word encoder (:mod:`adaptlang.models.bilstm`) in place of a
+transformer: same heads, MST decoding, label vocabularies, training loop, checkpoint format and evaluation, so
+``adaptlang evaluate`` and ``adaptlang predict`` work on a baseline model unchanged.
+
+Optional word embeddings from a raw corpus (``corpus``): either a fastText-format ``.vec`` text file, or plain text
+on which a small skip-gram model is trained here (:func:`corpus_embeddings`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import regex
+
+from adaptlang.data.lexicon import normalize_word
+from adaptlang.data.text import iter_lines
+from adaptlang.errors import InputError, UsageError
+
+# ================================================================================================================
+# Corpus embeddings
+# ================================================================================================================
+
+# Raw-text tokens: runs of letters/marks/digits (with inner apostrophes and hyphens), or single other symbols.
+_TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*|[^\s\p{L}\p{M}\p{N}]")
+_VEC_HEADER = regex.compile(r"^\s*(\d+)\s+(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Skip-gram with negative sampling on a raw corpus (word2vec's recipe, small and CPU-friendly)."""
+
+    dim: int = 100
+    window: int = 5
+    negatives: int = 5
+    min_count: int = 2
+    max_words: int = 100_000
+    epochs: int = 5
+    max_tokens: int = 5_000_000  # corpus tokens read (the rest is ignored)
+    lr: float = 0.01
+    batch_size: int = 2048
+    seed: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CorpusEmbeddings:
+    """Word vectors from a corpus: ``words[i]`` has row ``i`` of ``vectors`` (a float32 tensor)."""
+
+    words: tuple[str, ...]
+    vectors: Any  # torch.Tensor [n_words, dim]
+    source: str  # "vec" (read) or "skipgram" (trained here)
+    n_tokens: int
+    seconds: float
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def summary(self) -> dict[str, Any]:
+        return {"source": self.source, "words": len(self.words), "dim": self.dim, "tokens": self.n_tokens,
+                "seconds": round(self.seconds, 1)}
+
+
+def tokenize_raw(line: str) -> list[str]:
+    return _TOKEN.findall(line)
+
+
+def is_vec_file(path: str | Path) -> bool:
+    """A fastText/word2vec text file: ``.vec`` suffix, or a first line ``<n_words> <dim>``."""
+    if str(path).endswith(".vec"):
+        return True
+    for line in iter_lines(path, encoding_errors="replace"):
+        return bool(_VEC_HEADER.match(line))
+    return False
+
+
+def read_vec(
+    path: str | Path, *, lowercase: bool = True, max_words: int = 100_000, keep: Iterable[str] = ()
+) -> CorpusEmbeddings:
+    """Read a fastText-format text file: optional header ``n dim``, then ``word v1 .. vdim`` per line.
+
+    Keeps the first ``max_words`` words (such files are sorted by frequency) plus any word in ``keep`` (e.g. the
+    treebank's training words); with ``lowercase``, the first vector of each lowercased form wins.
+    """
+    import torch
+
+    start = time.monotonic()
+    keep_set = {normalize_word(w, lowercase) for w in keep}
+    words: list[str] = []
+    rows: list[list[float]] = []
+    seen: set[str] = set()
+    dim = 0
+    n = 0
+    for lineno, line in enumerate(iter_lines(path), start=1):
+        if lineno == 1 and _VEC_HEADER.match(line):
+            dim = int(_VEC_HEADER.match(line).group(2))  # type: ignore[union-attr]
+            continue
+        parts = line.rstrip().split(" ")
+        if len(parts) < 2:
+            if not line.strip():
+                continue
+            raise InputError(path, "expected 'word v1 v2 ...' (fastText .vec format)", line=lineno)
+        if not dim:
+            dim = len(parts) - 1
+        if len(parts) - 1 != dim:
+            raise InputError(path, f"{len(parts) - 1} values where {dim} were expected (fastText .vec format)",
+                             line=lineno)
+        n += 1
+        word = normalize_word(parts[0], lowercase)
+        if word in seen or (len(words) >= max_words and word not in keep_set):
+            continue
+        try:
+            rows.append([float(v) for v in parts[1:]])
+        except ValueError:
+            raise InputError(path, "a vector value is not a number (fastText .vec format)", line=lineno) from None
+        words.append(word)
+        seen.add(word)
+    if not words:
+        raise InputError(path, "no word vectors found (fastText .vec format: 'word v1 v2 ...' per line)")
+    return CorpusEmbeddings(tuple(words), torch.tensor(rows, dtype=torch.float32), "vec", n,
+                            time.monotonic() - start)
+
+
+def read_corpus_tokens(path: str | Path, *, lowercase: bool = True, max_tokens: int = 5_000_000) -> list[list[str]]:
+    """Tokenised lines of a raw UTF-8 corpus (one sentence or paragraph per line; blank lines skipped)."""
+    lines: list[list[str]] = []
+    n = 0
+    for line in iter_lines(path):
+        toks = [normalize_word(t, lowercase) for t in tokenize_raw(line)]
+        if toks:
+            lines.append(toks)
+            n += len(toks)
+            if n >= max_tokens:
+                break
+    if not lines:
+        raise InputError(path, "the corpus has no words; give raw text, one sentence per line, or a .vec file")
+    return lines
+
+
+def train_skipgram(
+    lines: list[list[str]],
+    config: EmbeddingConfig = EmbeddingConfig(),
+    *,
+    keep: Iterable[str] = (),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> CorpusEmbeddings:
+    """Skip-gram with negative sampling (Mikolov et al., 2013): frequent-word subsampling, dynamic window,
+    unigram^0.75 negatives. Words of ``keep`` are kept even if rarer than ``min_count``."""
+    import torch
+    from torch import nn
+
+    start = time.monotonic()
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    counts = Counter(w for line in lines for w in line)
+    keep_set = set(keep)
+    vocab = [w for w, c in counts.most_common() if c >= config.min_count or w in keep_set][: config.max_words]
+    if len(vocab) < 2:
+        vocab = [w for w, _ in counts.most_common()][: config.max_words]
+    index = {w: i for i, w in enumerate(vocab)}
+    freq = torch.tensor([counts[w] for w in vocab], dtype=torch.float64)
+    n_tokens = int(sum(counts.values()))
+    # Subsampling: keep a token of relative frequency f with probability sqrt(t/f) + t/f (word2vec, t = 1e-4).
+    t = 1e-4
+    rel = freq / freq.sum()
+    keep_prob = ((t / rel).sqrt() + t / rel).clamp(max=1.0).tolist()
+    noise = (freq ** 0.75) / (freq ** 0.75).sum()  # [n_vocab]
+    ids = [[index[w] for w in line if w in index] for line in lines]
+
+    def pairs() -> Iterator[tuple[int, int]]:
+        for sent in ids:
+            sent = [w for w in sent if rng.random() < keep_prob[w]]
+            for i, w in enumerate(sent):
+                span = rng.randint(1, config.window)
+                for j in range(max(0, i - span), min(len(sent), i + span + 1)):
+                    if j != i:
+                        yield w, sent[j]
+
+    n_vocab, dim = len(vocab), config.dim
+    center = nn.Embedding(n_vocab, dim, sparse=True)
+    context = nn.Embedding(n_vocab, dim, sparse=True)
+    nn.init.uniform_(center.weight, -0.5 / dim, 0.5 / dim)
+    nn.init.zeros_(context.weight)
+    opt = torch.optim.SparseAdam(list(center.parameters()) + list(context.parameters()), lr=config.lr)
+    for epoch in range(config.epochs):
+        order = list(range(len(ids)))
+        rng.shuffle(order)
+        ids = [ids[i] for i in order]
+        batch: list[tuple[int, int]] = []
+
+        def step(batch: list[tuple[int, int]]) -> None:
+            pair = torch.tensor(batch, dtype=torch.long)  # [n, 2]
+            neg = torch.multinomial(noise, len(batch) * config.negatives, replacement=True).view(len(batch), -1)
+            c = center(pair[:, 0])  # [n, dim]
+            pos_score = (c * context(pair[:, 1])).sum(-1)  # [n]
+            neg_score = torch.einsum("nd,nkd->nk", c, context(neg))  # [n, k]
+            loss = -(nn.functional.logsigmoid(pos_score).mean() + nn.functional.logsigmoid(-neg_score).sum(-1).mean())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        for pair in pairs():
+            batch.append(pair)
+            if len(batch) == config.batch_size:
+                step(batch)
+                batch = []
+        if batch:
+            step(batch)
+        if on_progress is not None:
+            on_progress(epoch + 1, config.epochs)
+    vectors = center.weight.detach().clone()
+    vectors = vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-6)  # unit length: comparable scales
+    return CorpusEmbeddings(tuple(vocab), vectors.float(), "skipgram", n_tokens, time.monotonic() - start)
+
+
+def corpus_embeddings(
+    path: str | Path,
+    *,
+    lowercase: bool = True,
+    config: EmbeddingConfig = EmbeddingConfig(),
+    keep: Iterable[str] = (),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> CorpusEmbeddings:
+    """Word vectors for ``--corpus``: read a ``.vec`` file, or train skip-gram on raw text."""
+    if is_vec_file(path):
+        return read_vec(path, lowercase=lowercase, max_words=config.max_words, keep=keep)
+    lines = read_corpus_tokens(path, lowercase=lowercase, max_tokens=config.max_tokens)
+    return train_skipgram(lines, config, keep={normalize_word(w, lowercase) for w in keep}, on_progress=on_progress)
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise UsageError(f"{name} must be positive, got {value}")

@@ -1,0 +1,204 @@
+"""The from-scratch word encoder of ``adaptlang baseline``: character model + word embeddings + multi-layer BiLSTM.
+
+Each word is represented by the concatenation of
+
+* a character-level BiLSTM (or CNN) over ``<w> c1 .. cn </w>`` (final states of both directions, projected),
+* a trained word embedding (frequent training words; the rest, and a random ``word_dropout`` share of the tokens
+  during training, use the unknown-word vector, so the model learns to rely on characters for rare words),
+* optionally a corpus-trained embedding (``--corpus``), looked up in its own, larger vocabulary,
+
+then contextualised by a stack of BiLSTM layers with dropout between them, in the spirit of UDPipe 2 without
+contextual embeddings and of Dozat and Manning's (2017) biaffine parser. It produces word vectors of
+``output_dim = 2 * hidden`` that the shared UPOS and biaffine heads consume, exactly like the transformer encoder.
+
+Characters are encoded once per distinct word form in a batch (:meth:`BiLSTMWordEncoder.featurize` deduplicates),
+which is what makes the character model affordable on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from adaptlang.data.lexicon import PAD_ID, UNK_ID, Lexicon
+from adaptlang.errors import ModelError, UsageError
+
+CHAR_MODELS = ("lstm", "cnn")
+
+
+@dataclass(frozen=True)
+class BiLSTMEncoderConfig:
+    """Everything needed to rebuild the encoder (stored as JSON in a model's config)."""
+
+    lexicon: dict[str, Any] = field(default_factory=dict)  # Lexicon.to_dict()
+    word_dim: int = 128
+    char_model: str = "lstm"  # "lstm" | "cnn"
+    char_dim: int = 64
+    char_hidden: int = 128  # per direction (LSTM) / filters per width (CNN)
+    char_out: int = 128  # the character vector's size after projection
+    pretrained_dim: int = 0  # width of the corpus embeddings; 0 = none
+    freeze_pretrained: bool = True
+    hidden: int = 256  # BiLSTM size per direction
+    n_layers: int = 3
+    dropout: float = 0.33  # on embeddings and between/after BiLSTM layers
+    word_dropout: float = 0.25  # share of training tokens whose word (and corpus) embedding becomes <unk>
+
+    def __post_init__(self) -> None:
+        if self.char_model not in CHAR_MODELS:
+            raise UsageError(f"unknown character model {self.char_model!r}; valid: {', '.join(CHAR_MODELS)}")
+        for name in ("word_dim", "char_dim", "char_hidden", "char_out", "hidden", "n_layers"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"bilstm encoder: {name} must be positive, got {getattr(self, name)}")
+        for name in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UsageError(f"bilstm encoder: {name} must be in [0, 1), got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BiLSTMEncoderConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known - {"kind"}
+        if unknown:
+            raise ModelError(f"bilstm encoder config: unknown fields {sorted(unknown)}; retrain the model")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def with_lexicon(self, lexicon: Lexicon) -> "BiLSTMEncoderConfig":
+        return replace(self, lexicon=lexicon.to_dict())
+
+
+class CharLSTM(nn.Module):
+    """Final states of a BiLSTM over each word's characters: ``[n_types, n_chars] -> [n_types, out]``."""
+
+    def __init__(self, n_chars: int, char_dim: int, hidden: int, out: int, dropout: float):
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, char_dim, padding_idx=PAD_ID)
+        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * hidden, out)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.embed(chars))  # [n_types, n_chars, char_dim]
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)  # h: [2, n_types, hidden]
+        return self.proj(torch.cat([h[0], h[1]], dim=-1))  # [n_types, out]
+
+
+class CharCNN(nn.Module):
+    """Max-pooled convolutions of widths 2-5 over each word's characters: ``[n_types, n_chars] -> [n_types, out]``."""
+
+    WIDTHS = (2, 3, 4, 5)
+
+    def __init__(self, n_chars: int, char_dim: int, filters: int, out: int, dropout: float):
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, char_dim, padding_idx=PAD_ID)
+        self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, w, padding=w - 1) for w in self.WIDTHS)
+        self.proj = nn.Linear(filters * len(self.WIDTHS), out)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.embed(chars)).transpose(1, 2)  # [n_types, char_dim, n_chars]
+        pooled = [torch.relu(conv(x)).max(dim=-1).values for conv in self.convs]  # each [n_types, filters]
+        return self.proj(torch.cat(pooled, dim=-1))  # [n_types, out]
+
+
+class BiLSTMWordEncoder(nn.Module):
+    """Word encoder ``"bilstm"``: ``featurize(sentences)`` then ``forward(features) -> (h [B, W, D], mask [B, W])``."""
+
+    kind = "bilstm"
+
+    def __init__(self, config: BiLSTMEncoderConfig):
+        super().__init__()
+        if not config.lexicon:
+            raise ModelError("bilstm encoder: the config has no lexicon; build one with Lexicon.build(...)")
+        self.config = config
+        self.lexicon = Lexicon.from_dict(config.lexicon)
+        lex = self.lexicon
+        self.word_embed = nn.Embedding(lex.n_words, config.word_dim, padding_idx=PAD_ID)
+        nn.init.normal_(self.word_embed.weight, std=0.1)
+        char_cls = CharLSTM if config.char_model == "lstm" else CharCNN
+        self.char_model = char_cls(lex.n_chars, config.char_dim, config.char_hidden, config.char_out, config.dropout)
+        in_dim = config.word_dim + config.char_out
+        self.pretrained: nn.Embedding | None = None
+        if config.pretrained_dim:
+            if not lex.n_pretrained:
+                raise ModelError("bilstm encoder: pretrained_dim is set but the lexicon has no pretrained words")
+            self.pretrained = nn.Embedding(lex.n_pretrained, config.pretrained_dim, padding_idx=PAD_ID)
+            self.pretrained.weight.requires_grad_(not config.freeze_pretrained)
+            self.pretrained_proj = nn.Linear(config.pretrained_dim, config.word_dim, bias=False)
+            in_dim += config.word_dim
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(
+            in_dim, config.hidden, num_layers=config.n_layers, batch_first=True, bidirectional=True,
+            dropout=config.dropout if config.n_layers > 1 else 0.0,
+        )
+        self.output_dim = 2 * config.hidden
+
+    def set_pretrained(self, vectors: torch.Tensor) -> None:
+        """Load corpus embeddings ``[n_pretrained, pretrained_dim]`` (rows in the lexicon's pretrained order)."""
+        if self.pretrained is None or tuple(vectors.shape) != tuple(self.pretrained.weight.shape):
+            want = None if self.pretrained is None else tuple(self.pretrained.weight.shape)
+            raise ModelError(f"bilstm encoder: pretrained vectors of shape {tuple(vectors.shape)}, expected {want}")
+        with torch.no_grad():
+            self.pretrained.weight.copy_(vectors)
+
+    # ---- text -> tensors ------------------------------------------------------------------------------------
+    def featurize(self, sentences: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
+        """Ids for a batch of sentences (lists of word forms), on the CPU; words are deduplicated for the char model."""
+        lex = self.lexicon
+        n_batch, n_words = len(sentences), max((len(s) for s in sentences), default=0)
+        word_ids = torch.zeros(n_batch, n_words, dtype=torch.long)
+        pre_ids = torch.zeros(n_batch, n_words, dtype=torch.long)
+        type_ids = torch.zeros(n_batch, n_words, dtype=torch.long)  # index into the batch's distinct forms
+        mask = torch.zeros(n_batch, n_words, dtype=torch.bool)
+        types: dict[str, int] = {"": 0}  # type 0: padding
+        type_chars: list[list[int]] = [[PAD_ID]]
+        for b, sent in enumerate(sentences):
+            for i, form in enumerate(sent):
+                word_ids[b, i] = lex.word_id(form)
+                if lex.n_pretrained:
+                    pre_ids[b, i] = lex.pretrained_id(form)
+                t = types.get(form)
+                if t is None:
+                    t = types[form] = len(type_chars)
+                    type_chars.append(lex.char_ids(form))
+                type_ids[b, i] = t
+                mask[b, i] = True
+        max_chars = max(len(c) for c in type_chars)
+        chars = torch.zeros(len(type_chars), max_chars, dtype=torch.long)
+        for t, ids in enumerate(type_chars):
+            chars[t, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        char_lengths = torch.tensor([len(c) for c in type_chars], dtype=torch.long)
+        return {
+            "word_ids": word_ids,  # [B, W]
+            "pretrained_ids": pre_ids,  # [B, W]
+            "type_ids": type_ids,  # [B, W]
+            "chars": chars,  # [n_types, n_chars]
+            "char_lengths": char_lengths,  # [n_types]
+            "word_mask": mask,  # [B, W]
+        }
+
+    # ---- tensors -> word vectors ----------------------------------------------------------------------------
+    def forward(self, features: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        word_ids, mask = features["word_ids"], features["word_mask"]  # [B, W]
+        pre_ids = features.get("pretrained_ids")
+        if self.training and self.config.word_dropout > 0:
+            drop = (torch.rand(word_ids.shape, device=word_ids.device) < self.config.word_dropout) & mask
+            word_ids = word_ids.masked_fill(drop, UNK_ID)
+            if pre_ids is not None:
+                pre_ids = pre_ids.masked_fill(drop, UNK_ID)
+        char_vecs = self.char_model(features["chars"], features["char_lengths"])  # [n_types, char_out]
+        parts = [self.word_embed(word_ids), char_vecs[features["type_ids"]]]  # each [B, W, *]
+        if self.pretrained is not None and pre_ids is not None:
+            parts.append(self.pretrained_proj(self.pretrained(pre_ids)))  # [B, W, word_dim]
+        x = self.dropout(torch.cat(parts, dim=-1))  # [B, W, in_dim]
+        lengths = mask.sum(dim=1)  # [B]
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        h, _ = self.lstm(packed)
+        h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])  # [B, W, 2 * hidden]
+        return self.dropout(h), mask

@@ -1,0 +1,126 @@
+"""The BiLSTM word encoder, its lexicon, and corpus embeddings (tiny, in-process, offline)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from adaptlang.baseline import EmbeddingConfig, corpus_embeddings, read_vec, tokenize_raw
+from adaptlang.data.lexicon import BOW_ID, EOW_ID, PAD_ID, UNK_ID, Lexicon
+from adaptlang.errors import InputError, ModelError, UsageError
+from adaptlang.models.bilstm import BiLSTMEncoderConfig, BiLSTMWordEncoder
+
+SENTS = [["Dafa", "baax", "."], ["Mu", "ngi", "dem", "."], ["dafa", "tàng", "lool", "."], ["baax", "na", "."]] * 3
+
+
+def test_lexicon_ids_and_round_trip():
+    lex = Lexicon.build(SENTS, min_word_count=2)
+    assert lex.words[:2] == ("<pad>", "<unk>")
+    assert lex.word_id("DAFA") == lex.word_id("dafa") != UNK_ID  # lowercased lookup
+    assert lex.word_id("never-seen") == UNK_ID
+    ids = lex.char_ids("tàng")
+    assert ids[0] == BOW_ID and ids[-1] == EOW_ID and len(ids) == 6 and UNK_ID not in ids
+    assert lex.char_ids("ж")[1] == UNK_ID
+    # Decomposed input is normalised to NFC, so it maps to the same ids as the composed form.
+    assert lex.char_ids("ta\u0300ng") == ids and lex.word_id("ta\u0300ng") == lex.word_id("tàng")
+    again = Lexicon.from_dict(json.loads(json.dumps(lex.to_dict())))
+    assert again == lex and again.word_id("baax") == lex.word_id("baax")
+
+
+def test_lexicon_min_count_tiny_treebank_and_long_words():
+    lex = Lexicon.build([["a", "b", "a"]], min_word_count=2)
+    assert lex.word_id("b") != UNK_ID  # fewer than 10 frequent words: all are kept
+    big = [[f"w{i}" for i in range(20)] + [f"f{i}" for i in range(12)] * 2]
+    lex2 = Lexicon.build(big, min_word_count=2)
+    assert lex2.word_id("f11") != UNK_ID and lex2.word_id("w3") == UNK_ID
+    long = Lexicon.build(SENTS, max_word_chars=6)
+    assert len(long.char_ids("abcdefghijkl")) == 8
+    with pytest.raises(ModelError):
+        Lexicon.from_dict({"words": ["x"]})
+
+
+def _encoder(**kw) -> BiLSTMWordEncoder:
+    lex = Lexicon.build(SENTS)
+    cfg = BiLSTMEncoderConfig(word_dim=8, char_dim=6, char_hidden=5, char_out=7, hidden=4, n_layers=2, **kw)
+    return BiLSTMWordEncoder(cfg.with_lexicon(lex))
+
+
+@pytest.mark.parametrize("char_model", ["lstm", "cnn"])
+def test_encoder_shapes_masks_and_padding_invariance(char_model):
+    torch.manual_seed(0)
+    enc = _encoder(char_model=char_model).eval()
+    batch = [["Dafa", "baax", "."], ["Mu", "ngi", "dem", "unseen", "."]]
+    feats = enc.featurize(batch)
+    assert feats["type_ids"].max() < feats["chars"].shape[0]
+    h, mask = enc(feats)
+    assert h.shape == (2, 5, enc.output_dim) and enc.output_dim == 8
+    assert mask.tolist() == [[True, True, True, False, False], [True] * 5]
+    # A sentence's vectors do not depend on what it is batched with.
+    h1, _ = enc(enc.featurize([batch[0]]))
+    assert torch.allclose(h1[0], h[0, :3], atol=1e-6)
+
+
+def test_encoder_trains_and_word_dropout_only_in_training():
+    torch.manual_seed(0)
+    enc = _encoder(word_dropout=0.5, dropout=0.0)
+    feats = enc.featurize(SENTS[:4])
+    enc.eval()
+    a, _ = enc(feats)
+    b, _ = enc(feats)
+    assert torch.equal(a, b)  # deterministic at inference
+    enc.train()
+    h, mask = enc(feats)
+    h[mask].sum().backward()
+    assert enc.word_embed.weight.grad is not None and enc.char_model.embed.weight.grad is not None
+    assert enc.word_embed.weight.grad[PAD_ID].abs().sum() == 0
+
+
+def test_encoder_with_pretrained_vectors(tmp_path):
+    vec = tmp_path / "tiny.vec"
+    vec.write_text("3 4\ndafa 1 0 0 0\nbaax 0 1 0 0\nlool 0 0 1 0.5\n", encoding="utf-8")
+    emb = read_vec(vec)
+    assert emb.words == ("dafa", "baax", "lool") and emb.dim == 4
+    lex = Lexicon.build(SENTS, pretrained_words=("<pad>", "<unk>") + emb.words)
+    assert lex.pretrained_id("Lool") == 4
+    cfg = BiLSTMEncoderConfig(word_dim=8, char_dim=6, char_hidden=5, char_out=7, hidden=4, n_layers=1,
+                              pretrained_dim=4).with_lexicon(lex)
+    enc = BiLSTMWordEncoder(cfg)
+    enc.set_pretrained(torch.cat([torch.zeros(2, 4), emb.vectors]))
+    assert not enc.pretrained.weight.requires_grad
+    h, _ = enc(enc.featurize([["lool", "dafa"]]))
+    assert h.shape == (1, 2, 8)
+    with pytest.raises(ModelError):
+        enc.set_pretrained(torch.zeros(3, 4))
+
+
+def test_bad_configs_and_vec_files(tmp_path):
+    with pytest.raises(UsageError, match="lstm, cnn"):
+        BiLSTMEncoderConfig(char_model="gru")
+    with pytest.raises(UsageError):
+        BiLSTMEncoderConfig(dropout=1.5)
+    with pytest.raises(ModelError):
+        BiLSTMWordEncoder(BiLSTMEncoderConfig())
+    bad = tmp_path / "bad.vec"
+    bad.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.vec:3"):
+        read_vec(bad)
+    nan = tmp_path / "nan.vec"
+    nan.write_text("a 1 x 3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"nan\.vec:1"):
+        read_vec(nan)
+
+
+def test_skipgram_on_raw_text(tmp_path):
+    corpus = tmp_path / "raw.txt"
+    corpus.write_text("\n".join(["Dafa baax lool .", "Mu ngi dem ca kër ga .", "", "dafa tàng, lool!"] * 30),
+                      encoding="utf-8")
+    assert tokenize_raw("dafa tàng, lool!") == ["dafa", "tàng", ",", "lool", "!"]
+    emb = corpus_embeddings(corpus, config=EmbeddingConfig(dim=8, epochs=1, batch_size=64))
+    assert emb.source == "skipgram" and "tàng" in emb.words and emb.vectors.shape == (len(emb.words), 8)
+    assert torch.isfinite(emb.vectors).all()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no words"):
+        corpus_embeddings(empty)
