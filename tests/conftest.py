@@ -24,3 +24,43 @@ def shared_vocab() -> Path:
     if not VOCAB.is_dir():
         pytest.skip("../shared/data/vocab is absent")
     return VOCAB
+
+
+# Sentences for tiny in-process models (a WordPiece vocabulary is trained on them).
+TINY_TEXT = [
+    "the cat sat on the mat .", "a dog runs in the park .", "we read books every day .",
+    "die katze sitzt auf der matte .", "ein hund läuft im park .", "wir lesen jeden tag bücher .",
+    "kedi paspasın üstünde oturdu .", "köpek parkta koşuyor .", "her gün kitap okuruz .",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT (hidden 32) with a WordPiece vocabulary trained on TINY_TEXT, saved as a Hugging Face
+    model directory (config.json, model.safetensors, tokenizer files). Random weights, fixed seed."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(TINY_TEXT, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=128,
+    )
+    fast.save_pretrained(out)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(out)
+    return out
