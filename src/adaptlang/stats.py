@@ -1,0 +1,253 @@
+"""Statistics behind ``categorize``: mean ± sd over seeds, bootstrap intervals of score differences, and the
+easy / intermediate / hard verdict as a pure function of measured scores.
+
+Pure numpy, torch-free. Scores are accuracies in percent over syntactic words (as :mod:`adaptlang.evaluate`
+counts them). Runs are given as per-sentence counts: ``correct`` ``[n_seeds, n_sentences]`` (words right, one row
+per seed) and ``words`` ``[n_sentences]`` (words per test sentence, the same for every run on one test set).
+
+Definition (Muller et al., NAACL 2021), applied per task (UPOS, LAS):
+
+- **easy**: the model fine-tuned directly beats the from-scratch baseline;
+- **intermediate**: only the model adapted with MLM on the language's text (then fine-tuned) beats it;
+- **hard**: neither beats it.
+
+"Beats" is decided on the point estimate (mean over seeds). A difference whose bootstrap confidence interval covers
+0 is *within noise*; a verdict that rests on such a difference is flagged, with the categories the noise leaves
+possible. The overall verdict is the hardest of the per-task verdicts: a language is only as easy as its hardest
+task.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+CATEGORIES: tuple[str, ...] = ("easy", "intermediate", "hard")  # from easiest to hardest
+
+
+@dataclass(frozen=True)
+class MeanSd:
+    mean: float
+    sd: float  # sample standard deviation (n - 1); 0 for a single value
+    n: int
+    values: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": _r(self.mean), "sd": _r(self.sd), "n": self.n, "values": [_r(v) for v in self.values]}
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} ± {self.sd:.2f}"
+
+
+def mean_sd(values: Sequence[float]) -> MeanSd:
+    vals = tuple(float(v) for v in values)
+    if not vals:
+        raise ValueError("mean_sd needs at least one value")
+    mean = sum(vals) / len(vals)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return MeanSd(mean, sd, len(vals), vals)
+
+
+def scores_per_seed(correct: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Accuracy (%) of each seed's run: ``correct`` [n_seeds, n_sentences], ``words`` [n_sentences] -> [n_seeds]."""
+    correct, words = _check_runs(correct, words)
+    return 100.0 * correct.sum(axis=1) / words.sum()
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``a - b`` in accuracy points, with a bootstrap confidence interval."""
+
+    a: str
+    b: str
+    diff: float  # mean over a's seeds minus mean over b's seeds
+    ci_low: float
+    ci_high: float
+    level: float
+    n_bootstrap: int
+    resample_seeds: bool
+
+    @property
+    def within_noise(self) -> bool:
+        """The interval covers 0: the data do not tell which of the two is better."""
+        return self.ci_low <= 0.0 <= self.ci_high
+
+    @property
+    def positive(self) -> bool:
+        return self.diff > 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("diff", "ci_low", "ci_high"):
+            d[k] = _r(d[k])
+        d["within_noise"] = self.within_noise
+        return d
+
+    def __str__(self) -> str:
+        note = ", within noise" if self.within_noise else ""
+        return f"{self.diff:+.2f} [{self.ci_low:+.2f}, {self.ci_high:+.2f}]{note}"
+
+
+def paired_bootstrap_diff(
+    a_correct: np.ndarray,
+    b_correct: np.ndarray,
+    words: np.ndarray,
+    *,
+    a: str = "a",
+    b: str = "b",
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    resample_seeds: bool = True,
+    seed: int = 0,
+) -> Difference:
+    """Bootstrap interval of the accuracy difference ``a - b`` on one test set.
+
+    Each bootstrap sample draws test sentences with replacement, the same sentences for both systems (paired: the
+    difficulty of the sample cancels out); with ``resample_seeds`` it also draws each system's seeds with
+    replacement, so that seed-to-seed variation widens the interval as it should. The score of a system on a sample
+    is the mean over its (drawn) seeds of the micro-averaged accuracy. Percentile interval at ``level``.
+    """
+    a_correct, words = _check_runs(a_correct, words)
+    b_correct, _ = _check_runs(b_correct, words)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), not {level}")
+    if n_bootstrap < 1:
+        raise ValueError("n_bootstrap must be >= 1")
+    point = float(scores_per_seed(a_correct, words).mean() - scores_per_seed(b_correct, words).mean())
+    rng = np.random.default_rng(seed)
+    n = len(words)
+    diffs = np.empty(n_bootstrap, dtype=np.float64)
+    chunk = max(1, min(n_bootstrap, 2_000_000 // max(n, 1)))  # bounds memory: [chunk, n] indices
+    for start in range(0, n_bootstrap, chunk):
+        m = min(chunk, n_bootstrap - start)
+        idx = rng.integers(0, n, size=(m, n))  # [m, n] sentences of each sample
+        total = words[idx].sum(axis=1).astype(np.float64)  # [m]
+        sides = []
+        for runs in (a_correct, b_correct):
+            per_seed = runs[:, idx].sum(axis=2) / np.maximum(total, 1.0)  # [n_seeds, m]
+            if resample_seeds and runs.shape[0] > 1:
+                pick = rng.integers(0, runs.shape[0], size=(m, runs.shape[0]))  # [m, n_seeds]
+                sides.append(np.take_along_axis(per_seed.T, pick, axis=1).mean(axis=1))  # [m]
+            else:
+                sides.append(per_seed.mean(axis=0))
+        diffs[start:start + m] = 100.0 * (sides[0] - sides[1])
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
+    return Difference(a, b, point, float(low), float(high), level, n_bootstrap, resample_seeds)
+
+
+@dataclass(frozen=True)
+class TaskVerdict:
+    task: str
+    category: str  # one of CATEGORIES
+    direct: Difference  # directly fine-tuned model - baseline
+    adapted: Difference | None  # best MLM-adapted variant - baseline (None when there is none)
+    firm: bool  # every difference the verdict rests on is outside noise
+    possible: tuple[str, ...]  # categories compatible with the intervals (in CATEGORIES order)
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "category": self.category,
+            "firm": self.firm,
+            "possible": list(self.possible),
+            "reason": self.reason,
+            "direct_vs_baseline": self.direct.to_dict(),
+            "adapted_vs_baseline": self.adapted.to_dict() if self.adapted else None,
+        }
+
+
+def categorize(direct_beats: bool, adapted_beats: bool | None) -> str:
+    """The definition itself."""
+    if direct_beats:
+        return "easy"
+    if adapted_beats:
+        return "intermediate"
+    return "hard"
+
+
+def task_verdict(task: str, direct: Difference, adapted: Difference | None) -> TaskVerdict:
+    """Verdict of one task from the two differences against the baseline (see the module docstring)."""
+    category = categorize(direct.positive, adapted.positive if adapted else None)
+    # Categories reachable when each within-noise difference may take either sign.
+    direct_signs = {True, False} if direct.within_noise else {direct.positive}
+    adapted_signs: set[bool | None] = (
+        {None} if adapted is None else ({True, False} if adapted.within_noise else {adapted.positive})
+    )
+    reachable = {categorize(d, a) for d in direct_signs for a in adapted_signs}
+    possible = tuple(c for c in CATEGORIES if c in reachable)
+    deciding = [direct] if category == "easy" else [direct] + ([adapted] if adapted else [])
+    firm = not any(d.within_noise for d in deciding)
+    adapted_text = f"MLM-adapted {adapted}" if adapted else "no MLM-adapted run"
+    reason = f"direct fine-tuning {direct} vs baseline; {adapted_text}"
+    return TaskVerdict(task, category, direct, adapted, firm, possible, reason)
+
+
+@dataclass(frozen=True)
+class OverallVerdict:
+    category: str
+    firm: bool
+    possible: tuple[str, ...]
+    per_task: tuple[TaskVerdict, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "firm": self.firm,
+            "possible": list(self.possible),
+            "rule": "hardest of the per-task verdicts",
+            "tasks": {v.task: v.to_dict() for v in self.per_task},
+        }
+
+
+def overall_verdict(verdicts: Sequence[TaskVerdict]) -> OverallVerdict:
+    """The hardest per-task category; firm when the verdicts that set it are firm."""
+    if not verdicts:
+        raise ValueError("overall_verdict needs at least one task verdict")
+    category = max((v.category for v in verdicts), key=CATEGORIES.index)
+    # Possible overall categories: the hardest over every combination of per-task possibilities.
+    reachable: set[str] = set()
+    options = [v.possible for v in verdicts]
+
+    def walk(i: int, hardest: int) -> None:
+        if i == len(options):
+            reachable.add(CATEGORIES[hardest])
+            return
+        for c in options[i]:
+            walk(i + 1, max(hardest, CATEGORIES.index(c)))
+
+    walk(0, 0)
+    possible = tuple(c for c in CATEGORIES if c in reachable)
+    return OverallVerdict(category, len(possible) == 1, possible, tuple(verdicts))
+
+
+def best_of(
+    runs: Mapping[str, np.ndarray], words: np.ndarray
+) -> str:
+    """Name of the run set with the highest mean accuracy (ties: first given)."""
+    if not runs:
+        raise ValueError("best_of needs at least one run set")
+    return max(runs, key=lambda k: (float(scores_per_seed(runs[k], words).mean()), -list(runs).index(k)))
+
+
+def _check_runs(correct: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    correct = np.asarray(correct, dtype=np.int64)
+    words = np.asarray(words, dtype=np.int64)
+    if correct.ndim == 1:
+        correct = correct[None, :]
+    if correct.ndim != 2 or words.ndim != 1 or correct.shape[1] != words.shape[0]:
+        raise ValueError(f"expected correct [n_seeds, n_sentences] and words [n_sentences], got {correct.shape} "
+                         f"and {words.shape}")
+    if correct.shape[0] == 0 or words.sum() <= 0:
+        raise ValueError("no runs or no words to score")
+    if (correct < 0).any() or (correct > words[None, :]).any():
+        raise ValueError("per-sentence correct counts must lie between 0 and the sentence's word count")
+    return correct, words
+
+
+def _r(x: float) -> float:
+    return round(float(x), 4)
