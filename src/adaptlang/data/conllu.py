@@ -1,0 +1,297 @@
+"""Lossless CoNLL-U reading and writing, with line-numbered errors.
+
+A :class:`Sentence` keeps its raw lines (comments, multiword-token ranges ``3-4``, empty nodes ``8.1`` and every
+column as written), so ``write_conllu(read_conllu(f))`` reproduces a well-formed file byte for byte. Training and
+scoring look only at the *syntactic words* (integer ids), as the CoNLL 2018 UD evaluator does; predictions are
+written back into the UPOS / HEAD / DEPREL columns of those lines and nothing else changes.
+
+Field values are parsed with the ``conllu`` package's field parsers (ids, integers); the grouping into sentences and
+the checks that give one-line errors with file and line number are ours, because the package neither keeps the raw
+lines nor reports line numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+from conllu.exceptions import ParseException
+from conllu.parser import parse_id_value, parse_int_value
+
+from adaptlang.data.text import display_name, iter_lines
+from adaptlang.errors import InputError
+
+N_COLUMNS = 10
+ID, FORM, LEMMA, UPOS, XPOS, FEATS, HEAD, DEPREL, DEPS, MISC = range(N_COLUMNS)
+
+
+@dataclass
+class Sentence:
+    """One CoNLL-U sentence: raw lines plus the syntactic words' columns.
+
+    ``lines`` are the sentence's lines without line ends (no trailing blank line). ``word_lines[i]`` is the index in
+    ``lines`` of syntactic word ``i + 1``. ``heads`` are integers (0 = root) or ``None`` where the file has ``_``.
+    """
+
+    lines: list[str]
+    word_lines: list[int]
+    forms: list[str]
+    upos: list[str]
+    heads: list[int | None]
+    deprels: list[str]
+    first_line: int = 1  # 1-based line number of the sentence's first line in its file
+    source: str = ""
+
+    @property
+    def n_words(self) -> int:
+        return len(self.forms)
+
+    @property
+    def sent_id(self) -> str | None:
+        return self.comment_value("sent_id")
+
+    @property
+    def text(self) -> str | None:
+        return self.comment_value("text")
+
+    def comment_value(self, key: str) -> str | None:
+        prefix = f"# {key} ="
+        for line in self.lines:
+            if not line.startswith("#"):
+                break
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()
+        return None
+
+    @property
+    def is_annotated(self) -> bool:
+        """True when every word has an integer HEAD (a tree to train on or score against)."""
+        return all(h is not None for h in self.heads)
+
+    def with_predictions(
+        self,
+        upos: Sequence[str] | None = None,
+        heads: Sequence[int] | None = None,
+        deprels: Sequence[str] | None = None,
+    ) -> "Sentence":
+        """A copy whose word lines carry the given UPOS / HEAD / DEPREL; every other byte is kept.
+
+        When heads are replaced, the DEPS column of words is reset to ``_`` if it held enhanced dependencies that
+        would now contradict the new basic tree (the UD validator checks that they agree).
+        """
+        lines = list(self.lines)
+        new_upos = list(upos) if upos is not None else list(self.upos)
+        new_heads = list(heads) if heads is not None else list(self.heads)
+        new_deprels = list(deprels) if deprels is not None else list(self.deprels)
+        for i, li in enumerate(self.word_lines):
+            cols = lines[li].split("\t")
+            if upos is not None:
+                cols[UPOS] = new_upos[i]
+            if heads is not None:
+                cols[HEAD] = str(new_heads[i])
+                cols[DEPS] = "_"
+            if deprels is not None:
+                cols[DEPREL] = new_deprels[i]
+            lines[li] = "\t".join(cols)
+        return Sentence(
+            lines=lines,
+            word_lines=list(self.word_lines),
+            forms=list(self.forms),
+            upos=new_upos,
+            heads=new_heads,
+            deprels=new_deprels,
+            first_line=self.first_line,
+            source=self.source,
+        )
+
+    def to_text(self) -> str:
+        return "\n".join(self.lines) + "\n\n"
+
+
+def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool) -> Sentence:
+    lines = [text for _, text in block]
+    word_lines: list[int] = []
+    forms: list[str] = []
+    upos: list[str] = []
+    heads: list[int | None] = []
+    deprels: list[str] = []
+    head_lines: list[int] = []
+    expected = 1
+    seen_range_end = 0
+    in_tokens = False
+    for idx, (line_no, text) in enumerate(block):
+        if text.startswith("#"):
+            if in_tokens:
+                raise InputError(path, "comment line inside a sentence's word lines", line=line_no)
+            continue
+        in_tokens = True
+        cols = text.split("\t")
+        if len(cols) != N_COLUMNS:
+            raise InputError(
+                path, f"expected {N_COLUMNS} tab-separated columns, found {len(cols)}", line=line_no
+            )
+        try:
+            tid = parse_id_value(cols[ID])
+        except (ParseException, ValueError):
+            tid = None
+        if tid is None or cols[ID] == "_":
+            raise InputError(path, f"bad ID {cols[ID]!r}; expected an integer, a range like 3-4, or 8.1", line=line_no)
+        if isinstance(tid, tuple):
+            if tid[1] == "-":
+                if tid[0] != expected or tid[2] < tid[0]:
+                    raise InputError(path, f"multiword range {cols[ID]} out of order (next word is {expected})", line=line_no)
+                seen_range_end = max(seen_range_end, tid[2])
+            elif tid[1] == ".":
+                if tid[0] != expected - 1:
+                    raise InputError(path, f"empty node {cols[ID]} out of order (last word is {expected - 1})", line=line_no)
+            continue
+        if tid != expected:
+            what = "duplicate" if tid < expected else "out-of-order"
+            raise InputError(path, f"{what} word ID {tid} (expected {expected})", line=line_no)
+        expected += 1
+        if not cols[FORM]:
+            raise InputError(path, "empty FORM", line=line_no)
+        if cols[HEAD] == "_":
+            head: int | None = None
+        else:
+            try:
+                head = parse_int_value(cols[HEAD])
+            except (ParseException, ValueError):
+                head = None
+            if head is None or not cols[HEAD].isdigit():
+                raise InputError(path, f"HEAD {cols[HEAD]!r} is not a non-negative integer", line=line_no)
+        word_lines.append(idx)
+        forms.append(cols[FORM])
+        upos.append(cols[UPOS])
+        heads.append(head)
+        deprels.append(cols[DEPREL])
+        head_lines.append(line_no)
+    first_line = block[0][0]
+    if not forms:
+        raise InputError(path, "sentence has no words", line=first_line)
+    if seen_range_end > len(forms):
+        raise InputError(path, f"multiword range reaches word {seen_range_end} beyond the last word", line=first_line)
+    n = len(forms)
+    for i, h in enumerate(heads):
+        if h is not None and h > n:
+            raise InputError(path, f"HEAD {h} is out of range: the sentence has {n} words", line=head_lines[i])
+        if h is not None and h == i + 1:
+            raise InputError(path, f"word {i + 1} is its own HEAD", line=head_lines[i])
+    if require_tree:
+        if any(h is None for h in heads):
+            i = heads.index(None)
+            raise InputError(path, "HEAD is '_' but a dependency tree is required here", line=head_lines[i])
+        roots = [i for i, h in enumerate(heads) if h == 0]
+        if not roots:
+            raise InputError(path, "sentence has no root (no word with HEAD 0)", line=first_line)
+        if len(roots) > 1:
+            raise InputError(path, f"sentence has {len(roots)} roots (words {', '.join(str(r + 1) for r in roots)})", line=head_lines[roots[1]])
+        cycle = find_cycle([0] + [int(h) for h in heads])  # type: ignore[arg-type]
+        if cycle:
+            raise InputError(path, f"HEADs form a cycle through words {cycle}", line=head_lines[cycle[0] - 1])
+    return Sentence(lines, word_lines, forms, upos, heads, deprels, first_line=first_line, source=path)
+
+
+def find_cycle(heads: Sequence[int]) -> list[int] | None:
+    """``heads[d]`` is the head of node ``d`` (node 0 = root, ``heads[0]`` ignored); return one cycle or None."""
+    n = len(heads)
+    state = [0] * n  # 0 unvisited, 1 on current path, 2 done
+    state[0] = 2
+    for start in range(1, n):
+        path = []
+        v = start
+        while state[v] == 0:
+            state[v] = 1
+            path.append(v)
+            v = heads[v]
+            if not 0 <= v < n:
+                break
+        if 0 <= v < n and state[v] == 1:
+            return sorted(path[path.index(v) :])
+        for u in path:
+            state[u] = 2
+    return None
+
+
+def iter_conllu(path: str | os.PathLike, require_tree: bool = False) -> Iterator[Sentence]:
+    """Stream the sentences of a CoNLL-U file (``-`` = stdin); malformed input raises :class:`InputError`."""
+    name = display_name(path)
+    block: list[tuple[int, str]] = []
+    line_no = 0
+    for line_no, text in enumerate(iter_lines(path), start=1):
+        if text.strip() == "":
+            if text and block:
+                raise InputError(name, "whitespace-only line; sentences are separated by empty lines", line=line_no)
+            if block:
+                yield _parse_sentence(block, name, require_tree)
+                block = []
+            continue
+        block.append((line_no, text))
+    if block:
+        yield _parse_sentence(block, name, require_tree)
+
+
+def read_conllu(path: str | os.PathLike, require_tree: bool = False) -> list[Sentence]:
+    """All sentences of a CoNLL-U file. ``require_tree`` demands a full tree (one root, no cycle) per sentence."""
+    sents = list(iter_conllu(path, require_tree=require_tree))
+    if not sents:
+        raise InputError(display_name(path), "no sentences found; is this a CoNLL-U file?")
+    return sents
+
+
+def parse_conllu_text(text: str, require_tree: bool = False, name: str = "<string>") -> list[Sentence]:
+    """Parse CoNLL-U given as a string (tests, small inputs)."""
+    sents: list[Sentence] = []
+    block: list[tuple[int, str]] = []
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        if line.strip() == "":
+            if block:
+                sents.append(_parse_sentence(block, name, require_tree))
+                block = []
+            continue
+        block.append((line_no, line))
+    if block:
+        sents.append(_parse_sentence(block, name, require_tree))
+    return sents
+
+
+def sentences_from_tokens(lines: Iterable[tuple[int, str]], source: str = "") -> list[Sentence]:
+    """Build unannotated sentences from pre-tokenised text (one sentence per line, tokens separated by spaces).
+
+    Each gets ``# sent_id`` and ``# text`` comments; the caller fills in predictions with
+    :meth:`Sentence.with_predictions`.
+    """
+    sents: list[Sentence] = []
+    for line_no, text in lines:
+        tokens = text.split()
+        if not tokens:
+            continue
+        k = len(sents) + 1
+        body = [f"# sent_id = {k}", f"# text = {' '.join(tokens)}"]
+        word_lines = []
+        for i, tok in enumerate(tokens, start=1):
+            word_lines.append(len(body))
+            body.append("\t".join([str(i), tok, "_", "_", "_", "_", "_", "_", "_", "_"]))
+        sents.append(
+            Sentence(body, word_lines, tokens, ["_"] * len(tokens), [None] * len(tokens), ["_"] * len(tokens),
+                     first_line=line_no, source=source)
+        )
+    return sents
+
+
+def conllu_text(sentences: Iterable[Sentence]) -> str:
+    return "".join(s.to_text() for s in sentences)
+
+
+def write_conllu(path: str | os.PathLike, sentences: Iterable[Sentence]) -> None:
+    """Write sentences atomically (``-`` = stdout)."""
+    import sys
+
+    from adaptlang.fileio import write_text_atomic
+
+    text = conllu_text(sentences)
+    if str(path) == "-":
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(path, text)

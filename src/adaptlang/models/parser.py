@@ -1,0 +1,119 @@
+"""UPOS tagger + biaffine dependency parser on top of any word encoder.
+
+Tensor code only (SuPar's split): ``forward`` returns scores, ``loss`` the training objective, ``decode`` the
+predictions (MST trees with exactly one root, via :func:`adaptlang.decoding.mst`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adaptlang.data.vocab import IGNORE_INDEX
+from adaptlang.decoding import mst
+from adaptlang.models import WordEncoder
+from adaptlang.models.biaffine import MLP, Biaffine
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    """Sizes of the heads; saved in the model's config.json."""
+
+    n_upos: int
+    n_rels: int
+    arc_dim: int = 500
+    rel_dim: int = 100
+    dropout: float = 0.33
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ParserOutput:
+    s_upos: torch.Tensor  # [batch, n_words, n_upos]
+    s_arc: torch.Tensor  # [batch, n_words, n_words + 1]; s_arc[b, i, j]: head of word i+1 is node j (0 = root)
+    rel_dep: torch.Tensor  # [batch, n_words, rel_dim]
+    rel_head: torch.Tensor  # [batch, n_words + 1, rel_dim]
+    mask: torch.Tensor  # [batch, n_words] bool
+
+
+class BiaffineParser(nn.Module):
+    def __init__(self, encoder: WordEncoder, heads: HeadsConfig):
+        super().__init__()
+        self.encoder = encoder
+        self.heads_config = heads
+        d = encoder.output_dim
+        self.root = nn.Parameter(torch.randn(d) * 0.02)  # the artificial root node's vector
+        self.dropout = nn.Dropout(heads.dropout)
+        self.upos_out = nn.Linear(d, heads.n_upos)
+        self.arc_dep = MLP(d, heads.arc_dim, heads.dropout)
+        self.arc_head = MLP(d, heads.arc_dim, heads.dropout)
+        self.rel_dep_mlp = MLP(d, heads.rel_dim, heads.dropout)
+        self.rel_head_mlp = MLP(d, heads.rel_dim, heads.dropout)
+        self.arc_attn = Biaffine(heads.arc_dim, 1, bias_x=True, bias_y=False)
+        self.rel_attn = Biaffine(heads.rel_dim, heads.n_rels, bias_x=True, bias_y=True)
+
+    def head_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.named_parameters() if not n.startswith("encoder.")]
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> ParserOutput:
+        words, mask = self.encoder(inputs)  # [batch, n_words, d], [batch, n_words]
+        words = self.dropout(words)
+        batch = words.shape[0]
+        nodes = torch.cat([self.root.to(words.dtype).expand(batch, 1, -1), words], dim=1)  # [batch, n_words + 1, d]
+        s_upos = self.upos_out(words)
+        s_arc = self.arc_attn(self.arc_dep(words), self.arc_head(nodes))  # [batch, n_words, n_words + 1]
+        head_mask = torch.cat([mask.new_ones(batch, 1), mask], dim=1)  # [batch, n_words + 1]
+        s_arc = s_arc.masked_fill(~head_mask.unsqueeze(1), float("-inf"))
+        return ParserOutput(s_upos, s_arc, self.rel_dep_mlp(words), self.rel_head_mlp(nodes), mask)
+
+    def rel_scores(self, out: ParserOutput, heads: torch.Tensor) -> torch.Tensor:
+        """Label scores of the arcs ``head -> word`` for the given heads ``[batch, n_words]`` -> ``[batch, n_words, n_rels]``."""
+        index = heads.clamp(min=0).unsqueeze(-1).expand(-1, -1, out.rel_head.shape[-1])
+        chosen = out.rel_head.gather(1, index)  # [batch, n_words, rel_dim]
+        return self.rel_attn.pairs(out.rel_dep, chosen)
+
+    def loss(self, out: ParserOutput, upos: torch.Tensor, heads: torch.Tensor, rels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Sum of UPOS, arc and label cross-entropies over real words. Labels ``-100`` (unseen) are skipped."""
+        mask = out.mask
+        heads = heads.masked_fill(~mask, IGNORE_INDEX)
+        l_upos = F.cross_entropy(out.s_upos[mask].float(), upos[mask], ignore_index=IGNORE_INDEX)
+        l_arc = F.cross_entropy(out.s_arc[mask].float(), heads[mask], ignore_index=IGNORE_INDEX)
+        s_rel = self.rel_scores(out, heads)
+        l_rel = F.cross_entropy(s_rel[mask].float(), rels[mask], ignore_index=IGNORE_INDEX)
+        total = l_upos + l_arc + l_rel
+        return total, {"upos": l_upos.item(), "arc": l_arc.item(), "rel": l_rel.item()}
+
+    @torch.no_grad()
+    def decode(self, out: ParserOutput, root_rel: int | None = None) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+        """Per sentence: UPOS ids, heads (a tree with exactly one root), relation ids.
+
+        With ``root_rel`` (the index of ``root``), the root word gets that label and no other word can.
+        """
+        lengths = out.mask.sum(dim=1).tolist()
+        upos = out.s_upos.argmax(-1).cpu()
+        s_arc = out.s_arc.float().log_softmax(-1).cpu().numpy()  # [batch, n_words, n_words + 1]
+        all_heads = torch.zeros_like(out.mask, dtype=torch.long)
+        tree_heads: list[list[int]] = []
+        for b, n in enumerate(lengths):
+            scores = np.full((n + 1, n + 1), -np.inf)
+            scores[1:, :] = s_arc[b, :n, : n + 1]
+            heads = mst(scores)[1:]
+            tree_heads.append(heads.tolist())
+            all_heads[b, :n] = torch.from_numpy(heads)
+        s_rel = self.rel_scores(out, all_heads.to(out.s_arc.device)).float().cpu()  # [batch, n_words, n_rels]
+        if root_rel is not None:
+            is_root = all_heads == 0
+            s_rel[..., root_rel] = s_rel[..., root_rel].masked_fill(~is_root, float("-inf"))
+            s_rel[..., root_rel] = s_rel[..., root_rel].masked_fill(is_root, float("inf"))
+        rels = s_rel.argmax(-1)
+        return (
+            [upos[b, :n].tolist() for b, n in enumerate(lengths)],
+            tree_heads,
+            [rels[b, :n].tolist() for b, n in enumerate(lengths)],
+        )
