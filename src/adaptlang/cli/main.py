@@ -13,7 +13,11 @@ import typer
 
 # One entry per command module; each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "assess",
+    "transliterate",
     "analyze",
+    "adapt",
+    "train",
 )
 
 app = typer.Typer(

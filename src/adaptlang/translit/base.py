@@ -60,7 +60,7 @@ class WordCachedTransliterator:
     info: SchemeInfo
 
     def __init__(self, max_cache: int = 2_000_000) -> None:
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, str] = {"": "", "\n": "\n"}
         self._max_cache = max_cache
 
     def _convert(self, token: str) -> str:  # pragma: no cover - abstract
@@ -74,15 +74,23 @@ class WordCachedTransliterator:
                 self._cache[token] = out
         return out
 
+    def transliterate_tokens(self, tokens: list[str]) -> list[str]:
+        """Transliterate whitespace-free tokens (cached)."""
+        get = self._cache.get
+        out = [get(p) for p in tokens]
+        if None in out:
+            out = [o if o is not None else self.transliterate_token(p) for o, p in zip(out, tokens)]
+        return out  # type: ignore[return-value]
+
     def transliterate(self, text: str) -> str:
         if not text:
             return text
-        get = self._cache.get
-        parts = text.split(" ")
-        out = [get(p) for p in parts]
-        if None in out:
-            out = [o if o is not None else self.transliterate_token(p) for o, p in zip(out, parts)]
-        return " ".join(out)  # type: ignore[arg-type]
+        if "\n" in text:
+            # Newlines become tokens of their own, so each word keeps one cache entry; every original "\n" turns
+            # into exactly one " \n " and is turned back (see tests for the exact round trip).
+            parts = text.replace("\n", " \n ").split(" ")
+            return " ".join(self.transliterate_tokens(parts)).replace(" \n ", "\n")
+        return " ".join(self.transliterate_tokens(text.split(" ")))
 
     @property
     def cache_size(self) -> int:
@@ -166,7 +174,7 @@ def normalize_lang(lang: str | None) -> str | None:
 # Preferred scheme per (script, ISO 639-3 language); None = any language of that script. Curated tables first
 # (they follow a published standard); uroman covers every other script.
 _PREFERENCES: dict[tuple[str, str], dict[str | None, str]] = {
-    ("Arab", "Latn"): {"uig": "table:ug-uly", "ckb": "table:ckb-hawar", "snd": "table:sd-alalc",
+    ("Arab", "Latn"): {"uig": "table:ug-uly", "ckb": "table:ckb-hawar", "snd": "table:sd-turner",
                        None: "table:ar-alalc"},
     ("Cyrl", "Latn"): {None: "table:cyrl-iso9"},
     ("Geor", "Latn"): {None: "table:ka-national"},

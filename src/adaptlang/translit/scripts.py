@@ -96,3 +96,20 @@ def in_target(ch: str, target_script: str) -> bool:
         return True
     allowed = TARGET_SCRIPTS.get(target_script, frozenset({target_script}))
     return s in allowed
+
+
+_SCRIPT_ALIASES = {"latin": "Latn", "cyrillic": "Cyrl", "arabic": "Arab", "georgian": "Geor", "ipa": "IPA"}
+
+
+def normalize_script(name: str) -> str:
+    """``latin`` / ``Latn`` / ``latn`` -> ``Latn``; unknown names raise UsageError listing the accepted ones."""
+    from adaptlang.errors import UsageError
+
+    key = name.strip().lower()
+    if key in _SCRIPT_ALIASES:
+        return _SCRIPT_ALIASES[key]
+    for code in set(_NAME_PREFIX_TO_SCRIPT.values()) | {"IPA"}:
+        if code.lower() == key:
+            return code
+    raise UsageError(f"unknown target script {name!r}; use one of {', '.join(_SCRIPT_ALIASES)} "
+                     "or an ISO 15924 code such as Latn, Cyrl, Arab")

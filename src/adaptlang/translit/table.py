@@ -10,6 +10,7 @@ File format (documented for editors in ``translit_tables/README.md``)::
     # reference: the published standard the rules follow
     # reversible: no
     # case: none            (auto: also map the upper-case form of every source to a capitalised target)
+    # normalize: none       (nfd: decompose input first, so rules can match base letter + combining mark)
     # vowels: ا ە ې ى و ۇ ۆ ۈ   (source characters that count as vowels in contexts)
     source<TAB>target<TAB>context
     ئ<TAB><TAB>initial
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -61,6 +63,7 @@ class Table:
     vowels: frozenset[str]
     case: str  # "none" | "auto"
     path: str
+    normalize: str = "none"  # "none" | "nfd"
 
     def reversed_table(self) -> "Table":
         """The inverse mapping of a reversible table (context-free rules, target -> source, first one wins)."""
@@ -79,7 +82,7 @@ class Table:
             reversible=True, description=f"inverse of {self.info.name}",
         )
         vowels = frozenset(r.target for r in self.rules if r.source in self.vowels and len(r.target) == 1)
-        return Table(info, f"inverse of {self.title}", tuple(rules), vowels, "none", self.path)
+        return Table(info, f"inverse of {self.title}", tuple(rules), vowels, self.case, self.path, self.normalize)
 
 
 def tables_dir() -> Path:
@@ -144,6 +147,9 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     case = header.get("case", "none")
     if case not in ("none", "auto"):
         raise InputError(path, f"'# case:' must be none or auto, not {case!r}")
+    normalize = header.get("normalize", "none")
+    if normalize not in ("none", "nfd"):
+        raise InputError(path, f"'# normalize:' must be none or nfd, not {normalize!r}")
     reversible = header["reversible"].lower() in ("yes", "true", "1")
     langs = tuple(x.strip() for x in re.split(r"[,\s]+", header.get("languages", "")) if x.strip())
     info = SchemeInfo(
@@ -152,7 +158,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         reversible=reversible, description=header.get("title", ""),
     )
     vowels = frozenset(_unescape(v) for v in header.get("vowels", "").split())
-    return Table(info, header.get("title", ""), tuple(rules), vowels, case, path)
+    return Table(info, header.get("title", ""), tuple(rules), vowels, case, path, normalize)
 
 
 @lru_cache(maxsize=None)
@@ -185,6 +191,7 @@ class TableTransliterator(WordCachedTransliterator):
         self.name = table.info.name
         self.target_script = table.info.target_script
         self._vowels = table.vowels
+        self._nfd = table.normalize == "nfd"
         # first character -> candidate rules, longest source first, contextual before context-free.
         expanded: list[tuple[int, Rule]] = []
         for order, r in enumerate(table.rules):
@@ -227,6 +234,11 @@ class TableTransliterator(WordCachedTransliterator):
         return False
 
     def _convert(self, token: str) -> str:
+        if self._nfd:
+            return unicodedata.normalize("NFC", self._rewrite(unicodedata.normalize("NFD", token)))
+        return self._rewrite(token)
+
+    def _rewrite(self, token: str) -> str:
         out: list[str] = []
         i, n = 0, len(token)
         rules = self._rules

@@ -1,0 +1,296 @@
+"""Transliterate a raw-text or CoNLL-U file (or stdin/stdout with ``-``), streaming, with a coverage report.
+
+Raw text is processed in chunks of lines; with ``workers > 1`` the chunks go to a process pool (one
+transliterator per process, rebuilt from the scheme's canonical name) while this process reads and writes in
+order, so the output is identical to a single-process run. Every token is transliterated once per process and
+cached, so a web corpus with a Zipfian vocabulary costs little more than reading and writing it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator
+
+from adaptlang.data.text import ReadStats, display_name, iter_lines
+from adaptlang.errors import UsageError
+from adaptlang.fileio import atomic_path, check_output
+from adaptlang.translit.base import Transliterator, get_transliterator
+from adaptlang.translit.conllu import ConlluTransliterator, iter_sentences, looks_like_conllu
+from adaptlang.translit.coverage import Coverage
+from adaptlang.translit.scripts import normalize_script
+
+FORMATS = ("auto", "text", "conllu")
+UNCOVERED_WARN_SHARE = 0.01  # warn when more than 1% of output letters are outside the target script
+CHUNK_CHARS = 1 << 20  # characters of text per chunk sent to a worker
+_PARALLEL_MIN_BYTES = 4 << 20  # smaller inputs are not worth starting worker processes for
+
+
+@dataclass(frozen=True)
+class TranslitReport:
+    """The result of transliterating one file; ``to_dict()`` is what ``--json`` writes."""
+
+    scheme: str
+    backend: str
+    source_script: str
+    target_script: str
+    reference: str
+    input: str
+    output: str
+    format: str
+    input_script: str | None
+    n_lines: int
+    n_bytes_in: int
+    n_bytes_out: int
+    n_letters_out: int
+    n_uncovered: int
+    uncovered_share: float
+    top_uncovered: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...]
+    seconds: float
+    mb_per_s: float
+    workers: int
+    conllu: dict[str, int] | None = None
+    picked: str | None = None  # why this scheme was chosen (``--to latin``)
+    input_scripts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["top_uncovered"] = list(self.top_uncovered)
+        d["warnings"] = list(self.warnings)
+        return d
+
+
+# ---------------------------------------------------------------------------------------------- worker side
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(scheme: str) -> None:
+    _WORKER["t"] = get_transliterator(scheme)
+
+
+def _text_chunk(t: Transliterator, cov: Coverage, lines: list[str]) -> str:
+    """Transliterate a chunk of lines; counts tokens into ``cov``. Returns the output text ending in a newline."""
+    text = "\n".join(lines)
+    if hasattr(t, "transliterate_tokens"):
+        parts = text.replace("\n", " \n ").split(" ")
+        out_parts = t.transliterate_tokens(parts)  # type: ignore[attr-defined]
+        out = " ".join(out_parts).replace(" \n ", "\n")
+        counts = Counter(parts)
+        counts.pop("\n", None)
+        counts.pop("", None)
+        cov.add(counts, t.transliterate_token)  # type: ignore[attr-defined]
+    else:
+        out = t.transliterate(text)
+        cov.add(Counter(text.split()), t.transliterate)
+    return out + "\n"
+
+
+def _work_text_chunk(lines: list[str]) -> tuple[bytes, dict[str, Any]]:
+    t = _WORKER["t"]
+    cov = _WORKER.get("cov")
+    if cov is None:
+        cov = _WORKER["cov"] = Coverage(t.target_script)
+    cov.reset_counts()
+    out = _text_chunk(t, cov, lines)
+    return out.encode("utf-8"), cov.to_partial()
+
+
+# ---------------------------------------------------------------------------------------------- main side
+def _chunked(lines: Iterator[str], max_chars: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        chunk.append(line)
+        size += len(line) + 1
+        if size >= max_chars:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def default_workers(input_path: str) -> int:
+    """Two or more processes for large regular files on a multi-core machine, else one."""
+    n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if input_path == "-" or n_cpu < 2:
+        return 1
+    try:
+        size = os.path.getsize(input_path)
+    except OSError:
+        return 1
+    return min(n_cpu, 4) if size >= _PARALLEL_MIN_BYTES else 1
+
+
+class _Peekable:
+    """Lets format/script detection look at the first lines of a stream without losing them."""
+
+    def __init__(self, it: Iterator[str], n: int = 200) -> None:
+        self._it = it
+        self.head: list[str] = []
+        for line in it:
+            self.head.append(line)
+            if len(self.head) >= n:
+                break
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.head
+        yield from self._it
+
+
+def _open_out(output: str, force: bool):  # type: ignore[no-untyped-def]
+    import contextlib
+
+    if output == "-":
+        @contextlib.contextmanager
+        def stdout() -> Iterator[BinaryIO]:
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
+
+        return stdout()
+    check_output(output, force)
+
+    @contextlib.contextmanager
+    def atomic() -> Iterator[BinaryIO]:
+        with atomic_path(output) as tmp:
+            with open(tmp, "wb") as f:
+                yield f
+    return atomic()
+
+
+def transliterate_file(
+    input_path: str,
+    output: str,
+    scheme: str | Transliterator | None = None,
+    *,
+    to: str | None = None,
+    lang: str | None = None,
+    fmt: str = "auto",
+    force: bool = False,
+    workers: int | None = None,
+    encoding_errors: str = "strict",
+    progress: Callable[[int], None] | None = None,
+) -> TranslitReport:
+    """Transliterate ``input_path`` into ``output`` (``-`` = stdin / stdout) and report coverage.
+
+    Give ``scheme`` (a name or a transliterator), or ``to`` (an ISO 15924 target such as ``Latn``) to pick the
+    best scheme for the detected script and ``lang``. ``progress`` is called with the input bytes read so far.
+    """
+    from adaptlang.translit.base import pick_scheme
+    from adaptlang.translit.scripts import dominant_script
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if (scheme is None) == (to is None):
+        raise UsageError("give either --scheme NAME or --to SCRIPT (e.g. --to latin)")
+    t: Transliterator | None = None
+    if scheme is not None:  # an unknown scheme is reported before any file is opened
+        t = get_transliterator(scheme, lang=lang) if isinstance(scheme, str) else scheme
+    if output != "-":
+        check_output(output, force)
+        if input_path != "-" and Path(output).resolve() == Path(input_path).resolve():
+            raise UsageError(f"{output}: output is the input file; write to another path")
+    stats = ReadStats()
+    lines = _Peekable(iter_lines(input_path, encoding_errors, stats))
+    name = display_name(input_path)
+    if fmt == "auto":
+        fmt = "conllu" if (str(input_path).endswith((".conllu", ".conll")) or looks_like_conllu(lines.head)) \
+            else "text"
+    picked = None
+    if to is not None:
+        to = normalize_script(to)
+    if scheme is None:
+        sample = lines.head
+        if fmt == "conllu":  # judge by FORM only: MISC glosses or comments may be in another script
+            sample = [ln.split("\t")[1] for ln in lines.head if ln and not ln.startswith("#") and ln.count("\t") == 9]
+        script = dominant_script(sample)
+        chosen = pick_scheme(script, lang, to)  # type: ignore[arg-type]
+        if chosen is None:
+            raise UsageError(
+                f"{name}: no scheme moves {script or 'text without letters'} to {to}"
+                + (" (the text is already in that script)" if script == to else "")
+                + "; give --scheme (see --list)")
+        picked = f"{chosen} (input script {script}, language {lang or 'not given'})"
+        t = get_transliterator(chosen, lang=lang)
+    assert t is not None
+    n_workers = workers if workers is not None else default_workers(input_path)
+    if fmt == "conllu":
+        n_workers = 1  # sentence blocks are small and the word cache already makes this fast
+    cov = Coverage(t.target_script)
+    start = time.perf_counter()
+    n_out = 0
+    conllu_stats: dict[str, int] | None = None
+    with _open_out(output, force) as f:
+        if fmt == "conllu":
+            ct = ConlluTransliterator(t.transliterate, name)
+            for block, first in iter_sentences(iter(lines)):
+                data = ("\n".join(ct.sentence(block, first)) + "\n\n").encode("utf-8")
+                f.write(data)
+                n_out += len(data)
+                if progress and ct.stats.n_sentences % 200 == 0:
+                    progress(stats.n_bytes)
+            cov.add(ct.field_counts, t.transliterate)
+            conllu_stats = asdict(ct.stats)
+        elif n_workers <= 1:
+            for chunk in _chunked(iter(lines), CHUNK_CHARS):
+                data = _text_chunk(t, cov, chunk).encode("utf-8")
+                f.write(data)
+                n_out += len(data)
+                if progress:
+                    progress(stats.n_bytes)
+        else:
+            ctx = multiprocessing.get_context()
+            with ctx.Pool(n_workers, initializer=_init_worker, initargs=(t.name,)) as pool:
+                pending: deque[Any] = deque()
+                for chunk in _chunked(iter(lines), CHUNK_CHARS):
+                    pending.append(pool.apply_async(_work_text_chunk, (chunk,)))
+                    while len(pending) > 2 * n_workers:
+                        n_out += _drain_one(pending, f, cov)
+                        if progress:
+                            progress(stats.n_bytes)
+                while pending:
+                    n_out += _drain_one(pending, f, cov)
+                if progress:
+                    progress(stats.n_bytes)
+    seconds = time.perf_counter() - start
+    return _report(t, cov, input_path, output, fmt, stats, n_out, seconds, n_workers, conllu_stats, picked)
+
+
+def _drain_one(pending: deque[Any], f: BinaryIO, cov: Coverage) -> int:
+    data, partial = pending.popleft().get()
+    f.write(data)
+    cov.merge(partial)
+    return len(data)
+
+
+def _report(t: Transliterator, cov: Coverage, input_path: str, output: str, fmt: str, stats: ReadStats,
+            n_out: int, seconds: float, workers: int, conllu_stats: dict[str, int] | None,
+            picked: str | None) -> TranslitReport:
+    info = t.info
+    warnings: list[str] = []
+    in_script = cov.input_script()
+    if info.source_script not in ("*", "") and in_script and in_script != info.source_script:
+        warnings.append(f"the input is mostly {in_script} script but {t.name} transliterates "
+                        f"{info.source_script}; pick a scheme for {in_script} (see --list)")
+    share = cov.uncovered_share
+    if share > UNCOVERED_WARN_SHARE:
+        top = ", ".join(f"{d['char']} ({d['name'].lower()}) x{d['count']}" for d in cov.top_uncovered(5))
+        warnings.append(f"{share:.1%} of output letters were left unchanged because {t.name} does not cover them "
+                        f"(most frequent: {top})")
+    if t.target_script == "IPA":
+        warnings.append(f"{t.name} writes IPA (a phonetic transcription), not a Latin orthography")
+    mb = stats.n_bytes / 1e6
+    return TranslitReport(
+        scheme=t.name, backend=info.backend, source_script=info.source_script, target_script=t.target_script,
+        reference=info.reference, input=display_name(input_path), output="<stdout>" if output == "-" else output,
+        format=fmt, input_script=in_script, n_lines=stats.n_lines, n_bytes_in=stats.n_bytes, n_bytes_out=n_out,
+        n_letters_out=cov.n_out_letters, n_uncovered=cov.n_uncovered, uncovered_share=round(share, 6),
+        top_uncovered=tuple(cov.top_uncovered(10)), warnings=tuple(warnings), seconds=round(seconds, 3),
+        mb_per_s=round(mb / seconds, 2) if seconds > 0 else 0.0, workers=workers, conllu=conllu_stats,
+        picked=picked, input_scripts=dict(cov.in_scripts.most_common()),
+    )
