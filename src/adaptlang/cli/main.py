@@ -13,11 +13,8 @@ import typer
 
 # One entry per command module; each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "assess",
     "transliterate",
     "analyze",
-    "adapt",
-    "train",
 )
 
 app = typer.Typer(
