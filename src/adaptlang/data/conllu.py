@@ -77,14 +77,21 @@ class Sentence:
     ) -> "Sentence":
         """A copy whose word lines carry the given UPOS / HEAD / DEPREL; every other byte is kept.
 
-        When heads are replaced, the DEPS column of words is reset to ``_`` if it held enhanced dependencies that
-        would now contradict the new basic tree (the UD validator checks that they agree).
+        When heads are replaced, the enhanced graph (DEPS column, empty nodes) is dropped: it would contradict the
+        new basic tree, and the UD validator checks that they agree.
         """
         lines = list(self.lines)
+        word_lines = list(self.word_lines)
+        if heads is not None and any(_is_empty_node(line) for line in lines):
+            # empty nodes exist only in the enhanced graph, which the new basic tree invalidates
+            keep = [i for i, line in enumerate(lines) if not _is_empty_node(line)]
+            new_pos = {old: new for new, old in enumerate(keep)}
+            lines = [lines[i] for i in keep]
+            word_lines = [new_pos[i] for i in word_lines]
         new_upos = list(upos) if upos is not None else list(self.upos)
         new_heads = list(heads) if heads is not None else list(self.heads)
         new_deprels = list(deprels) if deprels is not None else list(self.deprels)
-        for i, li in enumerate(self.word_lines):
+        for i, li in enumerate(word_lines):
             cols = lines[li].split("\t")
             if upos is not None:
                 cols[UPOS] = new_upos[i]
@@ -96,7 +103,7 @@ class Sentence:
             lines[li] = "\t".join(cols)
         return Sentence(
             lines=lines,
-            word_lines=list(self.word_lines),
+            word_lines=word_lines,
             forms=list(self.forms),
             upos=new_upos,
             heads=new_heads,
@@ -107,6 +114,11 @@ class Sentence:
 
     def to_text(self) -> str:
         return "\n".join(self.lines) + "\n\n"
+
+
+def _is_empty_node(line: str) -> bool:
+    head = line.split("\t", 1)[0]
+    return not line.startswith("#") and "." in head
 
 
 def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool) -> Sentence:

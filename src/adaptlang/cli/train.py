@@ -1,0 +1,186 @@
+"""``adaptlang train``, ``adaptlang evaluate`` and ``adaptlang predict``: a UPOS tagger and biaffine dependency
+parser fine-tuned on any pretrained encoder; scoring as the CoNLL 2018 UD evaluator does; parsing new text."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+TRAIN_HELP = """Fine-tune a UPOS tagger and dependency parser on a pretrained encoder.
+
+Trains on a CoNLL-U treebank on top of a pretrained encoder (--model: a local Hugging Face model directory, a hub id, an `adaptlang adapt` output, or a PEFT adapter).
+
+OUT receives the encoder, the heads (safetensors), label vocabularies, config.json, per-epoch metrics.json and
+train.json; `adaptlang evaluate OUT` and `adaptlang predict OUT` need nothing else. The best epoch by dev LAS is
+kept. An interrupted run continues with --resume (same options)."""
+
+EVAL_HELP = """Score a trained model on a gold treebank: UPOS, UAS, LAS with 95% CIs.
+
+Parses a gold CoNLL-U treebank and counts as the official CoNLL 2018 UD evaluation script counts them) with bootstrap 95% confidence intervals. The treebank may be
+of another language than the training data (zero-shot transfer); labels the model never saw count as errors."""
+
+PREDICT_HELP = """Tag and parse text or CoNLL-U with a trained model.
+
+INPUT is CoNLL-U (every column but UPOS,
+HEAD, DEPREL and DEPS is kept as is) or pre-tokenised text: one sentence per line, tokens separated by spaces."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="train", help=TRAIN_HELP, no_args_is_help=True)(train)
+    app.command(name="evaluate", help=EVAL_HELP, no_args_is_help=True)(evaluate)
+    app.command(name="predict", help=PREDICT_HELP, no_args_is_help=True)(predict)
+
+
+def train(
+    train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
+    dev_file: Optional[str] = typer.Option(None, "--dev", help="Dev treebank for early stopping (default: hold out "
+                                           "the last 10% of --train)."),
+    model: str = typer.Option(..., "--model", "-m", help="Encoder: model directory, hub id, adapted model or adapter."),
+    output: str = typer.Option(..., "--output", "-o", help="Output model directory OUT."),
+    epochs: int = typer.Option(30, "--epochs", help="Maximum number of epochs."),
+    lr: float = typer.Option(5e-5, "--lr", help="Peak learning rate of the encoder."),
+    head_lr: float = typer.Option(1e-3, "--head-lr", help="Peak learning rate of the tagger/parser heads."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Sentences per batch (at most)."),
+    max_tokens: int = typer.Option(2500, "--max-tokens", help="Words per batch (at most)."),
+    warmup: float = typer.Option(0.1, "--warmup", help="Warmup as a fraction of all steps (then linear decay)."),
+    patience: int = typer.Option(5, "--patience", help="Stop after N epochs without a better dev LAS (0 = never)."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after the epoch that ends past "
+                                                "this many minutes."),
+    seed: int = typer.Option(42, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    pooling: str = typer.Option("first", "--pooling", help="Subwords to word: first or mean."),
+    scalar_mix: bool = typer.Option(False, "--scalar-mix", help="Learned weighted sum of all layers."),
+    random_init: Optional[str] = typer.Option(None, "--random-init", help="Re-initialise layers, e.g. 1-2,11-12 "
+                                              "(1-based)."),
+    freeze_embeddings: bool = typer.Option(False, "--freeze-embeddings", help="Do not train the embeddings."),
+    freeze_layers: Optional[str] = typer.Option(None, "--freeze-layers", help="Do not train these layers, e.g. 1-6."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Pieces per encoder window (default: the "
+                                             "model's maximum); longer sentences use overlapping windows."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    from adaptlang.tasks import TrainConfig, train_parser
+
+    from adaptlang.cli.common import console, emit_json
+
+    encoder = {"kind": "transformer", "model": model, "pooling": pooling, "scalar_mix": scalar_mix,
+               "random_init": random_init, "freeze_embeddings": freeze_embeddings, "freeze_layers": freeze_layers,
+               "max_length": max_length}
+    config = TrainConfig(train=train_file, dev=dev_file, out=output, encoder=encoder, epochs=epochs, batch_size=batch_size,
+                         max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
+                         seed=seed, device=device, max_minutes=max_minutes, force=force, resume=resume)
+    with TrainProgress(quiet) as progress:
+        result = train_parser(config, progress)
+    if json_path != "-":
+        d = result.dev
+        console.print(f"[bold]{result.out}[/]: best epoch {result.best_epoch}/{result.epochs_run}, dev UPOS "
+                      f"{d.get('upos', 0):.2f} UAS {d.get('uas', 0):.2f} LAS {d.get('las', 0):.2f}; "
+                      f"{result.train_seconds / 60:.1f} min, {result.sentences_per_s:.1f} sentences/s, "
+                      f"peak memory {result.peak_memory_mb:.0f} MB")
+    emit_json(result, json_path)
+
+
+def evaluate(
+    model_dir: str = typer.Argument(..., help="A model directory written by `adaptlang train` or `baseline`."),
+    test_file: str = typer.Argument(..., help="Gold CoNLL-U treebank."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% CI (0 = none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    device: str = typer.Option("auto", "--device"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    save_predictions: Optional[str] = typer.Option(None, "--save-predictions", help="Also write the predicted CoNLL-U."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --save-predictions if it exists."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the scores as JSON ('-' = stdout)."),
+) -> None:
+    from adaptlang.tasks import evaluate_model
+
+    from adaptlang.cli.common import console, emit_json
+
+    result = evaluate_model(model_dir, test_file, n_bootstrap=bootstrap, seed=seed, device=device,
+                            batch_size=batch_size, predictions_out=save_predictions, force=force)
+    if json_path != "-":
+        from rich.table import Table
+
+        s = result.scores
+        table = Table(title=f"{test_file}: {s.n_sentences} sentences, {s.n_words} words")
+        table.add_column("metric")
+        table.add_column("score", justify="right")
+        table.add_column(f"{int(s.ci_level * 100)}% CI", justify="right")
+        for name, value in (("UPOS", s.upos), ("UAS", s.uas), ("LAS", s.las)):
+            lo_hi = s.ci.get(name.lower())
+            table.add_row(name, f"{value:.2f}", f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}" if lo_hi else "-")
+        console.print(table)
+        unseen = {k: v for k, v in s.unseen_labels.items() if v}
+        for k, v in unseen.items():
+            console.print(f"gold {k.upper()} labels unseen in training (always errors): {', '.join(v)}")
+    emit_json(result, json_path)
+
+
+def predict(
+    model_dir: str = typer.Argument(..., help="A model directory written by `adaptlang train` or `baseline`."),
+    input_file: str = typer.Argument(..., help="CoNLL-U, or one pre-tokenised sentence per line ('-' = stdin)."),
+    output: str = typer.Option(..., "--output", "-o", help="Output CoNLL-U file ('-' = stdout)."),
+    input_format: str = typer.Option("auto", "--format", help="auto, conllu or tokens."),
+    device: str = typer.Option("auto", "--device"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write a summary as JSON ('-' = stdout)."),
+) -> None:
+    from adaptlang.tasks import predict as run_predict
+
+    from adaptlang.cli.common import emit_json, err_console
+
+    result = run_predict(model_dir, input_file, output, input_format=input_format, device=device,
+                         batch_size=batch_size, force=force)
+    if output != "-" and json_path != "-":
+        err_console.print(f"{result.output}: {result.n_sentences} sentences, {result.n_words} words "
+                          f"({result.input_format} input, {result.seconds:.1f} s)")
+    emit_json(result, json_path)
+
+
+class TrainProgress:
+    """Rich progress bar on stderr for :func:`adaptlang.training.fit` (implements its callbacks)."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.progress: Any = None
+        self.task: Any = None
+        self.last_dev = ""
+
+    def __enter__(self) -> "TrainProgress":
+        if not self.quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from adaptlang.cli.common import err_console
+
+            self.progress = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[dev]}"),
+                                     TimeElapsedColumn(), console=err_console, transient=False)
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def on_start(self, n_epochs: int, steps_per_epoch: int, start_epoch: int) -> None:
+        self.n_epochs = n_epochs
+        self.steps = steps_per_epoch
+        if self.progress is not None:
+            self.task = self.progress.add_task("train", total=steps_per_epoch, epoch=f"{start_epoch}/{n_epochs}",
+                                               loss=0.0, dev="")
+
+    def on_step(self, epoch: int, step: int, loss: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, epoch=f"{epoch}/{self.n_epochs}", loss=loss)
+
+    def on_epoch(self, record: Any) -> None:
+        if self.progress is not None:
+            d = record.dev
+            self.last_dev = (f"dev UPOS {d['upos']:.1f} UAS {d['uas']:.1f} LAS {d['las']:.1f}"
+                             + (" *" if record.best else ""))
+            self.progress.update(self.task, completed=0, dev=self.last_dev)
+            self.progress.console.print(f"epoch {record.epoch}: loss {record.train_loss:.3f}, {self.last_dev}, "
+                                        f"{record.seconds:.0f} s")

@@ -1,0 +1,129 @@
+"""UPOS / UAS / LAS agree with the official CoNLL 2018 UD evaluation script (udtools' udeval)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from adaptlang.data.conllu import conllu_text, parse_conllu_text, read_conllu
+from adaptlang.decoding import is_tree
+from adaptlang.errors import InputError
+from adaptlang.evaluate import attachment_scores, bootstrap_ci, evaluate_files, sentence_counts
+
+udeval = pytest.importorskip("udtools.udeval")
+
+GOLD = """# sent_id = 1
+# text = Del mar vino.
+1-2	Del	_	_	_	_	_	_	_	_
+1	De	de	ADP	_	_	3	case	_	_
+2	el	el	DET	_	_	3	det	_	_
+3	mar	mar	NOUN	_	_	4	nsubj:pass	_	_
+4	vino	venir	VERB	_	_	0	root	_	SpaceAfter=No
+5	.	.	PUNCT	_	_	4	punct	_	_
+
+# sent_id = 2
+# text = a b
+1	a	_	X	_	_	0	root	_	_
+2	b	_	Y	_	_	1	flat	_	_
+
+"""
+
+
+def official(gold: Path, system: Path) -> dict[str, float]:
+    treebank_type = {k: 0 for k in ("no_gapping", "no_shared_parents_in_coordination",
+                                    "no_shared_dependents_in_coordination", "no_control",
+                                    "no_external_arguments_of_relative_clauses", "no_case_info",
+                                    "no_empty_nodes", "multiple_roots_okay")}
+    res = udeval.evaluate(udeval.load_conllu_file(str(gold), treebank_type),
+                          udeval.load_conllu_file(str(system), treebank_type))
+    return {m.lower(): 100 * res[m].f1 for m in ("UPOS", "UAS", "LAS")}
+
+
+def random_tree(n: int, rng: random.Random) -> list[int]:
+    """A random single-root tree over words 1..n (heads, 1-based; 0 = root)."""
+    order = list(range(1, n + 1))
+    rng.shuffle(order)
+    heads = [0] * (n + 1)
+    for k, d in enumerate(order):
+        heads[d] = 0 if k == 0 else order[rng.randrange(k)]
+    assert is_tree(heads)
+    return heads[1:]
+
+
+def perturb(sents, rng: random.Random, labels: list[str], tags: list[str]):
+    out = []
+    for s in sents:
+        heads = list(s.heads)
+        if rng.random() < 0.5:
+            heads = random_tree(s.n_words, rng)
+        deprels = [rng.choice(labels) if rng.random() < 0.3 else d for d in s.deprels]
+        deprels = ["root" if h == 0 else ("dep" if d == "root" else d) for h, d in zip(heads, deprels)]
+        upos = [rng.choice(tags) if rng.random() < 0.2 else u for u in s.upos]
+        out.append(s.with_predictions(upos, heads, deprels))
+    return out
+
+
+def test_subtypes_ignored_and_multiword_tokens(tmp_path: Path) -> None:
+    gold = parse_conllu_text(GOLD, require_tree=True)
+    pred = [gold[0].with_predictions(["ADP", "DET", "NOUN", "VERB", "X"], [3, 3, 4, 0, 3],
+                                     ["case", "det", "nsubj", "root", "punct"]), gold[1]]
+    sc = attachment_scores(gold, pred, n_bootstrap=0)
+    assert (sc.n_words, sc.correct) == (7, {"upos": 6, "uas": 6, "las": 6})
+    (tmp_path / "g.conllu").write_text(GOLD, encoding="utf-8")
+    (tmp_path / "p.conllu").write_text(conllu_text(pred), encoding="utf-8")
+    off = official(tmp_path / "g.conllu", tmp_path / "p.conllu")
+    assert off == pytest.approx({"upos": sc.upos, "uas": sc.uas, "las": sc.las}, abs=0.01)
+
+
+@pytest.mark.parametrize("treebank", ["UD_Wolof-WTB/wo_wtb-ud-dev.conllu", "UD_English-EWT/en_ewt-ud-dev.conllu",
+                                      "UD_Turkish-IMST/tr_imst-ud-dev.conllu"])
+def test_agrees_with_official_scorer_on_shared_treebanks(shared_ud: Path, tmp_path: Path, treebank: str) -> None:
+    gold_path = shared_ud / treebank  # English has empty nodes, Turkish multiword tokens
+    gold = read_conllu(gold_path, require_tree=True)
+    rng = random.Random(7)
+    labels = sorted({d for s in gold for d in s.deprels}) + ["nmod:poss", "obl:tmod"]
+    tags = sorted({u for s in gold for u in s.upos})
+    pred = perturb(gold, rng, labels, tags)
+    pred_path = tmp_path / "pred.conllu"
+    pred_path.write_text(conllu_text(pred), encoding="utf-8")
+    ours = evaluate_files(gold_path, pred_path, n_bootstrap=200)
+    off = official(gold_path, pred_path)
+    assert 5 < ours.las < ours.uas < 99
+    assert off == pytest.approx({"upos": ours.upos, "uas": ours.uas, "las": ours.las}, abs=0.01)
+    for metric in ("upos", "uas", "las"):
+        lo, hi = ours.ci[metric]
+        assert lo <= getattr(ours, metric) <= hi
+
+
+def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    n = rng.integers(1, 30, size=300)
+    counts = np.stack([n, rng.binomial(n, 0.9), rng.binomial(n, 0.8), rng.binomial(n, 0.7)], axis=1)
+    a, b = bootstrap_ci(counts, 500, seed=3), bootstrap_ci(counts, 500, seed=3)
+    assert a == b
+    las = 100 * counts[:, 3].sum() / counts[:, 0].sum()
+    assert a["las"][0] < las < a["las"][1] and a["las"][1] - a["las"][0] < 5
+
+
+def test_mismatched_tokenisation_and_missing_heads(tmp_path: Path) -> None:
+    gold = parse_conllu_text(GOLD, require_tree=True)
+    with pytest.raises(InputError, match="sentences"):
+        sentence_counts(gold, gold[:1])
+    other = parse_conllu_text(GOLD.replace("\tb\t", "\tc\t"))
+    with pytest.raises(InputError, match="tokenisation"):
+        sentence_counts(gold, other)
+    blank = parse_conllu_text(GOLD.replace("\t1\tflat", "\t_\tflat"))
+    with pytest.raises(InputError, match="predicted head"):
+        sentence_counts(gold, blank)
+
+
+def test_unseen_gold_labels_are_reported() -> None:
+    gold = parse_conllu_text(GOLD, require_tree=True)
+    sc = attachment_scores(gold, gold, n_bootstrap=0, known_labels={"upos": ["X", "Y"], "deprel": ["root", "flat"]})
+    assert sc.las == 100.0
+    assert sc.unseen_labels["deprel"] == ["case", "det", "nsubj:pass", "punct"]
+    assert "NOUN" in sc.unseen_labels["upos"]
