@@ -119,9 +119,8 @@ def register_backend(name: str, factory: BackendFactory, lister: BackendLister, 
 
 
 def _ensure_backends() -> None:
-    if not _BACKENDS:
-        # Importing the backend modules registers them.
-        from adaptlang.translit import epitran_backend, table, uroman_backend  # noqa: F401
+    # Importing the backend modules registers them (a no-op after the first time).
+    from adaptlang.translit import epitran_backend, table, uroman_backend  # noqa: F401
 
 
 def backend_names() -> list[str]:
@@ -146,7 +145,23 @@ def _valid_names_hint() -> str:
 
 
 def get_transliterator(scheme: str, lang: str | None = None) -> Transliterator:
-    """Build the transliterator for ``scheme``; an unknown name raises UsageError listing the valid names."""
+    """The transliterator for ``scheme``; an unknown name raises UsageError listing the valid names.
+
+    Instances are shared per (scheme, lang) within a process, so their word caches are reused.
+    """
+    key = (scheme, lang)
+    t = _INSTANCES.get(key)
+    if t is None:
+        t = _build(scheme, lang)
+        if len(_INSTANCES) < 64:
+            _INSTANCES[key] = t
+    return t
+
+
+_INSTANCES: dict[tuple[str, str | None], Transliterator] = {}
+
+
+def _build(scheme: str, lang: str | None) -> Transliterator:
     _ensure_backends()
     if not isinstance(scheme, str) or not scheme.strip():
         raise UsageError(f"empty transliteration scheme; valid schemes: {_valid_names_hint()}")
