@@ -30,7 +30,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from adaptlang.errors import InputError, UsageError
@@ -86,18 +85,20 @@ class Table:
 
 
 def tables_dir() -> Path:
-    """Where the tables are: ``$ADAPTLANG_TRANSLIT_TABLES``, else the installed package data
-    (``adaptlang/translit_tables``), else ``translit_tables/`` at the top of a source checkout."""
+    """Where the tables are: ``$ADAPTLANG_TRANSLIT_TABLES`` if set, else ``adaptlang/translit/tables``.
+
+    In a source checkout ``src/adaptlang/translit/tables`` is a symbolic link to the top-level ``translit_tables/``
+    (the one place to edit tables); building a wheel or sdist copies the files behind it as package data
+    (``[tool.setuptools.package-data]`` in pyproject.toml), so a non-editable install has them too.
+    """
     env = os.environ.get(ENV_TABLES)
     if env:
         return Path(env)
-    try:
-        pkg = resources.files("adaptlang") / "translit_tables"
-        if pkg.is_dir():
-            return Path(str(pkg))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[3] / "translit_tables"
+    here = Path(__file__).resolve().parent
+    packaged = here / "tables"
+    if packaged.is_dir():
+        return packaged
+    return here.parents[2] / "translit_tables"  # checkout where the link was not created (e.g. on Windows)
 
 
 def _unescape(s: str) -> str:
