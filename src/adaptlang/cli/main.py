@@ -13,6 +13,7 @@ import typer
 
 # One entry per command module; each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "assess",
     "transliterate",
     "analyze",
     "train",

@@ -1,0 +1,226 @@
+"""The predicted category (easy / intermediate / hard) from cheap signals, and the recommended next command.
+
+This is a PREDICTION: the measured category needs training runs (``adaptlang categorize``). The rule, in order:
+
+1. **hard** if the vocabulary barely covers the corpus's dominant script: fewer than ``min_letter_coverage`` of its
+   letters (by frequency) tokenize to something other than the unknown token, or more than ``max_unk_word_rate`` of
+   the words contain an unknown piece;
+2. **hard** if the language itself was not pretrained in that script, and none of its nearest pretrained genetic
+   relatives (the close relatives if any was pretrained, else the family members) nor its pretrained lexical sources
+   (contact languages that supply much of its vocabulary) was pretrained in the corpus's script: the model's
+   knowledge of the language sits in another script (Uyghur in Arabic script vs. Uzbek in Latin script);
+3. **easy** if the language itself, or a close relative, was pretrained in the corpus's script and the tokenizer
+   fragments the corpus little: fertility at most ``max_easy_fertility`` pieces per word;
+4. **intermediate** otherwise (including when ``--lang`` is not given or the model's pretraining languages are not
+   known, as long as rule 1 does not fire).
+
+The thresholds are module constants, documented in the README with the table that checks them on the shared UD
+texts with the real mBERT and XLM-R vocabularies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from adaptlang.assess.languages import LanguageKnowledge, describe_scripts
+from adaptlang.assess.scripts import ScriptProfile, script_name
+from adaptlang.assess.tokenizer import TokenizerMetrics, VocabProfile
+
+MIN_LETTER_COVERAGE = 0.95  # rule 1: share of the dominant script's letters that are not UNK
+MAX_UNK_WORD_RATE = 0.05  # rule 1: share of words with an unknown piece
+MAX_EASY_FERTILITY = 2.5  # rule 3: pieces per whitespace word (pretrained languages reach 2.27 on the shared texts)
+
+THRESHOLDS: dict[str, float] = {
+    "min_letter_coverage": MIN_LETTER_COVERAGE,
+    "max_unk_word_rate": MAX_UNK_WORD_RATE,
+    "max_easy_fertility": MAX_EASY_FERTILITY,
+}
+
+CATEGORIES = ("easy", "intermediate", "hard")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    category: str  # easy | intermediate | hard
+    rule: str  # which rule decided: "coverage", "script-mismatch", "relative-in-script", "default"
+    reasons: tuple[str, ...]
+    thresholds: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS))
+    target_script: str | None = None  # the script the model knows the language's family in, if not the corpus's
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "is_prediction": True,
+            "rule": self.rule,
+            "reasons": list(self.reasons),
+            "thresholds": dict(self.thresholds),
+            "target_script": self.target_script,
+        }
+
+
+def _majority_script(counts) -> str | None:
+    if not counts:
+        return None
+    best = max(counts.values())
+    tied = sorted(sc for sc, n in counts.items() if n == best)
+    return "Latn" if "Latn" in tied else tied[0]
+
+
+def genetic_relatives(knowledge: LanguageKnowledge) -> tuple:
+    """The nearest pretrained genetic relatives: the close ones if any was pretrained, else the family members."""
+    return knowledge.relatives_in_model(("close",)) or knowledge.relatives_in_model(("family",))
+
+
+def relatives_target_script(knowledge: LanguageKnowledge) -> str | None:
+    """The script in which the model saw the language's nearest relatives and lexical sources (close relatives if
+    any was pretrained, else family members, plus lexical sources; the most frequent script, Latin on a tie); None
+    when none was pretrained."""
+    counts: Counter = Counter()
+    for r in genetic_relatives(knowledge) + knowledge.relatives_in_model(("lexical",)):
+        counts.update(r.scripts_in_model)
+    return _majority_script(counts)
+
+
+def whatif_target_script(script: str, knowledge: LanguageKnowledge, poorly_covered: bool) -> str | None:
+    """Script to try transliterating into: that of the nearest pretrained relatives when it differs from the
+    corpus's; Latin (the best-covered script of mBERT and XLM-R) when the corpus's script is poorly covered or
+    nothing is known about the language; None when the language was pretrained in its corpus's script."""
+    if script in knowledge.lang_scripts_in_model:
+        return None
+    target = relatives_target_script(knowledge)
+    if target is not None and target != script:
+        return target
+    if (poorly_covered or target is None) and script != "Latn":
+        return "Latn"
+    return None
+
+
+def predict_category(
+    profile: ScriptProfile,
+    vocab: VocabProfile,
+    metrics: TokenizerMetrics,
+    knowledge: LanguageKnowledge,
+) -> Prediction:
+    script = profile.dominant_script or "Zzzz"
+    sname = script_name(script)
+    cov = vocab.coverage_of(script)
+    letter_cov = cov.letter_coverage if cov else 0.0
+    reasons: list[str] = []
+
+    seen = script in knowledge.lang_scripts_in_model
+    genetic = genetic_relatives(knowledge)
+    lexical = knowledge.relatives_in_model(("lexical",))
+    in_model_rel = knowledge.relatives_in_model()
+    close_same = [r for r in knowledge.relatives_in_model(("close",)) if script in r.scripts_in_model]
+    considered = genetic + lexical
+    mismatch = bool(
+        knowledge.lang and knowledge.pretraining and not seen and considered
+        and not any(script in r.scripts_in_model for r in considered)
+    )
+    mismatch_reasons: list[str] = []
+    if mismatch:
+        names = ", ".join(f"{r.name} ({describe_scripts(r.scripts_in_model)})" for r in considered[:6])
+        mismatch_reasons.append(
+            f"{knowledge.lang_name} was not pretrained in {sname}, and its nearest pretrained relatives"
+            f"{' and lexical sources' if lexical else ''} use other scripts: {names}"
+        )
+        if knowledge.lang_scripts_in_model:
+            mismatch_reasons.append(
+                f"{knowledge.lang_name} itself was pretrained only in {describe_scripts(knowledge.lang_scripts_in_model)}"
+            )
+
+    # Rule 1: coverage.
+    poorly_covered = letter_cov < MIN_LETTER_COVERAGE or metrics.unk_word_rate > MAX_UNK_WORD_RATE
+    if poorly_covered:
+        if letter_cov < MIN_LETTER_COVERAGE:
+            reasons.append(
+                f"the vocabulary barely covers {sname}: {letter_cov:.1%} of its letters are known "
+                f"(threshold {MIN_LETTER_COVERAGE:.0%})"
+            )
+        if metrics.unk_word_rate > MAX_UNK_WORD_RATE:
+            reasons.append(
+                f"{metrics.unk_word_rate:.1%} of the words contain an unknown piece (threshold {MAX_UNK_WORD_RATE:.0%})"
+            )
+        reasons.extend(mismatch_reasons)
+        return Prediction("hard", "coverage", tuple(reasons), target_script=whatif_target_script(script, knowledge, True))
+
+    target = whatif_target_script(script, knowledge, False)
+    # Rule 2: the model knows the language's nearest relatives (and its lexical sources) only in other scripts.
+    if mismatch:
+        return Prediction("hard", "script-mismatch", tuple(mismatch_reasons), target_script=target)
+
+    # Rule 3: the language or a close relative in the same script, and low fragmentation.
+    low_frag = metrics.fertility <= MAX_EASY_FERTILITY
+    frag = f"fertility {metrics.fertility:.2f} pieces per word (threshold {MAX_EASY_FERTILITY:.1f})"
+    if knowledge.lang and knowledge.pretraining and (seen or close_same):
+        who = (
+            f"{knowledge.lang_name} itself was pretrained in {sname}"
+            if seen
+            else f"close relative{'s' if len(close_same) > 1 else ''} pretrained in {sname}: "
+            + ", ".join(r.name for r in close_same)
+        )
+        if low_frag:
+            return Prediction("easy", "relative-in-script", (who, f"low fragmentation: {frag}"), target_script=target)
+        return Prediction("intermediate", "default", (who, f"but high fragmentation: {frag}"), target_script=target)
+
+    # Rule 4: intermediate.
+    if not knowledge.lang:
+        reasons.append("no --lang given: the language-knowledge rules (relatives and their scripts) were not applied")
+    elif not knowledge.pretraining:
+        reasons.append("the model's pretraining languages are unknown (pass --pretraining mbert|xlmr)")
+    elif not knowledge.relatives_known:
+        reasons.append(f"{knowledge.lang_name} is not in the relatedness table and was not pretrained in {sname}")
+    elif not in_model_rel:
+        reasons.append(f"none of {knowledge.lang_name}'s relatives is among the pretraining languages")
+    else:
+        names = ", ".join(
+            f"{r.name} ({r.relation})" for r in knowledge.relatives_in_model() if script in r.scripts_in_model
+        )
+        reasons.append(f"no close relative pretrained in {sname}; more distant relatives or lexical sources in {sname}: {names}")
+    reasons.append(f"the vocabulary covers {sname} ({letter_cov:.1%} of its letters known); {frag}")
+    return Prediction("intermediate", "default", tuple(reasons), target_script=target)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    command: str
+    explanation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "explanation": self.explanation}
+
+
+def recommend(
+    prediction: Prediction,
+    corpus: str,
+    model: str | None,
+    scheme: str | None,
+    translit_helps: bool | None,
+) -> Recommendation:
+    """The next command to run, from the predicted category and the transliteration what-if."""
+    m = f" --model {model}" if model else " --model bert-base-multilingual-cased"
+    corpus_arg = corpus if corpus != "-" else "corpus.txt"
+    if prediction.category == "easy":
+        return Recommendation(
+            f"adaptlang train --train train.conllu --dev dev.conllu{m} -o parser",
+            "the model should work as is: fine-tune it directly on a treebank (MLM adaptation may still add a little)",
+        )
+    if prediction.category == "hard" and scheme and translit_helps:
+        return Recommendation(
+            f"adaptlang adapt {corpus_arg}{m} --translit {scheme} -o adapted",
+            f"transliterate to {script_name(prediction.target_script or 'Latn')} with {scheme} (the what-if above "
+            "shows the tokenizer does better on it) and adapt the model with MLM on the transliterated corpus",
+        )
+    if prediction.category == "hard":
+        return Recommendation(
+            f"adaptlang adapt {corpus_arg}{m} --extend-vocab 5000 -o adapted",
+            "no transliteration into a script the model knows better was found or it does not help the tokenizer: "
+            "adapt the model with MLM and extend its vocabulary with pieces for this corpus",
+        )
+    return Recommendation(
+        f"adaptlang adapt {corpus_arg}{m} -o adapted",
+        "adapt the model with masked-language-model training on this corpus before fine-tuning "
+        "(the step that turns intermediate languages into wins)",
+    )

@@ -1,0 +1,349 @@
+"""``assess_corpus``: one streaming pass over the corpus, then the profiles, metrics, prediction and recommendation."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from adaptlang.assess.category import Prediction, Recommendation, predict_category, recommend
+from adaptlang.assess.languages import (
+    LanguageKnowledge,
+    identify_pretraining,
+    language_knowledge,
+    normalize_lang,
+    PRETRAINING_LISTS,
+)
+from adaptlang.assess.scripts import ScriptCounter, ScriptProfile, script_name, script_profile_from_counts
+from adaptlang.assess.tokenizer import (
+    LoadedTokenizer,
+    TokenizerMetrics,
+    VocabProfile,
+    letter_coverage,
+    load_tokenizer,
+    tokenizer_metrics,
+    vocab_profile,
+)
+from adaptlang.data.corpus import CorpusStats, iter_sentences
+from adaptlang.data.text import ENCODING_ERRORS, display_name
+from adaptlang.errors import InputError, UsageError
+
+DEFAULT_SAMPLE_SENTENCES = 20_000
+SAMPLE_LONG_LINE = 1_000  # characters: longer lines are sampled in pieces of SAMPLE_UNIT_WORDS words
+SAMPLE_UNIT_WORDS = 50
+_CHUNK_CHARS = 1 << 22  # script counting works on ~4M-character chunks
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    path: str
+    format: str  # text | conllu
+    n_bytes: int
+    n_lines: int
+    n_sentences: int
+    had_bom: bool
+    had_crlf: bool
+    n_replaced: int  # characters replaced or dropped under --encoding-errors replace|ignore
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    n_sentences: int  # sampled sentences (a line over 1,000 characters counts as one per 50-word piece)
+    n_words: int
+    whole_corpus: bool
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TranslitWhatIf:
+    scheme: str | None
+    target_script: str | None
+    status: str  # "computed" | "not-needed" | "no-scheme" | "unavailable" | "disabled"
+    note: str
+    before: TokenizerMetrics | None = None
+    after: TokenizerMetrics | None = None
+    letter_coverage_before: float | None = None
+    letter_coverage_after: float | None = None  # of the transliterated sample's dominant script
+    after_dominant_script: str | None = None
+    seconds: float | None = None
+
+    @property
+    def helps(self) -> bool | None:
+        """True when the tokenizer does better on the transliterated sample: the UNK word rate drops by at least
+        1 point without fertility growing by more than 25%, or fertility drops without more UNK words."""
+        if self.before is None or self.after is None:
+            return None
+        b, a = self.before, self.after
+        fewer_unk = a.unk_word_rate <= b.unk_word_rate - 0.01 and a.fertility <= 1.25 * b.fertility
+        less_split = a.fertility < b.fertility and a.unk_word_rate <= b.unk_word_rate + 1e-9
+        return fewer_unk or less_split
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "target_script": self.target_script,
+            "status": self.status,
+            "note": self.note,
+            "helps": self.helps,
+            "before": self.before.to_dict() if self.before else None,
+            "after": self.after.to_dict() if self.after else None,
+            "letter_coverage_before": self.letter_coverage_before,
+            "letter_coverage_after": self.letter_coverage_after,
+            "after_dominant_script": self.after_dominant_script,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class AssessReport:
+    corpus: CorpusInfo
+    model: dict[str, Any]
+    scripts: ScriptProfile
+    vocabulary: VocabProfile
+    sample: SampleInfo
+    tokenizer: TokenizerMetrics
+    language: LanguageKnowledge
+    translit: TranslitWhatIf
+    prediction: Prediction
+    recommendation: Recommendation
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "assess-report",
+            "corpus": self.corpus.to_dict(),
+            "model": self.model,
+            "scripts": self.scripts.to_dict(),
+            "vocabulary": self.vocabulary.to_dict(),
+            "sample": self.sample.to_dict(),
+            "tokenizer": self.tokenizer.to_dict(),
+            "language": self.language.to_dict(),
+            "translit": self.translit.to_dict(),
+            "prediction": self.prediction.to_dict(),
+            "recommendation": self.recommendation.to_dict(),
+            "seconds": self.seconds,
+        }
+
+
+def _chunks_of(text: str, size: int) -> list[str]:
+    """Cut a very long line into pieces of about ``size`` characters at whitespace (words are not cut)."""
+    out = []
+    start = 0
+    n = len(text)
+    while start < n:
+        end = min(start + size, n)
+        if end < n:
+            ws = text.find(" ", end)
+            end = n if ws < 0 else ws
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+def _sample_units(sentence: str) -> Iterator[str]:
+    """Sampling units: the sentence itself, or, for a line longer than SAMPLE_LONG_LINE characters (a paragraph, a
+    whole book on one line), its consecutive pieces of SAMPLE_UNIT_WORDS words, so that the sample stays small and
+    uniform over the text."""
+    if len(sentence) <= SAMPLE_LONG_LINE:
+        yield sentence
+        return
+    pieces = _chunks_of(sentence, _CHUNK_CHARS) if len(sentence) > _CHUNK_CHARS else [sentence]
+    for piece in pieces:
+        words = piece.split()
+        for i in range(0, len(words), SAMPLE_UNIT_WORDS):
+            yield " ".join(words[i:i + SAMPLE_UNIT_WORDS])
+
+
+def scan_corpus(
+    path: str | os.PathLike,
+    encoding_errors: str = "strict",
+    sample_sentences: int = DEFAULT_SAMPLE_SENTENCES,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[CorpusInfo, ScriptCounter, list[list[str]], SampleInfo]:
+    """One streaming pass: script statistics over the whole corpus and a uniform reservoir sample of sentences."""
+    if sample_sentences < 1:
+        raise UsageError("--sample-sentences must be at least 1")
+    stats = CorpusStats()
+    counter = ScriptCounter()
+    rng = random.Random(seed)
+    sample: list[str] = []  # sampled sentences (or pieces of long lines)
+    buf: list[str] = []
+    buf_chars = 0
+    n_seen = 0  # sampling units seen
+    n_sentences = 0
+    for sentence in iter_sentences(path, encoding_errors=encoding_errors, stats=stats):
+        if len(sentence) > _CHUNK_CHARS:
+            for piece in _chunks_of(sentence, _CHUNK_CHARS):
+                counter.add(piece)
+        else:
+            buf.append(sentence)
+            buf_chars += len(sentence)
+            if buf_chars >= _CHUNK_CHARS:
+                counter.add("\n".join(buf))
+                buf, buf_chars = [], 0
+                if progress:
+                    progress(stats.n_bytes)
+        n_sentences += 1
+        for unit in _sample_units(sentence):
+            n_seen += 1
+            if len(sample) < sample_sentences:
+                sample.append(unit)
+            else:
+                j = rng.randrange(n_seen)
+                if j < sample_sentences:
+                    sample[j] = unit
+    if buf:
+        counter.add("\n".join(buf))
+        if progress and stats.n_bytes >= _CHUNK_CHARS:  # small inputs finish without ever showing a bar
+            progress(stats.n_bytes)
+    name = display_name(path)
+    if stats.n_lines == 0:
+        raise InputError(name, "is empty; give a text or CoNLL-U file with some sentences")
+    if n_sentences == 0:
+        raise InputError(name, "contains only whitespace (or CoNLL-U without text); nothing to assess")
+    info = CorpusInfo(
+        path=name, format=stats.format, n_bytes=stats.n_bytes, n_lines=stats.n_lines, n_sentences=n_sentences,
+        had_bom=stats.had_bom, had_crlf=stats.had_crlf, n_replaced=stats.n_replaced,
+    )
+    words = [u.split() for u in sample]
+    sample_info = SampleInfo(
+        n_sentences=len(words), n_words=sum(len(w) for w in words), whole_corpus=n_seen <= sample_sentences,
+        seed=seed,
+    )
+    return info, counter, words, sample_info
+
+
+def translit_what_if(
+    tok: LoadedTokenizer,
+    sample_counts: Counter,
+    before: TokenizerMetrics,
+    dominant_script: str,
+    lang: str | None,
+    target_script: str | None,
+    scheme: str | None = None,
+    letter_coverage_before: float | None = None,
+) -> TranslitWhatIf:
+    """Tokenizer metrics on the transliterated sample (each distinct word transliterated once)."""
+    try:
+        from adaptlang.translit import get_transliterator, pick_scheme
+    except ImportError:
+        return TranslitWhatIf(scheme, target_script, "unavailable", "the transliteration library is not installed")
+    if scheme is None:
+        if target_script is None or target_script == dominant_script:
+            return TranslitWhatIf(None, target_script, "not-needed",
+                                  f"the corpus is already in {script_name(dominant_script)}, the script the model "
+                                  "knows this language or its family in" if target_script else
+                                  "no better-covered target script")
+        scheme = pick_scheme(dominant_script, lang, target_script)
+        if scheme is None:
+            return TranslitWhatIf(None, target_script, "no-scheme",
+                                  f"no transliteration scheme from {script_name(dominant_script)} to "
+                                  f"{script_name(target_script)}")
+    t = get_transliterator(scheme, lang=lang)
+    start = time.perf_counter()
+    after_counts: Counter = Counter()
+    for word, n in sample_counts.items():
+        for w in t.transliterate(word).split():
+            after_counts[w] += n
+    seconds = time.perf_counter() - start
+    after = tokenizer_metrics(tok, after_counts)
+    char_counts: Counter = Counter()
+    for w, n in after_counts.items():
+        for ch, k in Counter(w).items():
+            char_counts[ch] += k * n
+    prof = script_profile_from_counts(char_counts, 0, 0)
+    cov_after = letter_coverage(tok, char_counts, prof.dominant_script) if prof.dominant_script else None
+    return TranslitWhatIf(
+        scheme=t.name,
+        target_script=getattr(t, "target_script", target_script),
+        status="computed",
+        note=f"the same sample, each distinct word transliterated with {t.name}",
+        before=before,
+        after=after,
+        letter_coverage_before=letter_coverage_before,
+        letter_coverage_after=cov_after,
+        after_dominant_script=prof.dominant_script,
+        seconds=seconds,
+    )
+
+
+def assess_corpus(
+    path: str | os.PathLike,
+    model: str | os.PathLike | None = None,
+    lang: str | None = None,
+    pretraining: str | None = "auto",
+    encoding_errors: str = "strict",
+    sample_sentences: int = DEFAULT_SAMPLE_SENTENCES,
+    translit: str | None = "auto",
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> AssessReport:
+    """Assess how well a model's vocabulary covers a corpus; see the package docstring for each figure.
+
+    ``model``: tokenizer directory or hub id (None: the embedded mBERT vocabulary). ``lang``: ISO 639 code.
+    ``pretraining``: "auto" (recognise mBERT / XLM-R by their vocabulary), a key of PRETRAINING_LISTS, or None.
+    ``translit``: "auto" (pick a scheme when the script is not the one the model knows the family in), "none", or
+    a scheme name for the what-if.
+    """
+    start = time.perf_counter()
+    if encoding_errors not in ENCODING_ERRORS:
+        raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, not {encoding_errors!r}")
+    lang_code = normalize_lang(lang) if lang else None
+    if pretraining not in (None, "auto") and pretraining not in PRETRAINING_LISTS:
+        raise UsageError(f"--pretraining {pretraining!r}: valid values are auto, none, {', '.join(PRETRAINING_LISTS)}")
+    if translit not in (None, "auto", "none"):
+        from adaptlang.translit import get_transliterator
+
+        get_transliterator(translit, lang=lang_code)  # fail fast on an unknown scheme, before reading the corpus
+    tok = load_tokenizer(model)
+    info, counter, sample, sample_info = scan_corpus(path, encoding_errors, sample_sentences, seed, progress)
+    profile = counter.profile()
+    if profile.n_letters == 0:
+        raise InputError(info.path, "contains no letters in any script (only digits, punctuation or symbols)")
+
+    vocab = vocab_profile(tok, counter.char_counts, [(s.script, s.share) for s in profile.scripts])
+    sample_counts: Counter = Counter()
+    for words in sample:
+        sample_counts.update(words)
+    metrics = tokenizer_metrics(tok, sample_counts)
+
+    key = identify_pretraining(tok.kind, tok.vocab_size, tok.name) if pretraining == "auto" else pretraining
+    knowledge = language_knowledge(lang_code, key)
+    prediction = predict_category(profile, vocab, metrics, knowledge)
+
+    dominant = profile.dominant_script or "Zzzz"
+    cov = vocab.coverage_of(dominant)
+    if translit in (None, "none"):
+        whatif = TranslitWhatIf(None, prediction.target_script, "disabled", "transliteration what-if not requested")
+    else:
+        whatif = translit_what_if(
+            tok, sample_counts, metrics, dominant, lang_code, prediction.target_script,
+            scheme=None if translit == "auto" else translit,
+            letter_coverage_before=cov.letter_coverage if cov else None,
+        )
+    rec = recommend(prediction, info.path, None if model is None else str(model), whatif.scheme, whatif.helps)
+    model_info = tok.to_dict()
+    model_info["pretraining"] = key
+    return AssessReport(
+        corpus=info,
+        model=model_info,
+        scripts=profile,
+        vocabulary=vocab,
+        sample=sample_info,
+        tokenizer=metrics,
+        language=knowledge,
+        translit=whatif,
+        prediction=prediction,
+        recommendation=rec,
+        seconds=time.perf_counter() - start,
+    )

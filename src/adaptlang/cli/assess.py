@@ -1,0 +1,227 @@
+"""``adaptlang assess``: how well does a model's vocabulary cover this corpus? (options -> one library call -> render)"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import typer
+
+from adaptlang.cli.common import console, emit_json, err_console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("assess")(assess_command)
+
+
+def assess_command(
+    corpus: str = typer.Argument(..., help="UTF-8 text file (one sentence per line), CoNLL-U file, or - for stdin."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m",
+        help="Tokenizer or model directory, or a hub id (default: the embedded mBERT cased vocabulary, offline).",
+    ),
+    lang: Optional[str] = typer.Option(None, "--lang", "-l", help="ISO 639 code of the corpus's language (ug, wo, mt, ...)."),
+    pretraining: str = typer.Option(
+        "auto", "--pretraining",
+        help="Pretraining-language list of the model: auto (recognise mBERT / XLM-R vocabularies), mbert, xlmr, none.",
+    ),
+    translit: str = typer.Option(
+        "auto", "--translit",
+        help="Transliteration what-if: auto (pick a scheme when another script may suit the model better), none, "
+        "or a scheme name (see adaptlang transliterate --list).",
+    ),
+    sample_sentences: int = typer.Option(
+        20_000, "--sample-sentences", min=1,
+        help="Tokenizer metrics use a uniform random sample of this many sentences (the script profile and "
+        "character coverage always cover the whole corpus).",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sentence sample."),
+    encoding_errors: str = typer.Option(
+        "strict", "--encoding-errors", help="Invalid UTF-8: strict (stop with the byte offset), replace or ignore."
+    ),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write every figure as JSON to this path (- = stdout)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+) -> None:
+    """Script profile, vocabulary coverage, tokenizer metrics, language knowledge, transliteration what-if and the
+    predicted category (easy / intermediate / hard) of a corpus for a multilingual model."""
+    from adaptlang.assess import assess_corpus
+    from adaptlang.fileio import check_output
+
+    if json_path not in (None, "-"):
+        check_output(json_path, force)
+    total = os.path.getsize(corpus) if corpus != "-" and os.path.isfile(corpus) else None
+    with _Progress(total) as progress:
+        report = assess_corpus(
+            corpus, model=model, lang=lang,
+            pretraining=None if pretraining == "none" else pretraining,
+            encoding_errors=encoding_errors, sample_sentences=sample_sentences,
+            translit=translit, seed=seed, progress=progress,
+        )
+    d = report.to_dict()
+    if json_path == "-":
+        emit_json(d, "-")
+        return
+    render(d)
+    if json_path:
+        emit_json(d, json_path)
+        console.print(f"[dim]JSON report written to {json_path}[/dim]")
+
+
+class _Progress:
+    """A transient rich bar on stderr over the corpus's bytes; started lazily at the first update."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, n_bytes: int) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("reading corpus"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                console=err_console, transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("read", total=self.total)
+        self.bar.update(self.task, completed=n_bytes)
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def render(d: dict[str, Any]) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    c, m, s = d["corpus"], d["model"], d["sample"]
+    notes = []
+    if c["had_bom"]:
+        notes.append("BOM removed")
+    if c["had_crlf"]:
+        notes.append("CRLF line ends")
+    if c["n_replaced"]:
+        notes.append(f"{c['n_replaced']} invalid UTF-8 sequences replaced")
+    console.print(
+        f"[bold]{c['path']}[/bold]: {c['format']}, {c['n_bytes']:,} bytes, {c['n_sentences']:,} sentences"
+        + (f" ({', '.join(notes)})" if notes else "")
+    )
+    console.print(
+        f"model tokenizer: [bold]{m['name']}[/bold] ({m['kind']}, {m['vocab_size']:,} pieces; pretraining languages: "
+        f"{d['language']['pretraining_description'] or 'unknown'})"
+    )
+
+    # 1. scripts
+    sp = d["scripts"]
+    t = Table(title="1. Script profile (whole corpus, letters)", title_justify="left")
+    t.add_column("script")
+    t.add_column("letters", justify="right")
+    t.add_column("share", justify="right")
+    for row in sp["scripts"][:8]:
+        t.add_row(f"{row['name']} ({row['script']})", f"{row['n_letters']:,}", _pct(row["share"]))
+    console.print(t)
+    mixed = f"{_pct(sp['mixed_script_word_share'])} of {sp['n_words']:,} words mix scripts"
+    if sp["mixed_script_examples"]:
+        mixed += " (e.g. " + ", ".join(sp["mixed_script_examples"][:3]) + ")"
+    console.print(f"dominant script: [bold]{sp['dominant_script_name']}[/bold]; {mixed}")
+
+    # 2. vocabulary
+    v = d["vocabulary"]
+    t = Table(title="2. Vocabulary profile", title_justify="left")
+    for col in ("corpus script", "vocab pieces", "share of vocab", "letters known", "unknown letters"):
+        t.add_column(col, justify="left" if col in ("corpus script", "unknown letters") else "right")
+    for row in v["corpus_scripts"]:
+        t.add_row(
+            f"{row['name']} ({row['script']})", f"{row['vocab_pieces']:,}", _pct(row["vocab_share"]),
+            _pct(row["letter_coverage"]), " ".join(row["uncovered_letters"][:8]) or "-",
+        )
+    console.print(t)
+    top = ", ".join(f"{r['name']} {_pct(r['share'])}" for r in v["pieces_by_script"][:5])
+    console.print(f"vocabulary by script: {top}")
+    console.print(
+        f"character coverage: [bold]{_pct(v['char_coverage'])}[/bold] of the corpus's characters tokenize to a known "
+        f"piece ({v['n_unk_chars']:,} unknown, {v['n_dropped_chars']:,} dropped by the tokenizer)"
+    )
+
+    # 3 + 5. tokenizer metrics, with the transliteration what-if side by side
+    tk, tr = d["tokenizer"], d["translit"]
+    sample = "whole corpus" if s["whole_corpus"] else f"random sample of {s['n_sentences']:,} sentences (seed {s['seed']})"
+    t = Table(title=f"3. Tokenizer metrics ({sample}, {tk['n_words']:,} words)", title_justify="left")
+    t.add_column("metric")
+    t.add_column("corpus", justify="right")
+    after = tr["after"]
+    if after:
+        t.add_column(f"transliterated ({tr['scheme']})", justify="right")
+    rows = [
+        ("fertility (pieces per word)", "fertility", False),
+        ("continued words (2+ pieces)", "continued_word_rate", True),
+        ("UNK rate per piece", "unk_piece_rate", True),
+        ("UNK rate per word", "unk_word_rate", True),
+        ("words split into single characters", "char_split_word_rate", True),
+    ]
+    for label, key, pct in rows:
+        fmt = _pct if pct else (lambda x: f"{x:.2f}")
+        cells = [label, fmt(tk[key])]
+        if after:
+            cells.append(fmt(after[key]))
+        t.add_row(*cells)
+    console.print(t)
+    ex = "; ".join(f"{e['word']} → {' '.join(e['pieces'])}" for e in tk["examples"][:4])
+    if ex:
+        console.print(f"[dim]frequent words: {ex}[/dim]")
+    if after:
+        ex = "; ".join(f"{e['word']} → {' '.join(e['pieces'])}" for e in after["examples"][:4])
+        console.print(f"[dim]transliterated: {ex}[/dim]")
+
+    # 4. language knowledge
+    lk = d["language"]
+    console.print("[bold]4. Language knowledge[/bold]")
+    if not lk["lang"]:
+        console.print("no --lang given: pass the language's ISO 639 code to check the pretraining languages")
+    elif not lk["pretraining"]:
+        console.print(f"{lk['lang_name']} ({lk['lang']}): the model's pretraining languages are unknown "
+                      "(pass --pretraining mbert|xlmr if it is one of those)")
+    else:
+        if lk["in_model"]:
+            console.print(f"{lk['lang_name']} ({lk['lang']}) IS a pretraining language of the model, in "
+                          + ", ".join(lk["lang_scripts_in_model"]))
+        else:
+            console.print(f"{lk['lang_name']} ({lk['lang']}) is NOT among the {lk['n_pretraining_languages']} "
+                          "pretraining languages")
+        if lk["relatives"]:
+            t = Table(show_edge=False)
+            for col in ("relative", "relation", "pretrained", "script in pretraining"):
+                t.add_column(col)
+            for r in lk["relatives"]:
+                t.add_row(f"{r['name']} ({r['code']})", r["relation"], "yes" if r["in_model"] else "no",
+                          ", ".join(r["scripts_in_model"]) or "-")
+            console.print(t)
+        elif not lk["relatives_known"]:
+            console.print("its relatives are not in the relatedness table")
+
+    # 5. transliteration status (when not computed)
+    if not after:
+        console.print(f"[bold]5. Transliteration what-if[/bold]: {tr['note']}")
+    else:
+        helps = {True: "helps the tokenizer", False: "does not help the tokenizer", None: "-"}[tr["helps"]]
+        console.print(f"[bold]5. Transliteration what-if[/bold]: {tr['scheme']} {helps} "
+                      f"(letters known {_pct(tr['letter_coverage_before'])} → {_pct(tr['letter_coverage_after'])})")
+
+    # 6 + 7. prediction and recommendation
+    p, rec = d["prediction"], d["recommendation"]
+    colour = {"easy": "green", "intermediate": "yellow", "hard": "red"}[p["category"]]
+    body = "\n".join(f"• {r}" for r in p["reasons"])
+    body += ("\n[dim]A prediction from cheap signals; the measured category needs training runs "
+             "(adaptlang categorize).[/dim]")
+    console.print(Panel(body, title=f"6. Predicted category: [bold {colour}]{p['category']}[/bold {colour}]",
+                        title_align="left"))
+    console.print(f"[bold]7. Next:[/bold] {rec['command']}\n   [dim]{rec['explanation']}[/dim]")
