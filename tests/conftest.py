@@ -88,29 +88,3 @@ TINY_CONLLU = """# sent_id = 1
 3	cats	cat	NOUN	_	_	2	obj	_	_
 
 """
-
-
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> Path:
-    """A 2-layer BERT with a WordPiece vocabulary trained on test text, saved as a Hugging Face model directory."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
-    import torch
-
-    out = tmp_path_factory.mktemp("tiny-bert")
-    text = [line.split("=", 1)[1].strip() for line in TINY_CONLLU.splitlines() if line.startswith("# text")]
-    text += ["the dog sat on a cat", "cats ran on mats", "a the on like"] * 3
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(text, trainers.WordPieceTrainer(
-        vocab_size=120, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
-    fast.save_pretrained(out)
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
-    BertModel(cfg).save_pretrained(out)
-    return out
