@@ -1,0 +1,123 @@
+"""Typed configuration and result of an adaptation run (persisted as JSON beside every output)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from adaptlang.errors import UsageError
+
+METHODS = ("full", "lora")
+
+# Options that may differ between a run and its --resume without changing what is computed.
+RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every"})
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Everything that defines an adaptation run. ``None`` fields are resolved by :func:`resolve`."""
+
+    corpus: str
+    model: str
+    output: str
+    method: str = "full"
+    merge: bool = False
+    translit: str | None = None  # "latin", a scheme name, or None
+    lang: str | None = None  # ISO 639 code, helps pick a transliteration scheme
+    extend_vocab: int = 0
+    max_seq_len: int = 128
+    batch_size: int = 16
+    grad_accum: int = 1
+    steps: int | None = None
+    epochs: float | None = None
+    lr: float | None = None  # default: 5e-5 (full), 5e-4 (lora)
+    warmup: float = 0.06  # fraction of the optimiser steps
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    mlm_probability: float = 0.15
+    whole_word_mask: bool = False
+    heldout_fraction: float = 0.05
+    pppl_tokens: int = 512  # positions scored one at a time for pseudo-perplexity
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    save_every: int = 500
+    seed: int = 0
+    encoding_errors: str = "strict"
+    force: bool = False
+    resume: bool = False
+    progress_every: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AdaptConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def resolve(config: AdaptConfig) -> AdaptConfig:
+    """Check option values and fill in method-dependent defaults; raise UsageError naming the option."""
+    c = config
+    if c.method not in METHODS:
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, not {c.method!r}")
+    if c.merge and c.method != "lora":
+        raise UsageError("--merge only applies to --method lora")
+    if c.steps is not None and c.epochs is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    checks = [
+        (c.max_seq_len >= 8 and c.max_seq_len <= 8192, "--max-seq-len must be between 8 and 8192"),
+        (c.batch_size >= 1, "--batch-size must be at least 1"),
+        (c.grad_accum >= 1, "--grad-accum must be at least 1"),
+        (c.steps is None or c.steps >= 1, "--steps must be at least 1"),
+        (c.epochs is None or c.epochs > 0, "--epochs must be positive"),
+        (c.lr is None or c.lr > 0, "--lr must be positive"),
+        (0 <= c.warmup < 1, "--warmup must be a fraction in [0, 1)"),
+        (0 < c.mlm_probability < 1, "--mlm-probability must be in (0, 1)"),
+        (0 < c.heldout_fraction <= 0.5, "--heldout-fraction must be in (0, 0.5]"),
+        (c.extend_vocab >= 0, "--extend-vocab must be 0 or more"),
+        (c.save_every >= 1, "--save-every must be at least 1"),
+        (c.lora_r >= 1, "--lora-r must be at least 1"),
+        (c.pppl_tokens >= 0, "--pppl-tokens must be 0 or more"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message)
+    translit = c.translit
+    if translit is not None and translit.strip().lower() in ("", "none"):
+        translit = None
+    lr = c.lr if c.lr is not None else (5e-4 if c.method == "lora" else 5e-5)
+    epochs = 1.0 if (c.steps is None and c.epochs is None) else c.epochs
+    return dataclasses.replace(c, translit=translit, lr=lr, epochs=epochs)
+
+
+@dataclass(frozen=True)
+class AdaptResult:
+    """What :func:`adaptlang.adapt.adapt_model` did, with every figure it measured."""
+
+    output: str
+    method: str
+    merged: bool
+    base_model: str
+    translit: str | None
+    head: str  # "shipped" or "fresh (tied to input embeddings)"
+    steps: int
+    resumed_from_step: int | None
+    tokens_trained: int
+    train_seconds: float
+    tokens_per_second: float
+    peak_memory_mb: float
+    final_train_loss: float | None
+    heldout: dict[str, Any]
+    data: dict[str, Any]
+    vocab: dict[str, Any] | None
+    trainable_parameters: int
+    total_parameters: int
+    device: str
+    n_processes: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

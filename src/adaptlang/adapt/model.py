@@ -1,0 +1,218 @@
+"""Loading a maskable model, its MLM head, LoRA wrapping, and the masked-positions-only MLM objective."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from adaptlang.errors import ModelError
+
+# model attribute holding the MLM head, by head class layout: the head maps hidden states [n, H] -> logits [n, V].
+# Models whose head is not one module (e.g. DistilBERT) fall back to the full forward pass (slower, same loss).
+HEAD_ATTRS = ("cls", "lm_head")
+
+# Submodules of a freshly initialised head that must be trained (the decoder itself is tied to the embeddings).
+HEAD_TRANSFORMS = {
+    "cls": ("cls.predictions.transform",),
+    "lm_head": ("lm_head.dense", "lm_head.layer_norm"),
+}
+
+
+def quiet_transformers() -> None:
+    """Keep library chatter (load reports, download hints) out of the command's output."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - logging setup is best effort
+        pass
+    logging.getLogger("accelerate").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="peft")
+    warnings.filterwarnings("ignore", module="transformers")
+
+
+@dataclass
+class LoadedModel:
+    mlm: nn.Module  # an AutoModelForMaskedLM instance
+    tokenizer: Any
+    head_attr: str | None  # attribute of the head module, or None (full-forward fallback)
+    head_shipped: bool
+    base_prefix: str
+
+
+def load_masked_lm(model_dir: str) -> LoadedModel:
+    """Load ``model_dir`` as a masked LM; encoder-only checkpoints get a fresh head tied to the input embeddings."""
+    quiet_transformers()
+    from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    path = Path(model_dir)
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise ModelError(f"{model_dir}: not a model directory (no config.json); give a local Hugging Face model folder")
+    if (path / "adapter_config.json").is_file():
+        raise ModelError(f"{model_dir}: is a LoRA adapter; adapt a full model (or one written with --merge)")
+    try:
+        config = AutoConfig.from_pretrained(model_dir)
+    except Exception as e:
+        raise ModelError(f"{model_dir}/config.json: cannot read the model config: {_first_line(e)}") from None
+    if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        raise ModelError(
+            f"{model_dir}: model type {config.model_type!r} has no masked-language-model architecture; "
+            "give an encoder such as BERT, XLM-R or their kin"
+        )
+    if getattr(config, "is_decoder", False):
+        raise ModelError(f"{model_dir}: the model is configured as a decoder (is_decoder=true); MLM needs an encoder")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    except Exception as e:
+        raise ModelError(f"{model_dir}: cannot load its tokenizer: {_first_line(e)}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"{model_dir}: needs a fast (tokenizer.json) tokenizer")
+    if tokenizer.mask_token_id is None:
+        raise ModelError(f"{model_dir}: the tokenizer has no mask token, so the model cannot be trained as a masked LM")
+    try:
+        mlm, info = AutoModelForMaskedLM.from_pretrained(model_dir, output_loading_info=True, dtype=torch.float32)
+    except Exception as e:
+        raise ModelError(f"{model_dir}: cannot load the weights: {_first_line(e)}") from None
+    head_attr = next((a for a in HEAD_ATTRS if isinstance(getattr(mlm, a, None), nn.Module)), None)
+    missing = set(info.get("missing_keys", ()))
+    prefix = mlm.base_model_prefix
+    if any(k.startswith(prefix + ".") for k in missing if "position_ids" not in k):
+        raise ModelError(
+            f"{model_dir}: encoder weights missing from the checkpoint ({sorted(missing)[0]}, ...); is it complete?"
+        )
+    head_missing = [k for k in missing if not k.startswith(prefix + ".")]
+    # A fresh head: its transform was newly initialised; the decoder is tied to the input embeddings.
+    head_shipped = not head_missing
+    if not head_shipped:
+        mlm.config.tie_word_embeddings = True
+        mlm.tie_weights()
+    return LoadedModel(mlm=mlm, tokenizer=tokenizer, head_attr=head_attr, head_shipped=head_shipped, base_prefix=prefix)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+class MaskedLMObjective(nn.Module):
+    """Mean cross-entropy at the masked positions only.
+
+    The encoder runs on the whole batch, but its hidden states are gathered at the selected positions *before* the
+    output projection: with a 250k-piece vocabulary, the projection and softmax at the 85% unmasked positions are
+    most of the reference recipe's cost. One module so that DDP (``accelerate launch``) sees one forward.
+    """
+
+    def __init__(self, loaded: LoadedModel):
+        super().__init__()
+        self.mlm = loaded.mlm
+        self.head_attr = loaded.head_attr
+        self.base_prefix = loaded.base_prefix
+
+    def encoder(self) -> nn.Module:
+        return getattr(self.mlm, self.base_prefix)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # [B, T]
+        attention_mask: torch.Tensor,  # [B, T]
+        selected: torch.Tensor,  # [B, T] bool
+        labels: torch.Tensor,  # [M] (M = selected.sum())
+        reduction: str = "mean",
+    ) -> torch.Tensor:
+        if self.head_attr is None:
+            logits = self.mlm(input_ids=input_ids, attention_mask=attention_mask).logits[selected]  # [M, V]
+        else:
+            hidden = self.encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, T, H]
+            logits = getattr(self.mlm, self.head_attr)(hidden[selected])  # [M, H] -> [M, V]
+        if labels.numel() == 0:
+            return logits.sum() * 0.0
+        return nn.functional.cross_entropy(logits.float(), labels, reduction=reduction)
+
+
+def apply_lora(
+    loaded: LoadedModel, r: int, alpha: int, dropout: float, new_token_ids: list[int], base_path: str
+) -> tuple[list[str], list[str]]:
+    """Wrap the encoder (not the MLM model) with LoRA on every attention and feed-forward projection, so the adapter
+    loads onto ``AutoModel.from_pretrained(base)``. New tokens' embeddings train through peft's trainable tokens;
+    a fresh head's transform trains as ordinary parameters. Returns (target module names, head params trained)."""
+    from peft import LoraConfig, get_peft_model
+
+    encoder = getattr(loaded.mlm, loaded.base_prefix)
+    targets = sorted(
+        name
+        for name, module in encoder.named_modules()
+        if isinstance(module, nn.Linear) and "embeddings" not in name and "pooler" not in name
+    )
+    if not targets:
+        raise ModelError("no linear projections found in the encoder to put LoRA adapters on")
+    for p in loaded.mlm.parameters():
+        p.requires_grad_(False)
+    lora = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=targets,
+        trainable_token_indices={"word_embeddings": list(new_token_ids)} if new_token_ids else None,
+        base_model_name_or_path=str(Path(base_path).resolve()),
+    )
+    peft_encoder = get_peft_model(encoder, lora)
+    setattr(loaded.mlm, loaded.base_prefix, peft_encoder)
+    head_trained: list[str] = []
+    if not loaded.head_shipped and loaded.head_attr is not None:
+        for module_name in HEAD_TRANSFORMS.get(loaded.head_attr, ()):
+            module = loaded.mlm.get_submodule(module_name)
+            for pname, p in module.named_parameters():
+                p.requires_grad_(True)
+                head_trained.append(f"{module_name}.{pname}")
+    return targets, head_trained
+
+
+def extend_embeddings(mlm: nn.Module, new_size: int, inits: dict[int, list[int]], unk_id: int | None) -> None:
+    """Grow the input (and tied output) embeddings to ``new_size`` rows; row ``i`` of ``inits`` becomes the mean of
+    the embeddings of its old-vocabulary pieces (Wang et al. 2020; Chau et al. 2020)."""
+    emb = mlm.get_input_embeddings()
+    if new_size > emb.weight.shape[0]:
+        mlm.resize_token_embeddings(new_size, mean_resizing=False)
+        emb = mlm.get_input_embeddings()
+    with torch.no_grad():
+        weight = emb.weight  # [V, H]
+        fallback = weight.mean(dim=0)
+        for new_id, pieces in inits.items():
+            ids = [p for p in pieces if p != unk_id] or pieces
+            weight[new_id] = weight[ids].mean(dim=0) if ids else fallback
+        out = mlm.get_output_embeddings()
+        bias = getattr(out, "bias", None)
+        if bias is not None and bias.shape[0] == weight.shape[0]:
+            for new_id, pieces in inits.items():
+                ids = [p for p in pieces if p != unk_id] or pieces
+                bias[new_id] = bias[ids].mean() if ids else 0.0
+
+
+def count_parameters(module: nn.Module) -> tuple[int, int]:
+    seen: set[int] = set()
+    total = trainable = 0
+    for p in module.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        if p.requires_grad:
+            trainable += p.numel()
+    return trainable, total
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -1,0 +1,128 @@
+"""``adaptlang adapt``: continued masked-language-model training on a raw corpus (full or LoRA)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+HELP = """Adapt an encoder to a language by continuing its masked-language-model training on raw text.
+
+CORPUS is a UTF-8 text file (one sentence or paragraph per line); every k-th line is held out to measure MLM loss and pseudo-perplexity before and after. OUT becomes a Hugging Face model directory (--method full, or lora with --merge) or a PEFT adapter directory (--method lora), plus adaptlang.json (method, base model, transliteration) and adapt.json (every figure and the resolved configuration). Checkpoints are written every --save-every steps and on Ctrl-C / SIGTERM; rerun the same command with --resume to continue. Runs unchanged under `accelerate launch`.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="adapt", help=HELP, no_args_is_help=True)(adapt)
+
+
+def adapt(
+    corpus: str = typer.Argument(..., help="Raw text, one sentence/paragraph per line ('-' for stdin)."),
+    model: str = typer.Option(..., "--model", "-m", help="Local Hugging Face model directory (BERT, XLM-R, ...)."),
+    output: str = typer.Option(..., "--output", "-o", help="Output directory OUT."),
+    method: str = typer.Option("full", "--method", help="full (all weights) or lora (adapters via peft)."),
+    merge: bool = typer.Option(False, "--merge", help="With --method lora: write a merged full model."),
+    translit: Optional[str] = typer.Option(
+        None, "--translit", help="latin (pick a scheme for the corpus script), a scheme name, or none."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="ISO 639 code of the corpus language (for --translit)."),
+    extend_vocab: int = typer.Option(0, "--extend-vocab", help="Add up to N corpus subwords the model lacks."),
+    max_seq_len: int = typer.Option(128, "--max-seq-len", help="Tokens per packed training sequence."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Sequences per device per micro-batch."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimiser step."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps (default: --epochs 1)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training text."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 5e-5 full, 5e-4 lora)."),
+    warmup: float = typer.Option(0.06, "--warmup", help="Warmup as a fraction of the steps."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay"),
+    mlm_probability: float = typer.Option(0.15, "--mlm-probability", help="Share of tokens (or words) masked."),
+    whole_word_mask: bool = typer.Option(False, "--whole-word-mask", help="Mask whole words, not single pieces."),
+    heldout_fraction: float = typer.Option(0.05, "--heldout-fraction", help="Share of lines held out."),
+    pppl_tokens: int = typer.Option(512, "--pppl-tokens", help="Held-out positions scored for pseudo-perplexity."),
+    lora_r: int = typer.Option(8, "--lora-r"),
+    lora_alpha: int = typer.Option(16, "--lora-alpha"),
+    save_every: int = typer.Option(500, "--save-every", help="Checkpoint every N steps."),
+    seed: int = typer.Option(0, "--seed"),
+    encoding_errors: str = typer.Option("strict", "--encoding-errors", help="strict, replace or ignore."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in OUT."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
+) -> None:
+    from adaptlang.adapt import AdaptConfig, adapt_model
+    from adaptlang.cli.common import console, emit_json, err_console
+
+    config = AdaptConfig(
+        corpus=corpus, model=model, output=output, method=method, merge=merge, translit=translit, lang=lang,
+        extend_vocab=extend_vocab, max_seq_len=max_seq_len, batch_size=batch_size, grad_accum=grad_accum,
+        steps=steps, epochs=epochs, lr=lr, warmup=warmup, weight_decay=weight_decay,
+        mlm_probability=mlm_probability, whole_word_mask=whole_word_mask, heldout_fraction=heldout_fraction,
+        pppl_tokens=pppl_tokens, lora_r=lora_r, lora_alpha=lora_alpha, save_every=save_every, seed=seed,
+        encoding_errors=encoding_errors, force=force, resume=resume,
+    )
+    reporter = _ProgressReporter(err_console, quiet)
+    try:
+        result = adapt_model(config, progress=reporter)
+    finally:
+        reporter.close()
+    if json_path is not None:
+        emit_json(result.to_dict(), json_path)
+    if json_path != "-":
+        _render(console, result)
+
+
+class _ProgressReporter:
+    """Renders library progress events: phase messages, and a bar with loss, tokens/s and ETA while training."""
+
+    def __init__(self, console: Any, quiet: bool):
+        self.console = console
+        self.quiet = quiet
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __call__(self, event: Any) -> None:
+        if self.quiet:
+            return
+        if event.kind == "phase":
+            self.console.print(f"[dim]adapt:[/dim] {event.message}")
+        elif event.kind == "start":
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=self.console, transient=False,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=event.total, completed=event.step, loss="-", tps="-")
+        elif event.kind == "step" and self.progress is not None:
+            self.progress.update(self.task, completed=event.step, loss=f"{event.loss:.3f}",
+                                 tps=f"{event.tokens_per_second:,.0f}")
+        elif event.kind == "done":
+            self.close()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def _render(console: Any, r: Any) -> None:
+    h = r.heldout
+    console.print(f"[bold]adapted[/bold] {r.base_model} -> {r.output}  (method {r.method}"
+                  f"{', merged' if r.merged else ''}; head: {r.head}; translit: {r.translit or 'none'})")
+    console.print(f"  data: {r.data['train_lines']} training lines ({r.data['train_tokens']} tokens, "
+                  f"{r.data['train_sequences']} sequences of {r.data['tokens_per_sequence']}); held out "
+                  f"{h['lines']} lines ({h['selection']})")
+    console.print(f"  held-out MLM loss {h['mlm_loss_before']:.4f} -> {h['mlm_loss_after']:.4f}; "
+                  f"pseudo-perplexity {h['pseudo_perplexity_before']} -> {h['pseudo_perplexity_after']} "
+                  f"({h['pppl_positions']} positions)")
+    if r.vocab:
+        b, a = r.vocab["before"], r.vocab["after"]
+        console.print(f"  vocabulary: +{r.vocab['added']} pieces; fertility {b['fertility']} -> {a['fertility']}, "
+                      f"UNK rate {b['unk_rate']:.4%} -> {a['unk_rate']:.4%} (held-out slice)")
+    console.print(f"  {r.steps} steps, {r.tokens_trained:,} tokens, {r.tokens_per_second:,.0f} tokens/s, peak memory "
+                  f"{r.peak_memory_mb:,.0f} MB, {r.trainable_parameters:,} of {r.total_parameters:,} parameters "
+                  f"trained on {r.device}" + (f" x{r.n_processes}" if r.n_processes > 1 else ""))
