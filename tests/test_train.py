@@ -241,3 +241,10 @@ def test_predict_input_errors(tmp_path: Path, tiny_bert_dir: Path) -> None:
         predict(tmp_path / "out", str(empty), str(tmp_path / "p.conllu"), device="cpu")
     with pytest.raises(UsageError, match="--format"):
         predict(tmp_path / "out", str(empty), str(tmp_path / "p.conllu"), input_format="xml")
+
+
+def test_time_budget_plans_the_epochs(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    result = train_parser(small_config(tmp_path, tiny_bert_dir, epochs=5, max_minutes=1e-6))
+    assert result.epochs_run == 1  # the first epoch showed that no more fit in the budget
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["planned_epochs"] == 1

@@ -181,6 +181,6 @@ class TrainProgress:
             d = record.dev
             self.last_dev = (f"dev UPOS {d['upos']:.1f} UAS {d['uas']:.1f} LAS {d['las']:.1f}"
                              + (" *" if record.best else ""))
-            self.progress.update(self.task, completed=0, dev=self.last_dev)
+            self.progress.update(self.task, dev=self.last_dev)
             self.progress.console.print(f"epoch {record.epoch}: loss {record.train_loss:.3f}, {self.last_dev}, "
                                         f"{record.seconds:.0f} s")

@@ -33,7 +33,7 @@ class FitConfig:
     select_metric: str = "las"
     seed: int = 42
     device: str = "cpu"
-    max_minutes: float | None = None  # stop after the first epoch that ends past this wall-clock budget
+    max_minutes: float | None = None  # plan the epochs (and LR decay) to fit this budget; stop once past it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,10 +116,13 @@ def fit(
     device = torch.device(cfg.device)
     workdir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = max(1, len(make_batches(0)))
-    total_steps = steps_per_epoch * cfg.epochs
-    warmup_steps = int(cfg.warmup * total_steps)
+    # The schedule decays to zero at the end of the *planned* epochs: cfg.epochs, or, with a time budget, as many
+    # epochs as the first one says will fit (re-planned once, after epoch 1).
+    plan = {"epochs": cfg.epochs}
 
     def schedule(step: int) -> float:
+        total_steps = steps_per_epoch * plan["epochs"]
+        warmup_steps = int(cfg.warmup * total_steps)
         if step < warmup_steps:
             return (step + 1) / (warmup_steps + 1)
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
@@ -134,56 +137,59 @@ def fit(
         records = [EpochRecord(**r) for r in loop["records"]]
         best_score, best_epoch, bad_epochs = loop["best_score"], loop["best_epoch"], loop["bad_epochs"]
         start_epoch, elapsed_before = loop["epoch"] + 1, loop["elapsed"]
+        plan["epochs"] = loop["planned_epochs"]
     resumed_from = start_epoch - 1
-    cb.on_start(cfg.epochs, steps_per_epoch, start_epoch)
+    cb.on_start(plan["epochs"], steps_per_epoch, start_epoch)
     started = time.monotonic() - elapsed_before
     stopped_early = False
-    epoch = start_epoch - 1
-    if loop_done(records, cfg, bad_epochs, started):
-        stopped_early = True
-    else:
-        for epoch in range(start_epoch, cfg.epochs + 1):
-            t0 = time.monotonic()
-            model.train()
-            total_loss, n_sents = 0.0, 0
-            batches = make_batches(epoch)
-            for step, batch in enumerate(batches):
-                with autocast(device):
-                    loss = train_step(model, batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_([p for g in param_groups for p in g["params"]], cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                loss_value = loss.detach().item()
-                total_loss += loss_value
-                n_sents += batch_size_of(batch)
-                cb.on_step(epoch, step + 1, loss_value)
-            train_seconds = time.monotonic() - t0
-            model.eval()
-            with torch.no_grad(), autocast(device):
-                dev = {k: float(v) for k, v in evaluate(model).items()}
-            score = dev[cfg.select_metric]
-            improved = score > best_score
-            if improved:
-                best_score, best_epoch, bad_epochs = score, epoch, 0
-                save_tensors(workdir / "best.safetensors", trainable_state(model))
-            else:
-                bad_epochs += 1
-            record = EpochRecord(epoch, total_loss / max(1, len(batches)), dev, round(time.monotonic() - t0, 2),
-                                 round(n_sents / max(train_seconds, 1e-9), 2), improved)
-            records.append(record)
-            write_json_atomic(workdir / "metrics.json", {"epochs": [r.to_dict() for r in records],
-                                                         "best_epoch": best_epoch, "select_metric": cfg.select_metric})
-            loop_state = {"epoch": epoch, "records": [r.to_dict() for r in records], "best_score": best_score,
-                          "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-                          "elapsed": time.monotonic() - started}
-            save_checkpoint(ckpt, model, optimizer, scheduler, loop_state)
-            cb.on_epoch(record)
-            if epoch < cfg.epochs and loop_done(records, cfg, bad_epochs, started):
-                stopped_early = True
-                break
+    epoch = start_epoch
+    while epoch <= plan["epochs"]:
+        t0 = time.monotonic()
+        model.train()
+        total_loss, n_sents = 0.0, 0
+        batches = make_batches(epoch)
+        for step, batch in enumerate(batches):
+            with autocast(device):
+                loss = train_step(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_([p for g in param_groups for p in g["params"]], cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            loss_value = loss.detach().item()
+            total_loss += loss_value
+            n_sents += batch_size_of(batch)
+            cb.on_step(epoch, step + 1, loss_value)
+        train_seconds = time.monotonic() - t0
+        model.eval()
+        with torch.no_grad(), autocast(device):
+            dev = {k: float(v) for k, v in evaluate(model).items()}
+        score = dev[cfg.select_metric]
+        improved = score > best_score
+        if improved:
+            best_score, best_epoch, bad_epochs = score, epoch, 0
+            save_tensors(workdir / "best.safetensors", trainable_state(model))
+        else:
+            bad_epochs += 1
+        record = EpochRecord(epoch, total_loss / max(1, len(batches)), dev, round(time.monotonic() - t0, 2),
+                             round(n_sents / max(train_seconds, 1e-9), 2), improved)
+        records.append(record)
+        if epoch == 1 and cfg.max_minutes is not None:
+            fits = int(cfg.max_minutes * 60 / max(record.seconds, 1e-9))
+            plan["epochs"] = max(1, min(cfg.epochs, fits))
+        write_json_atomic(workdir / "metrics.json", {"epochs": [r.to_dict() for r in records],
+                                                     "best_epoch": best_epoch, "select_metric": cfg.select_metric,
+                                                     "planned_epochs": plan["epochs"]})
+        loop_state = {"epoch": epoch, "records": [r.to_dict() for r in records], "best_score": best_score,
+                      "best_epoch": best_epoch, "bad_epochs": bad_epochs, "planned_epochs": plan["epochs"],
+                      "elapsed": time.monotonic() - started}
+        save_checkpoint(ckpt, model, optimizer, scheduler, loop_state)
+        cb.on_epoch(record)
+        if epoch < plan["epochs"] and loop_done(records, cfg, bad_epochs, started):
+            stopped_early = True
+            break
+        epoch += 1
     if best_epoch:
         load_trainable_state(model, load_tensors(workdir / "best.safetensors"))
     best_dev = next((r.dev for r in records if r.epoch == best_epoch), {})
