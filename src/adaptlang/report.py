@@ -87,3 +87,197 @@ def plot_bars(
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# categorize: RUN/results.json, RUN/report.md, RUN/scores.png, RUN/tokenizer.png
+
+VARIANT_LABELS = {
+    "baseline": "baseline (BiLSTM, from scratch)",
+    "direct": "model fine-tuned directly",
+    "mlm": "MLM-adapted, then fine-tuned",
+    "direct+translit": "transliterated, fine-tuned directly",
+    "mlm+translit": "transliterated, MLM-adapted, fine-tuned",
+}
+TOKENIZER_METRICS = (
+    ("fertility", "fertility (pieces / word)", 1.0),
+    ("continued_word_rate", "continued words (%)", 100.0),
+    ("unk_word_rate", "UNK words (%)", 100.0),
+    ("char_split_word_rate", "single-character splits (%)", 100.0),
+)
+
+
+def write_categorize_report(run_dir: str | os.PathLike, results: dict[str, Any]) -> list[str]:
+    """Write results.json, the plots and report.md into ``run_dir``; return the file names written."""
+    from adaptlang.fileio import write_json_atomic, write_text_atomic
+
+    run = Path(run_dir)
+    written = []
+    plot_variant_scores(results, run / "scores.png")
+    written.append("scores.png")
+    if tokenizer_rows(results):
+        plot_tokenizer_metrics(results, run / "tokenizer.png")
+        written.append("tokenizer.png")
+    results = dict(results, files=["results.json", "report.md", *written])
+    write_json_atomic(run / "results.json", results)
+    write_text_atomic(run / "report.md", categorize_markdown(results))
+    return results["files"]
+
+
+def plot_variant_scores(results: dict[str, Any], path: str | os.PathLike) -> None:
+    variants = results["variants"]
+    metrics = ("upos", "uas", "las")
+    series = [
+        (name, [variants[name][m]["mean"] for m in metrics], [variants[name][m]["sd"] for m in metrics])
+        for name in variants
+    ]
+    n_seeds = max(v["seeds"] for v in variants.values())
+    plot_bars(
+        [m.upper() for m in metrics], series, path, ylabel="test score (%)",
+        title=f"Scores per variant (mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})",
+    )
+
+
+def tokenizer_rows(results: dict[str, Any]) -> list[tuple[str, list[float | None]]]:
+    """(column name, [metric values]) for the tokenizer plot and table: the corpus as is, transliterated (what-if),
+    and after vocabulary extension when adaptation extended it."""
+    assess = results.get("assess") or {}
+    rows: list[tuple[str, list[float | None]]] = []
+    tok = assess.get("tokenizer")
+    if tok:
+        rows.append(("original script", [_scaled(tok, k, f) for k, _, f in TOKENIZER_METRICS]))
+    what_if = assess.get("translit_what_if") or {}
+    if what_if.get("after"):
+        rows.append((f"transliterated ({what_if.get('scheme')})",
+                     [_scaled(what_if["after"], k, f) for k, _, f in TOKENIZER_METRICS]))
+    return rows
+
+
+def _scaled(d: dict[str, Any], key: str, factor: float) -> float | None:
+    v = d.get(key)
+    return None if v is None else float(v) * factor
+
+
+def plot_tokenizer_metrics(results: dict[str, Any], path: str | os.PathLike) -> None:
+    rows = tokenizer_rows(results)
+    series = [(name, [v if v is not None else float("nan") for v in values], [0.0] * len(values))
+              for name, values in rows]
+    plot_bars([label for _, label, _ in TOKENIZER_METRICS], series, path, ylabel="value",
+              title="Tokenizer on the corpus, before / after transliteration (assess)")
+
+
+def _ms(d: dict[str, Any]) -> str:
+    return f"{d['mean']:.2f} ± {d['sd']:.2f}"
+
+
+def _diff(d: dict[str, Any]) -> str:
+    note = " (within noise)" if d["within_noise"] else ""
+    return f"{d['diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]{note}"
+
+
+def categorize_markdown(r: dict[str, Any]) -> str:
+    c = r["config"]
+    v = r["verdict"]
+    pct = int(round(100 * r["statistics"]["ci_level"]))
+    seeds = c["seeds"]
+    lines = [
+        f"# Categorize: `{Path(c['corpus']).name}` with `{c['model']}`",
+        "",
+        f"**Measured category: {v['category']}**"
+        + (" (firm: every deciding difference is outside noise)" if v["firm"] else
+           f" (within noise: the intervals also allow {', '.join(p for p in v['possible'] if p != v['category'])})"),
+        "",
+    ]
+    pv = r["prediction_vs_measured"]
+    if pv["predicted"]:
+        agree = "agrees with" if pv["agree"] else "differs from"
+        lines += [f"The measured category {agree} the category `assess` predicted from cheap signals: "
+                  f"**{pv['predicted']}** (rule: {r['assess']['prediction'].get('rule')}).", ""]
+    lines += [
+        "Definition, per task: *easy* when the model fine-tuned directly beats the from-scratch baseline; "
+        "*intermediate* when only the MLM-adapted model (best adapted variant) beats it; *hard* when neither does. "
+        "Overall: the hardest per-task category.",
+        "",
+        f"## Verdict per task ({pct}% bootstrap intervals, {seeds} seed{'s' if seeds > 1 else ''})",
+        "",
+        "| task | category | direct − baseline | best adapted − baseline | possible within noise |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for task, t in v["tasks"].items():
+        adapted = t["adapted_vs_baseline"]
+        best = r["differences"][task]["best adapted"]
+        lines.append(
+            f"| {task.upper()} | **{t['category']}**{'' if t['firm'] else ' (within noise)'} "
+            f"| {_diff(t['direct_vs_baseline'])} | {best}: {_diff(adapted) if adapted else '—'} "
+            f"| {', '.join(t['possible'])} |"
+        )
+    lines += [
+        "",
+        f"## Test scores (mean ± sd over seeds; test set: {r['data']['n_test_sentences']} sentences, "
+        f"{r['data']['n_test_words']} words)",
+        "",
+        "| variant | UPOS | UAS | LAS | training time (s) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, d in r["variants"].items():
+        lines.append(f"| {VARIANT_LABELS.get(name, name)} | {_ms(d['upos'])} | {_ms(d['uas'])} | {_ms(d['las'])} "
+                     f"| {d['train_seconds']['mean']:.0f} |")
+    lines += ["", "![scores per variant](scores.png)", "", "## All differences", "",
+              "| task | difference | points [interval] |", "| --- | --- | --- |"]
+    for task, diffs in r["differences"].items():
+        for name, d in diffs.items():
+            if isinstance(d, dict):
+                lines.append(f"| {task.upper()} | {name} | {_diff(d)} |")
+    lines += ["", "## Transliteration", "", f"Scheme: {r['translit']['reason']}.", ""]
+    if r["translit_gain"]:
+        lines += ["| task | gain | points [interval] |", "| --- | --- | --- |"]
+        for task, gains in r["translit_gain"].items():
+            for name, d in gains.items():
+                lines.append(f"| {task.upper()} | {name} | {_diff(d)} |")
+        lines.append("")
+    rows = tokenizer_rows(r)
+    if rows:
+        lines += ["## Tokenizer metrics (from `assess`)", "",
+                  "| | " + " | ".join(label for _, label, _ in TOKENIZER_METRICS) + " |",
+                  "| --- | " + " | ".join("---" for _ in TOKENIZER_METRICS) + " |"]
+        for name, values in rows:
+            lines.append(f"| {name} | " + " | ".join("—" if x is None else f"{x:.2f}" for x in values) + " |")
+        lines += ["", "![tokenizer metrics](tokenizer.png)", ""]
+    if r.get("adaptation"):
+        lines += ["## MLM adaptation", "", "| translit | steps | held-out MLM loss before → after | "
+                  "pseudo-perplexity before → after | time (s) |", "| --- | --- | --- | --- | --- |"]
+        for name, a in r["adaptation"].items():
+            h = a.get("heldout") or {}
+            lines.append(
+                f"| {name} | {a.get('steps')} | {_num(h.get('mlm_loss_before'))} → {_num(h.get('mlm_loss_after'))} "
+                f"| {_num(h.get('pseudo_perplexity_before'))} → {_num(h.get('pseudo_perplexity_after'))} "
+                f"| {_num(a.get('train_seconds'), 0)} |"
+            )
+        lines.append("")
+    d = r["data"]
+    lines += [
+        "## Run",
+        "",
+        f"- Training sentences: {d['n_train_sentences']} of {d['n_train_sentences_total']}"
+        + (" (cut with --max-train-sentences)" if d.get("train_cut") else ""),
+        f"- Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}, with early "
+        f"stopping on dev LAS{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM steps: "
+        f"{c['adapt_steps']} ({c['adapt_method']})",
+        f"- Statistics: {r['statistics']['method']}; {r['statistics']['n_bootstrap']} samples. "
+        f"{r['statistics']['beats']}. {r['statistics']['adaptation_runs']}.",
+        "",
+        "| stage | status | seconds |",
+        "| --- | --- | --- |",
+    ]
+    for s in r["stages"]:
+        lines.append(f"| {s['name']} | {s['status']} | {s['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    try:
+        return f"{float(x):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(x)

@@ -1,0 +1,114 @@
+"""categorize's last step on synthetic measured runs: the verdict, the intervals and the report follow from the
+numbers (no training here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adaptlang.pipeline import CategorizeConfig, StageRecord, build_results, choose_translit, config_key
+from adaptlang.report import categorize_markdown, write_categorize_report
+
+
+def _runs(rng: np.random.Generator, words: np.ndarray, rates: dict[str, float], seeds: int) -> dict[str, list]:
+    runs = {}
+    for variant, rate in rates.items():
+        runs[variant] = []
+        for s in range(seeds):
+            upos = rng.binomial(words, min(0.99, rate + 0.1))
+            uas = rng.binomial(words, rate)
+            las = np.minimum(uas, rng.binomial(words, rate - 0.05))
+            counts = np.stack([words, upos, uas, las], axis=1)
+            scores = {m: 100.0 * counts[:, j].sum() / words.sum() for j, m in enumerate(("upos", "uas", "las"), 1)}
+            runs[variant].append({"model": f"{variant}-{s}", "scores": scores, "counts": counts.tolist(),
+                                  "train_seconds": 10.0 + s, "best_epoch": 1, "epochs_run": 2, "dev": {}})
+    return runs
+
+
+def _results(rates: dict[str, float], seeds: int = 3, scheme: str | None = None, n_sent: int = 300) -> dict:
+    rng = np.random.default_rng(0)
+    words = rng.integers(3, 30, size=n_sent)
+    c = CategorizeConfig(corpus="c.txt", train="t.conllu", test="x.conllu", model="m", output="run", seeds=seeds,
+                         n_bootstrap=500)
+    assess = {"prediction": {"category": "intermediate", "rule": "default"},
+              "tokenizer": {"fertility": 2.5, "continued_word_rate": 0.6, "unk_word_rate": 0.1,
+                            "char_split_word_rate": 0.05},
+              "translit": {"scheme": scheme, "helps": bool(scheme), "after": {
+                  "fertility": 1.8, "continued_word_rate": 0.5, "unk_word_rate": 0.0, "char_split_word_rate": 0.02}
+                  if scheme else None}}
+    data = {"train_cut": None, "n_train_sentences": 100, "n_train_sentences_total": 100, "n_train_words": 1000,
+            "n_test_sentences": n_sent, "n_test_words": int(words.sum())}
+    adapted = {None: {"model": "a", "result": {"steps": 5, "heldout": {"mlm_loss_before": 5.0, "mlm_loss_after": 4.0},
+                                              "train_seconds": 3.0}}}
+    records = [StageRecord("assess", "k", "d", "ran", 1.0)]
+    return build_results(c, assess, scheme, "reason", data, adapted, _runs(rng, words, rates, seeds), records)
+
+
+def test_clear_intermediate_language() -> None:
+    r = _results({"baseline": 0.75, "direct": 0.65, "mlm": 0.85})
+    v = r["verdict"]
+    assert v["category"] == "intermediate" and v["firm"]
+    for task in ("upos", "las"):
+        t = v["tasks"][task]
+        assert t["category"] == "intermediate"
+        assert t["direct_vs_baseline"]["ci_high"] < 0 < t["adapted_vs_baseline"]["ci_low"]
+    # The verdict rests on exactly the intervals listed among all differences.
+    assert v["tasks"]["las"]["direct_vs_baseline"] == r["differences"]["las"]["direct - baseline"]
+    assert v["tasks"]["upos"]["adapted_vs_baseline"] == r["differences"]["upos"]["mlm - baseline"]
+    assert r["prediction_vs_measured"] == {"predicted": "intermediate", "measured": "intermediate", "agree": True}
+    # The reported means are the means of the seeds' own scores.
+    las = [run["scores"]["las"] for run in r["variants"]["mlm"]["runs"]]
+    assert r["variants"]["mlm"]["las"]["mean"] == pytest.approx(np.mean(las), abs=1e-4)
+    assert r["variants"]["mlm"]["las"]["sd"] == pytest.approx(np.std(las, ddof=1), abs=1e-4)
+    # Each difference is the difference of those means.
+    d = r["differences"]["las"]["mlm - baseline"]["diff"]
+    assert d == pytest.approx(r["variants"]["mlm"]["las"]["mean"] - r["variants"]["baseline"]["las"]["mean"], abs=2e-4)
+
+
+def test_easy_and_hard_and_noise() -> None:
+    assert _results({"baseline": 0.6, "direct": 0.8, "mlm": 0.82})["verdict"]["category"] == "easy"
+    hard = _results({"baseline": 0.8, "direct": 0.6, "mlm": 0.65})["verdict"]
+    assert (hard["category"], hard["firm"]) == ("hard", True)
+    # Same accuracy everywhere: differences are noise, so the verdict is flagged and all categories stay possible.
+    noisy = _results({"baseline": 0.7, "direct": 0.7, "mlm": 0.7}, n_sent=60)["verdict"]
+    assert not noisy["firm"]
+    assert set(noisy["possible"]) >= {"easy", "hard"}
+
+
+def test_translit_variants_and_gain() -> None:
+    r = _results({"baseline": 0.7, "direct": 0.6, "mlm": 0.65, "direct+translit": 0.72, "mlm+translit": 0.8},
+                 scheme="table:ug-uly")
+    assert r["differences"]["las"]["best adapted"] == "mlm+translit"
+    gain = r["translit_gain"]["las"]["mlm+translit - mlm"]
+    assert gain["diff"] > 0 and not gain["within_noise"]
+    assert r["verdict"]["category"] == "intermediate"
+
+
+def test_report_files(tmp_path: Path) -> None:
+    r = _results({"baseline": 0.7, "direct": 0.6, "mlm": 0.65, "direct+translit": 0.72, "mlm+translit": 0.8},
+                 scheme="table:ug-uly")
+    files = write_categorize_report(tmp_path, r)
+    assert files == ["results.json", "report.md", "scores.png", "tokenizer.png"]
+    for png in ("scores.png", "tokenizer.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["verdict"]["category"] == "intermediate"
+    md = (tmp_path / "report.md").read_text()
+    assert "**Measured category: intermediate**" in md
+    assert "![scores per variant](scores.png)" in md and "table:ug-uly" in md
+    assert "| LAS | mlm+translit - mlm |" in md
+    assert md == categorize_markdown(saved)
+    assert not list(tmp_path.glob(".*tmp"))  # nothing half-written left behind
+
+
+def test_choose_translit_and_keys() -> None:
+    helps = {"translit": {"scheme": "uroman", "helps": True}}
+    assert choose_translit("auto", helps)[0] == "uroman"
+    assert choose_translit("none", helps)[0] is None
+    assert choose_translit("auto", {"translit": {"scheme": "uroman", "helps": False}})[0] is None
+    assert choose_translit("table:ug-uly", {})[0] == "table:ug-uly"
+    assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
+    assert config_key({"a": 1}) != config_key({"a": 2})
