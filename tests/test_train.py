@@ -248,3 +248,22 @@ def test_time_budget_plans_the_epochs(tmp_path: Path, tiny_bert_dir: Path) -> No
     assert result.epochs_run == 1  # the first epoch showed that no more fit in the budget
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["planned_epochs"] == 1
+
+
+def test_first_piece_skips_bare_word_boundary_piece(tmp_path: Path, shared_vocab: Path) -> None:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from adaptlang.models.transformer import TransformerEncoder
+
+    tok = AutoTokenizer.from_pretrained(shared_vocab / "xlm-roberta")
+    tok.save_pretrained(tmp_path / "m")
+    BertModel(BertConfig(vocab_size=len(tok), hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=8, max_position_embeddings=64)).save_pretrained(tmp_path / "m")
+    enc = TransformerEncoder.build({"kind": "transformer", "model": str(tmp_path / "m")})
+    ids, first = enc.word_pieces(".")
+    assert tok.convert_ids_to_tokens(ids) == ["▁", "."] and first == 1
+    ids, first = enc.word_pieces("park")
+    assert first == 0
+    inputs = enc.collate([["park", "."]])
+    flat = inputs["input_ids"].reshape(-1)
+    assert tok.convert_ids_to_tokens(flat[inputs["first_index"][0]].tolist()) == [tok.convert_ids_to_tokens(ids)[0], "."]

@@ -164,11 +164,15 @@ class TransformerEncoder(WordEncoder):
         self.n_layers = int(hf_config.num_hidden_layers)
         self.mix = ScalarMix(self.n_layers + 1) if config.get("scalar_mix") else None
         self.max_length = self._max_length(config.get("max_length"))
-        self._cache: dict[str, list[int]] = {}
+        self._cache: dict[str, tuple[list[int], int]] = {}
         self.cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
         self.sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else self.pad_id
+        # SentencePiece / byte-BPE tokenizers often split an isolated word into a bare word-boundary piece plus the
+        # rest ("." -> "▁", "."); that piece says nothing about the word, so first-piece pooling skips it.
+        self._boundary_ids = {i for i in tokenizer.convert_tokens_to_ids(["▁", "Ġ"])
+                              if i is not None and i != self.unk_id}
         self._transliterate = None
         if config.get("translit"):
             from adaptlang.translit import get_transliterator
@@ -259,16 +263,19 @@ class TransformerEncoder(WordEncoder):
         return enc
 
     # ---- featurisation ------------------------------------------------------------------------------------
-    def word_pieces(self, word: str) -> list[int]:
-        ids = self._cache.get(word)
-        if ids is None:
+    def word_pieces(self, word: str) -> tuple[list[int], int]:
+        """The word's piece ids and the position of the piece that represents it for first-piece pooling."""
+        cached = self._cache.get(word)
+        if cached is None:
             text = word
             if self._transliterate is not None:
                 text = self._transliterate(word) or word
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] or [self.unk_id]
+            first = 1 if len(ids) > 1 and ids[0] in self._boundary_ids else 0
+            cached = (ids, first)
             if len(self._cache) < _CACHE_LIMIT:
-                self._cache[word] = ids
-        return ids
+                self._cache[word] = cached
+        return cached
 
     def _windows(self, n_pieces: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Windows ``(start, end)`` over the pieces, and for each piece ``(window, position in window)``.
@@ -300,8 +307,8 @@ class TransformerEncoder(WordEncoder):
             owner: list[int] = []
             starts: list[int] = []
             for w, form in enumerate(sent):
-                ids = self.word_pieces(form)
-                starts.append(len(pieces))
+                ids, first_offset = self.word_pieces(form)
+                starts.append(len(pieces) + first_offset)
                 pieces.extend(ids)
                 owner.extend([w] * len(ids))
             windows, where = self._windows(len(pieces))
