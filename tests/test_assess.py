@@ -218,6 +218,19 @@ def test_rule_close_relative_same_script_is_easy(tmp_path):
     assert p.category == "easy" and p.rule == "relative-in-script"
 
 
+def test_rule_pretrained_language_is_easy(tmp_path):
+    p = _predict(tmp_path, "ab ab abc", "de")
+    assert p.category == "easy" and p.rule == "pretrained"
+    # XLM-R saw Uyghur in Arabic script only; Uyghur in Latin script leans on Uzbek, pretrained in Latin script
+    p = _predict(tmp_path / "x", "ab ab abc", "ug", pretraining="xlmr")
+    assert p.category == "easy" and p.rule == "relative-in-script" and "Uzbek" in p.reasons[0]
+
+
+def test_rule_close_relative_with_high_fragmentation_is_intermediate(tmp_path):
+    p = _predict(tmp_path, "bcbcbc bcbcbc", "gsw")  # b ##c ##b ##c ...: 6 pieces per word
+    assert p.category == "intermediate" and "high fragmentation" in p.reasons[1]
+
+
 def test_rule_default_is_intermediate(tmp_path):
     assert _predict(tmp_path / "1", "ab ab", "wo").category == "intermediate"  # no close relative pretrained
     pred = _predict(tmp_path / "2", "ab ab", None)

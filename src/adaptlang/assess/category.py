@@ -9,8 +9,8 @@ This is a PREDICTION: the measured category needs training runs (``adaptlang cat
    relatives (the close relatives if any was pretrained, else the family members) nor its pretrained lexical sources
    (contact languages that supply much of its vocabulary) was pretrained in the corpus's script: the model's
    knowledge of the language sits in another script (Uyghur in Arabic script vs. Uzbek in Latin script);
-3. **easy** if the language itself, or a close relative, was pretrained in the corpus's script and the tokenizer
-   fragments the corpus little: fertility at most ``max_easy_fertility`` pieces per word;
+3. **easy** if the language itself was pretrained in the corpus's script; or if a close relative was and the
+   tokenizer fragments the corpus little: fertility at most ``max_easy_fertility`` pieces per word;
 4. **intermediate** otherwise (including when ``--lang`` is not given or the model's pretraining languages are not
    known, as long as rule 1 does not fire).
 
@@ -30,7 +30,7 @@ from adaptlang.assess.tokenizer import TokenizerMetrics, VocabProfile
 
 MIN_LETTER_COVERAGE = 0.95  # rule 1: share of the dominant script's letters that are not UNK
 MAX_UNK_WORD_RATE = 0.05  # rule 1: share of words with an unknown piece
-MAX_EASY_FERTILITY = 2.5  # rule 3: pieces per whitespace word (pretrained languages reach 2.27 on the shared texts)
+MAX_EASY_FERTILITY = 2.5  # rule 3: pieces per whitespace word, about that of pretrained languages (Turkish, mBERT)
 
 THRESHOLDS: dict[str, float] = {
     "min_letter_coverage": MIN_LETTER_COVERAGE,
@@ -44,7 +44,7 @@ CATEGORIES = ("easy", "intermediate", "hard")
 @dataclass(frozen=True)
 class Prediction:
     category: str  # easy | intermediate | hard
-    rule: str  # which rule decided: "coverage", "script-mismatch", "relative-in-script", "default"
+    rule: str  # which rule decided: "coverage", "script-mismatch", "pretrained", "relative-in-script", "default"
     reasons: tuple[str, ...]
     thresholds: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS))
     target_script: str | None = None  # the script the model knows the language's family in, if not the corpus's
@@ -151,16 +151,18 @@ def predict_category(
     if mismatch:
         return Prediction("hard", "script-mismatch", tuple(mismatch_reasons), target_script=target)
 
-    # Rule 3: the language or a close relative in the same script, and low fragmentation.
+    # Rule 3: the language itself pretrained in this script; or a close relative, with low fragmentation.
     low_frag = metrics.fertility <= MAX_EASY_FERTILITY
     frag = f"fertility {metrics.fertility:.2f} pieces per word (threshold {MAX_EASY_FERTILITY:.1f})"
-    if knowledge.lang and knowledge.pretraining and (seen or close_same):
-        who = (
-            f"{knowledge.lang_name} itself was pretrained in {sname}"
-            if seen
-            else f"close relative{'s' if len(close_same) > 1 else ''} pretrained in {sname}: "
-            + ", ".join(r.name for r in close_same)
+    if knowledge.lang and knowledge.pretraining and seen:
+        return Prediction(
+            "easy", "pretrained",
+            (f"{knowledge.lang_name} itself was pretrained in {sname}", f"for information: {frag}"),
+            target_script=target,
         )
+    if knowledge.lang and knowledge.pretraining and close_same:
+        who = (f"close relative{'s' if len(close_same) > 1 else ''} pretrained in {sname}: "
+               + ", ".join(r.name for r in close_same))
         if low_frag:
             return Prediction("easy", "relative-in-script", (who, f"low fragmentation: {frag}"), target_script=target)
         return Prediction("intermediate", "default", (who, f"but high fragmentation: {frag}"), target_script=target)

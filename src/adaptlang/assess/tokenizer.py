@@ -136,6 +136,13 @@ def _read_json(tj: Path, name: str, path: str | None) -> LoadedTokenizer:
 
 
 def _load_auto(name: str, path: str | None) -> LoadedTokenizer:
+    import logging
+
+    # the hub client logs each failed request as a warning; the one-line error below says it all
+    loggers = [logging.getLogger(n) for n in ("huggingface_hub", "transformers")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
         from transformers import AutoTokenizer
 
@@ -143,6 +150,9 @@ def _load_auto(name: str, path: str | None) -> LoadedTokenizer:
     except Exception as e:
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise ModelError(f"--model {name}: cannot load a tokenizer ({first})") from None
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is None:
         raise ModelError(f"--model {name}: only fast (Rust) tokenizers are supported; this one is {type(tok).__name__}")
