@@ -71,8 +71,8 @@ class TranslitWhatIf:
     note: str
     before: TokenizerMetrics | None = None
     after: TokenizerMetrics | None = None
-    letter_coverage_before: float | None = None
-    letter_coverage_after: float | None = None  # of the transliterated sample's dominant script
+    letter_coverage_before: float | None = None  # share of the sample's letters (all scripts) that are known
+    letter_coverage_after: float | None = None  # the same on the transliterated sample
     after_dominant_script: str | None = None
     seconds: float | None = None
 
@@ -231,7 +231,6 @@ def translit_what_if(
     lang: str | None,
     target_script: str | None,
     scheme: str | None = None,
-    letter_coverage_before: float | None = None,
 ) -> TranslitWhatIf:
     """Tokenizer metrics on the transliterated sample (each distinct word transliterated once)."""
     try:
@@ -262,16 +261,22 @@ def translit_what_if(
         for ch, k in Counter(w).items():
             char_counts[ch] += k * n
     prof = script_profile_from_counts(char_counts, 0, 0)
-    cov_after = letter_coverage(tok, char_counts, prof.dominant_script) if prof.dominant_script else None
+    before_chars: Counter = Counter()
+    for w, n in sample_counts.items():
+        for ch, k in Counter(w).items():
+            before_chars[ch] += k * n
+    note = f"the same sample, each distinct word transliterated with {t.name}"
+    if lang is None:
+        note += "; pass --lang for a language-specific scheme"
     return TranslitWhatIf(
         scheme=t.name,
         target_script=getattr(t, "target_script", target_script),
         status="computed",
-        note=f"the same sample, each distinct word transliterated with {t.name}",
+        note=note,
         before=before,
         after=after,
-        letter_coverage_before=letter_coverage_before,
-        letter_coverage_after=cov_after,
+        letter_coverage_before=letter_coverage(tok, before_chars),
+        letter_coverage_after=letter_coverage(tok, char_counts),
         after_dominant_script=prof.dominant_script,
         seconds=seconds,
     )
@@ -322,14 +327,12 @@ def assess_corpus(
     prediction = predict_category(profile, vocab, metrics, knowledge)
 
     dominant = profile.dominant_script or "Zzzz"
-    cov = vocab.coverage_of(dominant)
     if translit in (None, "none"):
         whatif = TranslitWhatIf(None, prediction.target_script, "disabled", "transliteration what-if not requested")
     else:
         whatif = translit_what_if(
             tok, sample_counts, metrics, dominant, lang_code, prediction.target_script,
             scheme=None if translit == "auto" else translit,
-            letter_coverage_before=cov.letter_coverage if cov else None,
         )
     rec = recommend(prediction, info.path, None if model is None else str(model), whatif.scheme, whatif.helps)
     model_info = tok.to_dict()

@@ -392,9 +392,11 @@ def pieces_by_script(tok: LoadedTokenizer) -> Counter:
 _PIECES_BY_SCRIPT: dict[int, tuple[Any, Counter]] = {}
 
 
-def letter_coverage(tok: LoadedTokenizer, char_counts: Counter, script: str) -> float:
-    """Share of the letters of ``script`` (by frequency) that tokenize to a known piece."""
-    letters = Counter({c: n for c, n in char_counts.items() if letter_script(c) == script})
+def letter_coverage(tok: LoadedTokenizer, char_counts: Counter, script: str | None = None) -> float:
+    """Share of the letters (of ``script``, or of every script when None), by frequency, that tokenize to a known
+    piece."""
+    letters = Counter({c: n for c, n in char_counts.items()
+                       if (letter_script(c) == script if script else letter_script(c) is not None)})
     total = sum(letters.values())
     if not total:
         return 0.0
