@@ -284,3 +284,20 @@ def test_cka_e5_on_pud(shared_ud: Path) -> None:
     scores = result.curves[0].scores
     assert len(scores) == 13 and result.curves[0].n_sentences == 64
     assert all(0.3 < s <= 1.0 for s in scores)  # translations are strongly related at every layer
+
+
+def test_model_after_can_be_a_trained_parser(tiny_bert_dir: Path, parallel: tuple[Path, Path], tmp_path: Path) -> None:
+    """`--model-after` accepts the output of `adaptlang train`: its fine-tuned encoder is analysed."""
+    from adaptlang.tasks import TrainConfig, train_parser
+
+    en, de = parallel
+    parser = tmp_path / "parser"
+    train_parser(TrainConfig(train=str(en), out=str(parser), encoder={"kind": "transformer", "model": str(tiny_bert_dir)},
+                             epochs=2, device="cpu", encoder_lr=1e-2))
+    _, _, info = load_encoder(parser)
+    assert info.path == str(parser / "encoder") and info.n_layers == 2
+    result = run_cka(CkaConfig(model=str(tiny_bert_dir), source=str(en), targets=(str(de),), model_after=str(parser)))
+    before, after = result.curves
+    assert (before.role, after.role) == ("before", "after")
+    assert before.scores[0] != pytest.approx(after.scores[0], abs=1e-9) or before.scores[2] != pytest.approx(
+        after.scores[2], abs=1e-9)  # fine-tuning moved the representations

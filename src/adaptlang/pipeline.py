@@ -38,7 +38,7 @@ from adaptlang.fileio import write_json_atomic
 TASKS: dict[str, int] = {"upos": 1, "las": 3}  # task -> column of evaluate.sentence_counts ([words, upos, uas, las])
 METRIC_COLUMNS: dict[str, int] = {"upos": 1, "uas": 2, "las": 3}
 VARIANTS: tuple[str, ...] = ("baseline", "direct", "mlm", "direct+translit", "mlm+translit")
-RUN_MARKER = "categorize.json"  # written at the top of RUN when it is created, so --force never deletes a stranger
+RUN_MARKER = "run.json"  # written at the top of RUN when it is created, so --force never deletes a stranger
 
 
 @dataclass(frozen=True)
@@ -212,20 +212,28 @@ def preflight(c: CategorizeConfig) -> None:
             raise InputError(path, f"no sentences ({option}); give a CoNLL-U treebank")
 
 
-def prepare_run_dir(c: CategorizeConfig) -> Path:
-    """Create RUN (or reuse it to resume); ``force`` wipes the stages of an earlier categorize run there."""
-    run = Path(c.output)
+def prepare_dir(run: Path, kind: str, config: dict[str, Any], force: bool) -> Path:
+    """Create a run directory (or reuse it to resume); ``force`` wipes the stages of an earlier run of the same kind
+    there. A non-empty directory that is not such a run is never touched."""
     marker = run / RUN_MARKER
     if run.exists():
         if not run.is_dir():
             raise OutputExistsError(run, "it is not a directory; choose another -o")
-        if not marker.is_file() and any(run.iterdir()):
-            raise OutputExistsError(run, "it is not a categorize run directory; choose another -o")
-        if c.force:
+        try:
+            existing = json.loads(marker.read_text(encoding="utf-8")).get("kind") if marker.is_file() else None
+        except ValueError:
+            existing = None
+        if existing != kind and any(run.iterdir()):
+            raise OutputExistsError(run, f"it is not a {kind} run directory; choose another -o")
+        if force:
             shutil.rmtree(run / "stages", ignore_errors=True)
     run.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(marker, {"kind": "categorize-run", "config": c.to_dict()})
+    write_json_atomic(marker, {"kind": kind, "config": config})
     return run
+
+
+def prepare_run_dir(c: CategorizeConfig) -> Path:
+    return prepare_dir(Path(c.output), "categorize", c.to_dict(), c.force)
 
 
 def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> CategorizeResult:

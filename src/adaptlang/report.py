@@ -281,3 +281,43 @@ def _num(x: Any, digits: int = 3) -> str:
         return f"{float(x):.{digits}f}"
     except (TypeError, ValueError):
         return str(x)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# analyze random-init
+
+
+def short_test_name(path: str) -> str:
+    """``.../UD_German-GSD/de_gsd-ud-test.conllu`` -> ``de_gsd``."""
+    stem = Path(path).name
+    for suffix in (".conllu", "-ud-test", "-ud-dev", "-ud-train"):
+        stem = stem.removesuffix(suffix)
+    return stem
+
+
+def plot_random_init(result: dict[str, Any], path: str | os.PathLike) -> None:
+    """Score change against REF per re-initialised range, one panel per metric, one bar per test set, with the
+    bootstrap interval as (asymmetric) error bars."""
+    plt = _pyplot()
+    metrics = ("upos", "las")
+    tests = [t["path"] for t in result["tests"]]
+    rows = result["rows"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(6.0, 1.2 * len(rows) * len(metrics)), 4.0), sharey=True)
+    width = 0.8 / max(1, len(tests))
+    for ax, metric in zip(axes, metrics):
+        for k, test in enumerate(tests):
+            xs = [i + (k - (len(tests) - 1) / 2) * width for i in range(len(rows))]
+            cells = [row["tests"][test][metric] for row in rows]
+            vals = [cell["diff"] for cell in cells]
+            err = [[v - cell["ci_low"] for v, cell in zip(vals, cells)],
+                   [cell["ci_high"] - v for v, cell in zip(vals, cells)]]
+            ax.bar(xs, vals, width, yerr=err, capsize=3, label=short_test_name(test))
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_xticks(list(range(len(rows))))
+        ax.set_xticklabels([row["reinit"] for row in rows])
+        ax.set_xlabel("re-initialised layers")
+        ax.set_title(f"{metric.upper()} change vs REF", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("points")
+    axes[0].legend(fontsize=8)
+    _save(fig, path)

@@ -238,6 +238,14 @@ def load_encoder(path: str | os.PathLike) -> tuple[Any, Any, EncoderInfo]:
     p = Path(path)
     if not p.is_dir():
         raise ModelError(f"{p}: no such model directory; give a Hugging Face model or adapter directory")
+    parser_translit = None
+    parser_cfg = _parser_config(p)
+    if parser_cfg is not None:  # a tagger-parser trained by `adaptlang train`: analyse its fine-tuned encoder
+        encoder_cfg = parser_cfg.get("encoder") or {}
+        if encoder_cfg.get("kind") != "transformer" or not (p / "encoder").is_dir():
+            raise ModelError(f"{p}: a trained parser whose encoder is {encoder_cfg.get('kind')!r}, not a transformer")
+        parser_translit = encoder_cfg.get("translit")
+        p = p / "encoder"
     meta: dict[str, Any] = {}
     if (p / "adaptlang.json").is_file():
         try:
@@ -250,7 +258,8 @@ def load_encoder(path: str | os.PathLike) -> tuple[Any, Any, EncoderInfo]:
             from peft import PeftModel
 
             adapter_cfg = json.loads((p / "adapter_config.json").read_text(encoding="utf-8"))
-            base = meta.get("base_model") or adapter_cfg.get("base_model_name_or_path")
+            base = (meta.get("base_model") or (parser_cfg or {}).get("encoder", {}).get("base_model")
+                    or adapter_cfg.get("base_model_name_or_path"))
             if not base or not Path(base).is_dir():
                 raise ModelError(f"{p}: adapter's base model {base!r} is not a local directory")
             model = AutoModel.from_pretrained(base)
@@ -274,9 +283,21 @@ def load_encoder(path: str | os.PathLike) -> tuple[Any, Any, EncoderInfo]:
     info = EncoderInfo(
         path=str(p), kind=kind,
         n_layers=int(getattr(cfg, "num_hidden_layers", 0)), hidden_size=int(getattr(cfg, "hidden_size", 0)),
-        translit=meta.get("translit"),
+        translit=parser_translit or meta.get("translit"),
     )
     return model, tokenizer, info
+
+
+def _parser_config(p: Path) -> dict[str, Any] | None:
+    """The config of a model directory written by ``adaptlang train`` (kind ``adaptlang-parser``), else None."""
+    cfg = p / "config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == "adaptlang-parser" else None
 
 
 def hidden_state_means(
