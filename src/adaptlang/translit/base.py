@@ -76,11 +76,21 @@ class WordCachedTransliterator:
 
     def transliterate_tokens(self, tokens: list[str]) -> list[str]:
         """Transliterate whitespace-free tokens (cached)."""
-        get = self._cache.get
-        out = [get(p) for p in tokens]
-        if None in out:
-            out = [o if o is not None else self.transliterate_token(p) for o, p in zip(out, tokens)]
-        return out  # type: ignore[return-value]
+        cache = self._cache
+        try:  # all cached: a C-level map, the common case on large corpora
+            return list(map(cache.__getitem__, tokens))
+        except KeyError:
+            pass
+        uncached: dict[str, str] = {}
+        for tok in set(tokens).difference(cache):  # each new distinct token converted once
+            out = self._convert(tok)
+            if len(cache) < self._max_cache and len(tok) <= _MAX_CACHED_TOKEN:
+                cache[tok] = out
+            else:
+                uncached[tok] = out
+        if not uncached:
+            return list(map(cache.__getitem__, tokens))
+        return [cache[t] if t in cache else uncached[t] for t in tokens]
 
     def transliterate(self, text: str) -> str:
         if not text:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from adaptlang.data.text import ReadStats, display_name, iter_lines
-from adaptlang.errors import UsageError
+from adaptlang.errors import InputError, UsageError
 from adaptlang.fileio import atomic_path, check_output
 from adaptlang.translit.base import Transliterator, get_transliterator
 from adaptlang.translit.conllu import ConlluTransliterator, iter_sentences, looks_like_conllu
@@ -71,7 +71,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(scheme: str) -> None:
-    _WORKER["t"] = get_transliterator(scheme)
+    # With the fork start method the parent's instance (and its warm word cache) is already here.
+    t = _WORKER.get("t")
+    if t is None or t.name != scheme:
+        _WORKER["t"] = get_transliterator(scheme)
 
 
 def _text_chunk(t: Transliterator, cov: Coverage, lines: list[str]) -> str:
@@ -89,6 +92,60 @@ def _text_chunk(t: Transliterator, cov: Coverage, lines: list[str]) -> str:
         out = t.transliterate(text)
         cov.add(Counter(text.split()), t.transliterate)
     return out + "\n"
+
+
+def _text_block(t: Transliterator, cov: Coverage, block: bytes) -> tuple[bytes, int] | None:
+    """Fast path: a block of raw bytes ending at a line end (the last may not). None when the block is not clean
+    UTF-8 text (invalid UTF-8, NUL bytes): the caller then lets :func:`iter_lines` raise its usual error."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")  # as iter_lines: CRLF line ends become LF
+    if text.endswith("\n"):
+        text = text[:-1]
+    n_lines = text.count("\n") + 1
+    return _text_chunk(t, cov, [text]).encode("utf-8"), n_lines
+
+
+def _work_block(block: bytes) -> tuple[bytes, int, dict[str, Any]] | None:
+    t = _WORKER["t"]
+    cov = _WORKER.get("cov")
+    if cov is None:
+        cov = _WORKER["cov"] = Coverage(t.target_script)
+    cov.reset_counts()
+    res = _text_block(t, cov, block)
+    if res is None:
+        return None
+    return res[0], res[1], cov.to_partial()
+
+
+def _iter_blocks(path: str, block_size: int) -> Iterator[bytes]:
+    """Raw blocks of about ``block_size`` bytes, each ending at a line end (except a final unterminated line);
+    a leading UTF-8 BOM is dropped."""
+    with open(path, "rb") as f:
+        rest = b""
+        first = True
+        while True:
+            data = f.read(block_size)
+            if first:
+                first = False
+                if data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+            if not data:
+                if rest:
+                    yield rest
+                return
+            data = rest + data
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data
+                continue
+            yield data[: cut + 1]
+            rest = data[cut + 1:]
 
 
 def _work_text_chunk(lines: list[str]) -> tuple[bytes, dict[str, Any]]:
@@ -236,6 +293,8 @@ def transliterate_file(
                     progress(stats.n_bytes)
             cov.add(ct.field_counts, t.transliterate)
             conllu_stats = asdict(ct.stats)
+        elif input_path != "-" and encoding_errors == "strict":
+            n_out = _text_file_fast(input_path, f, t, cov, n_workers, stats, progress)
         elif n_workers <= 1:
             for chunk in _chunked(iter(lines), CHUNK_CHARS):
                 data = _text_chunk(t, cov, chunk).encode("utf-8")
@@ -259,6 +318,73 @@ def transliterate_file(
                     progress(stats.n_bytes)
     seconds = time.perf_counter() - start
     return _report(t, cov, input_path, output, fmt, stats, n_out, seconds, n_workers, conllu_stats, picked)
+
+
+def _text_file_fast(path: str, f: BinaryIO, t: Transliterator, cov: Coverage, n_workers: int, stats: ReadStats,
+                    progress: Callable[[int], None] | None) -> int:
+    """Raw text from a regular file in blocks of bytes (decoded in the workers). Any block that is not clean UTF-8
+    text stops the run and :func:`iter_lines` re-reads the file to raise its usual error (file, byte offset)."""
+    total = os.path.getsize(path)
+    block_size = max(4 * CHUNK_CHARS, 1 << 16)
+    n_out = 0
+    n_read = 0
+
+    def take(res: tuple[bytes, int, dict[str, Any]] | None, n_in: int) -> None:
+        nonlocal n_out, n_read
+        if res is None:
+            _raise_read_error(path)
+        data, n_lines, partial = res
+        f.write(data)
+        n_out += len(data)
+        n_read += n_in
+        stats.n_lines += n_lines
+        cov.merge(partial)
+        if progress:
+            progress(min(n_read, total))
+
+    stats.n_lines = 0  # the lines read ahead for format detection are counted again here
+    cov_block = Coverage(t.target_script)  # this process's share of the work; it caches each token's figures
+
+    def here(block: bytes) -> tuple[bytes, int, dict[str, Any]] | None:
+        cov_block.reset_counts()
+        res = _text_block(t, cov_block, block)
+        return None if res is None else (res[0], res[1], cov_block.to_partial())
+
+    blocks = _iter_blocks(path, block_size)
+    first = next(blocks, None)
+    if first is None:
+        return 0
+    # The first block is done here before any worker starts: forked workers inherit the warm word cache.
+    take(here(first), len(first))
+    if n_workers <= 1:
+        for block in blocks:
+            take(here(block), len(block))
+    else:
+        # This process takes every n-th block itself and n-1 worker processes the others; results are written in
+        # input order.
+        ctx = multiprocessing.get_context()
+        _WORKER["t"] = t
+        with ctx.Pool(n_workers - 1, initializer=_init_worker, initargs=(t.name,)) as pool:
+            pending: deque[tuple[Any, int]] = deque()
+            for i, block in enumerate(blocks):
+                if i % n_workers == n_workers - 1:
+                    pending.append((here(block), len(block)))
+                else:
+                    pending.append((pool.apply_async(_work_block, (block,)), len(block)))
+                while len(pending) > 2 * n_workers:
+                    job, n_in = pending.popleft()
+                    take(job.get() if hasattr(job, "get") else job, n_in)
+            while pending:
+                job, n_in = pending.popleft()
+                take(job.get() if hasattr(job, "get") else job, n_in)
+    stats.n_bytes = total
+    return n_out
+
+
+def _raise_read_error(path: str) -> None:
+    for _ in iter_lines(path, "strict"):
+        pass
+    raise InputError(path, "could not be read as UTF-8 text")  # pragma: no cover - iter_lines raises first
 
 
 def _drain_one(pending: deque[Any], f: BinaryIO, cov: Coverage) -> int:
