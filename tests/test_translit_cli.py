@@ -109,3 +109,24 @@ def test_epitran_report_says_ipa(tmp_path):
     src.write_text("تىل\n", encoding="utf-8")
     rep = transliterate_file(str(src), str(tmp_path / "o.txt"), "epitran:uig-Arab")
     assert any("IPA" in w for w in rep.warnings)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bom_crlf_and_missing_final_newline(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr(corpus, "CHUNK_CHARS", 64)  # several blocks even for a small file
+    src = tmp_path / "in.txt"
+    body = ("ئۇيغۇرچە تىل\r\n" * 20 + "سائەت").encode("utf-8")
+    src.write_bytes(b"\xef\xbb\xbf" + body)
+    out = tmp_path / "out.txt"
+    rep = transliterate_file(str(src), str(out), "table:ug-uly", workers=workers)
+    assert out.read_text(encoding="utf-8") == "uyghurche til\n" * 20 + "sa'et\n"
+    assert rep.n_lines == 21
+
+
+def test_nul_bytes_in_a_later_block_are_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "CHUNK_CHARS", 64)
+    src = tmp_path / "in.txt"
+    src.write_bytes("ئۇيغۇرچە تىل\n".encode() * 2000 + b"a\x00b\n")
+    with pytest.raises(Exception, match="NUL"):
+        transliterate_file(str(src), str(tmp_path / "out.txt"), "table:ug-uly")
+    assert not (tmp_path / "out.txt").exists()
