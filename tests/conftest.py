@@ -88,3 +88,43 @@ TINY_CONLLU = """# sent_id = 1
 3	cats	cat	NOUN	_	_	2	obj	_	_
 
 """
+
+
+# A toy language for end-to-end runs on tiny models: DET NOUN VERB [ADP DET NOUN], words from TINY_TEXT.
+_TOY_WORDS = {
+    "DET": ["the", "a", "die", "ein"],
+    "NOUN": ["cat", "dog", "mat", "park", "katze", "hund", "kedi", "books"],
+    "VERB": ["sat", "runs", "read", "sitzt", "läuft", "koşuyor"],
+    "ADP": ["on", "in", "auf", "im"],
+}
+
+
+def toy_sentence(rng, sent_id: str) -> str:
+    """One CoNLL-U sentence (with ``# sent_id`` and ``# text``) of the toy language, drawn with ``rng``."""
+    w = _TOY_WORDS
+    rows = [(rng.choice(w["DET"]), "DET", 2, "det"), (rng.choice(w["NOUN"]), "NOUN", 3, "nsubj"),
+            (rng.choice(w["VERB"]), "VERB", 0, "root")]
+    if rng.random() < 0.5:
+        rows += [(rng.choice(w["ADP"]), "ADP", 6, "case"), (rng.choice(w["DET"]), "DET", 6, "det"),
+                 (rng.choice(w["NOUN"]), "NOUN", 3, "obl")]
+    lines = [f"# sent_id = {sent_id}", "# text = " + " ".join(r[0] for r in rows)]
+    lines += [f"{i}\t{f}\t{f}\t{u}\t_\t_\t{h}\t{d}\t_\t_" for i, (f, u, h, d) in enumerate(rows, start=1)]
+    return "\n".join(lines) + "\n\n"
+
+
+@pytest.fixture(scope="session")
+def toy_treebanks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Toy treebanks (train 16, dev 4, test 10, cross 5 sentences) and a raw corpus (the train text, 4 times)."""
+    import random
+
+    d = tmp_path_factory.mktemp("toy")
+    rng = random.Random(7)
+    files: dict[str, Path] = {}
+    for name, n in (("train", 16), ("dev", 4), ("test", 10), ("cross", 5)):
+        files[name] = d / f"{name}.conllu"
+        files[name].write_text("".join(toy_sentence(rng, f"{name}-{k}") for k in range(n)), encoding="utf-8")
+    text = [line.split("= ", 1)[1] for line in files["train"].read_text(encoding="utf-8").splitlines()
+            if line.startswith("# text")]
+    files["corpus"] = d / "corpus.txt"
+    files["corpus"].write_text("\n".join(text * 4) + "\n", encoding="utf-8")
+    return files

@@ -4,7 +4,6 @@ a tiny in-process BERT and toy treebanks: REF plus one run per range, score chan
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -14,20 +13,8 @@ import pytest
 
 from adaptlang.analysis.randominit import RandomInitConfig, parse_pairs, run_random_init
 from adaptlang.errors import UsageError
-from test_categorize import _sentence
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def treebanks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("ri")
-    rng = random.Random(3)
-    files = {}
-    for name, n in (("train", 12), ("dev", 3), ("test", 6), ("cross", 5)):
-        files[name] = d / f"{name}.conllu"
-        files[name].write_text("".join(_sentence(rng, 100 * len(files) + k) for k in range(n)), encoding="utf-8")
-    return files
 
 
 def test_parse_pairs() -> None:
@@ -38,11 +25,11 @@ def test_parse_pairs() -> None:
             parse_pairs(bad)
 
 
-def test_random_init_sweep(treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
+def test_random_init_sweep(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "ri"
     config = RandomInitConfig(
-        train=str(treebanks["train"]), dev=str(treebanks["dev"]), test=str(treebanks["test"]),
-        test_cross=(str(treebanks["cross"]),), model=str(tiny_bert_dir), output=str(out), pairs=("1", "2"),
+        train=str(toy_treebanks["train"]), dev=str(toy_treebanks["dev"]), test=str(toy_treebanks["test"]),
+        test_cross=(str(toy_treebanks["cross"]),), model=str(tiny_bert_dir), output=str(out), pairs=("1", "2"),
         epochs=1, n_bootstrap=200, device="cpu",
     )
     r = run_random_init(config)
@@ -69,10 +56,10 @@ def test_random_init_sweep(treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_
         run_random_init(RandomInitConfig(**{**config.__dict__, "pairs": ("3-4",), "output": str(tmp_path / "x")}))
 
 
-def test_cli_random_init_bad_pairs(treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
+def test_cli_random_init_bad_pairs(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-c", "from adaptlang.cli.main import main; main()", "analyze", "random-init",
-         "--train", str(treebanks["train"]), "--test", str(treebanks["test"]), "--model", str(tiny_bert_dir),
+         "--train", str(toy_treebanks["train"]), "--test", str(toy_treebanks["test"]), "--model", str(tiny_bert_dir),
          "--pairs", "2-1", "-o", str(tmp_path / "ri")],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )
