@@ -223,6 +223,11 @@ def scan_corpus(
     return info, counter, words, sample_info
 
 
+def _weighted_chars(word_counts: Counter) -> Counter:
+    """Character counts of words weighted by their frequency (one C-speed pass over the repeated words)."""
+    return Counter("".join(w * n for w, n in word_counts.items()))
+
+
 def translit_what_if(
     tok: LoadedTokenizer,
     sample_counts: Counter,
@@ -256,15 +261,9 @@ def translit_what_if(
             after_counts[w] += n
     seconds = time.perf_counter() - start
     after = tokenizer_metrics(tok, after_counts)
-    char_counts: Counter = Counter()
-    for w, n in after_counts.items():
-        for ch, k in Counter(w).items():
-            char_counts[ch] += k * n
+    char_counts = _weighted_chars(after_counts)
     prof = script_profile_from_counts(char_counts, 0, 0)
-    before_chars: Counter = Counter()
-    for w, n in sample_counts.items():
-        for ch, k in Counter(w).items():
-            before_chars[ch] += k * n
+    before_chars = _weighted_chars(sample_counts)
     note = f"the same sample, each distinct word transliterated with {t.name}"
     if lang is None:
         note += "; pass --lang for a language-specific scheme"
