@@ -10,7 +10,17 @@ import torch
 from adaptlang.baseline import EmbeddingConfig, corpus_embeddings, read_vec, tokenize_raw
 from adaptlang.data.lexicon import BOW_ID, EOW_ID, PAD_ID, UNK_ID, Lexicon
 from adaptlang.errors import InputError, ModelError, UsageError
-from adaptlang.models.bilstm import BiLSTMEncoderConfig, BiLSTMWordEncoder
+from adaptlang.models import get_encoder_class
+from adaptlang.models.bilstm import BiLSTMEncoderConfig, BiLSTMWordEncoder, write_vectors_file
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 SENTS = [["Dafa", "baax", "."], ["Mu", "ngi", "dem", "."], ["dafa", "tàng", "lool", "."], ["baax", "na", "."]] * 3
 
@@ -41,31 +51,33 @@ def test_lexicon_min_count_tiny_treebank_and_long_words():
         Lexicon.from_dict({"words": ["x"]})
 
 
+TINY = {"kind": "bilstm", "word_dim": 8, "char_dim": 6, "char_hidden": 5, "char_out": 7, "hidden": 4, "n_layers": 2}
+
+
 def _encoder(**kw) -> BiLSTMWordEncoder:
-    lex = Lexicon.build(SENTS)
-    cfg = BiLSTMEncoderConfig(word_dim=8, char_dim=6, char_hidden=5, char_out=7, hidden=4, n_layers=2, **kw)
-    return BiLSTMWordEncoder(cfg.with_lexicon(lex))
+    return get_encoder_class("bilstm").build({**TINY, **kw}, SENTS)  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("char_model", ["lstm", "cnn"])
 def test_encoder_shapes_masks_and_padding_invariance(char_model):
     torch.manual_seed(0)
     enc = _encoder(char_model=char_model).eval()
+    assert enc.kind == "bilstm" and enc.config["kind"] == "bilstm" and enc.pretrained_parameters() == set()
     batch = [["Dafa", "baax", "."], ["Mu", "ngi", "dem", "unseen", "."]]
-    feats = enc.featurize(batch)
+    feats = enc.collate(batch)
     assert feats["type_ids"].max() < feats["chars"].shape[0]
     h, mask = enc(feats)
     assert h.shape == (2, 5, enc.output_dim) and enc.output_dim == 8
     assert mask.tolist() == [[True, True, True, False, False], [True] * 5]
     # A sentence's vectors do not depend on what it is batched with.
-    h1, _ = enc(enc.featurize([batch[0]]))
+    h1, _ = enc(enc.collate([batch[0]]))
     assert torch.allclose(h1[0], h[0, :3], atol=1e-6)
 
 
 def test_encoder_trains_and_word_dropout_only_in_training():
     torch.manual_seed(0)
     enc = _encoder(word_dropout=0.5, dropout=0.0)
-    feats = enc.featurize(SENTS[:4])
+    feats = enc.collate(SENTS[:4])
     enc.eval()
     a, _ = enc(feats)
     b, _ = enc(feats)
@@ -77,20 +89,34 @@ def test_encoder_trains_and_word_dropout_only_in_training():
     assert enc.word_embed.weight.grad[PAD_ID].abs().sum() == 0
 
 
+def test_encoder_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    enc = _encoder(char_model="cnn").eval()
+    enc.save(tmp_path / "enc")
+    again = BiLSTMWordEncoder.load(json.loads(json.dumps(enc.config)), tmp_path / "enc").eval()
+    feats = enc.collate(SENTS[:3])
+    assert torch.equal(enc(feats)[0], again(again.collate(SENTS[:3]))[0])
+    with pytest.raises(ModelError, match="lexicon.json"):
+        BiLSTMWordEncoder.load(enc.config, tmp_path / "missing")
+
+
 def test_encoder_with_pretrained_vectors(tmp_path):
     vec = tmp_path / "tiny.vec"
     vec.write_text("3 4\ndafa 1 0 0 0\nbaax 0 1 0 0\nlool 0 0 1 0.5\n", encoding="utf-8")
     emb = read_vec(vec)
     assert emb.words == ("dafa", "baax", "lool") and emb.dim == 4
-    lex = Lexicon.build(SENTS, pretrained_words=("<pad>", "<unk>") + emb.words)
-    assert lex.pretrained_id("Lool") == 4
-    cfg = BiLSTMEncoderConfig(word_dim=8, char_dim=6, char_hidden=5, char_out=7, hidden=4, n_layers=1,
-                              pretrained_dim=4).with_lexicon(lex)
-    enc = BiLSTMWordEncoder(cfg)
-    enc.set_pretrained(torch.cat([torch.zeros(2, 4), emb.vectors]))
+    write_vectors_file(tmp_path / "v.safetensors", emb.words, emb.vectors)
+    enc = _encoder(pretrained_vectors=str(tmp_path / "v.safetensors"), n_layers=1)
+    assert enc.lexicon.pretrained_id("Lool") == 4 and enc.config["pretrained_dim"] == 4
+    assert enc.config["pretrained_vectors"] is None  # saved with the model, not referenced
     assert not enc.pretrained.weight.requires_grad
-    h, _ = enc(enc.featurize([["lool", "dafa"]]))
+    assert torch.equal(enc.pretrained.weight[4], emb.vectors[2])
+    h, _ = enc(enc.collate([["lool", "dafa"]]))
     assert h.shape == (1, 2, 8)
+    enc.save(tmp_path / "enc")
+    (tmp_path / "v.safetensors").unlink()  # the saved model does not need the source file
+    again = BiLSTMWordEncoder.load(enc.config, tmp_path / "enc")
+    assert torch.equal(again.pretrained.weight, enc.pretrained.weight)
     with pytest.raises(ModelError):
         enc.set_pretrained(torch.zeros(3, 4))
 
@@ -100,8 +126,8 @@ def test_bad_configs_and_vec_files(tmp_path):
         BiLSTMEncoderConfig(char_model="gru")
     with pytest.raises(UsageError):
         BiLSTMEncoderConfig(dropout=1.5)
-    with pytest.raises(ModelError):
-        BiLSTMWordEncoder(BiLSTMEncoderConfig())
+    with pytest.raises(UsageError, match="unknown fields"):
+        BiLSTMEncoderConfig.from_dict({"kind": "bilstm", "hiden": 3})
     bad = tmp_path / "bad.vec"
     bad.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad\.vec:3"):

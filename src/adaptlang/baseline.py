@@ -11,19 +11,23 @@ on which a small skip-gram model is trained here (:func:`corpus_embeddings`).
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import regex
 
 from adaptlang.data.lexicon import normalize_word
 from adaptlang.data.text import iter_lines
 from adaptlang.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from adaptlang.tasks import TrainResult
 
 # ================================================================================================================
 # Corpus embeddings
@@ -237,6 +241,117 @@ def corpus_embeddings(
         return read_vec(path, lowercase=lowercase, max_words=config.max_words, keep=keep)
     lines = read_corpus_tokens(path, lowercase=lowercase, max_tokens=config.max_tokens)
     return train_skipgram(lines, config, keep={normalize_word(w, lowercase) for w in keep}, on_progress=on_progress)
+
+
+# ================================================================================================================
+# Training
+# ================================================================================================================
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """A baseline run: the shared :class:`adaptlang.tasks.TrainConfig` fields plus the BiLSTM encoder's settings.
+
+    Defaults were chosen on Wolof-WTB dev (see ``benchmarks/RESULTS.md``).
+    """
+
+    train: str
+    out: str
+    dev: str | None = None  # None: the last 10% of the training sentences are held out (said in the result)
+    corpus: str | None = None  # raw text (skip-gram is trained on it) or a fastText .vec file
+    epochs: int = 40
+    seed: int = 42
+    batch_size: int = 32
+    lr: float = 2e-3
+    warmup: float = 0.02
+    weight_decay: float = 0.0
+    patience: int = 10
+    max_minutes: float | None = None
+    char_model: str = "lstm"
+    word_dim: int = 128
+    char_dim: int = 64
+    char_hidden: int = 128
+    char_out: int = 128
+    hidden: int = 256
+    n_layers: int = 3
+    dropout: float = 0.33
+    word_dropout: float = 0.25
+    arc_dim: int = 400
+    rel_dim: int = 100
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    device: str = "auto"
+    force: bool = False
+    resume: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def encoder_config(self, vectors_path: str | None) -> dict[str, Any]:
+        return {
+            "kind": "bilstm", "word_dim": self.word_dim, "char_model": self.char_model, "char_dim": self.char_dim,
+            "char_hidden": self.char_hidden, "char_out": self.char_out, "hidden": self.hidden,
+            "n_layers": self.n_layers, "dropout": self.dropout, "word_dropout": self.word_dropout,
+            "pretrained_vectors": vectors_path,
+        }
+
+
+def _vectors_cache(out: Path) -> Path:
+    """Where corpus vectors wait for training (beside the output; kept for --resume, removed on success)."""
+    return out.parent / f".{out.name}.corpus-vectors.safetensors"
+
+
+def train_baseline(
+    config: BaselineConfig,
+    callbacks: Any = None,
+    on_corpus_progress: Callable[[int, int], None] | None = None,
+) -> "TrainResult":
+    """Train the from-scratch BiLSTM tagger and parser; writes a model directory that ``evaluate``/``predict`` load.
+
+    Returns the shared :class:`adaptlang.tasks.TrainResult`; corpus-embedding figures are in its ``encoder`` config
+    (``pretrained_info``).
+    """
+    import torch
+
+    from adaptlang.data.conllu import read_conllu
+    from adaptlang.fileio import check_output
+    from adaptlang.models.bilstm import BiLSTMEncoderConfig, write_vectors_file
+    from adaptlang.tasks import TrainConfig, train_parser
+
+    out = Path(config.out)
+    check_output(out, config.force or config.resume, "pass --force to overwrite it")
+    for name in ("epochs", "batch_size"):
+        if getattr(config, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
+    _check_positive("--lr", config.lr)
+    enc = config.encoder_config(None)
+    BiLSTMEncoderConfig.from_dict(enc)  # validate the encoder options before any slow work
+    # Tiny treebanks (a few dozen sentences): smaller batches so that an epoch is more than one update.
+    n_train = sum(1 for _ in read_conllu(config.train, require_tree=True))
+    batch_size = max(2, min(config.batch_size, n_train // 8)) if n_train < 8 * config.batch_size else config.batch_size
+    vectors_path: Path | None = None
+    if config.corpus:
+        vectors_path = _vectors_cache(out)
+        if not (config.resume and vectors_path.exists()):
+            train_forms = [w for s in read_conllu(config.train) for w in s.forms]
+            torch.manual_seed(config.embedding.seed)
+            emb = corpus_embeddings(config.corpus, config=config.embedding, keep=train_forms,
+                                    on_progress=on_corpus_progress)
+            write_vectors_file(vectors_path, emb.words, emb.vectors)
+            Path(f"{vectors_path}.info.json").write_text(json.dumps({**emb.summary(), "corpus": config.corpus}),
+                                                         encoding="utf-8")
+        enc = config.encoder_config(str(vectors_path))
+    tc = TrainConfig(
+        train=config.train, out=config.out, encoder=enc, dev=config.dev, epochs=config.epochs,
+        batch_size=batch_size, encoder_lr=config.lr, head_lr=config.lr, warmup=config.warmup,
+        weight_decay=config.weight_decay, patience=config.patience, seed=config.seed, device=config.device,
+        max_minutes=config.max_minutes, arc_dim=config.arc_dim, rel_dim=config.rel_dim, dropout=config.dropout,
+        force=config.force, resume=config.resume,
+    )
+    result = train_parser(tc, callbacks)
+    if vectors_path is not None:
+        for p in (vectors_path, Path(f"{vectors_path}.words.json"), Path(f"{vectors_path}.info.json")):
+            p.unlink(missing_ok=True)
+    return result
 
 
 def _check_positive(name: str, value: float) -> None:

@@ -11,46 +11,57 @@ then contextualised by a stack of BiLSTM layers with dropout between them, in th
 contextual embeddings and of Dozat and Manning's (2017) biaffine parser. It produces word vectors of
 ``output_dim = 2 * hidden`` that the shared UPOS and biaffine heads consume, exactly like the transformer encoder.
 
-Characters are encoded once per distinct word form in a batch (:meth:`BiLSTMWordEncoder.featurize` deduplicates),
+Characters are encoded once per distinct word form in a batch (:meth:`BiLSTMWordEncoder.collate` deduplicates),
 which is what makes the character model affordable on a CPU.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from adaptlang.data.lexicon import PAD_ID, UNK_ID, Lexicon
+from adaptlang.data.lexicon import PAD_ID, UNK_ID, WORD_SPECIALS, Lexicon
 from adaptlang.errors import ModelError, UsageError
+from adaptlang.models import WordEncoder, register_encoder
 
 CHAR_MODELS = ("lstm", "cnn")
+LEXICON_FILE = "lexicon.json"
+WEIGHTS_FILE = "encoder.safetensors"
 
 
 @dataclass(frozen=True)
 class BiLSTMEncoderConfig:
-    """Everything needed to rebuild the encoder (stored as JSON in a model's config)."""
+    """The encoder's hyperparameters (its JSON config, with ``"kind": "bilstm"``); the vocabularies are data and are
+    saved beside the weights (``encoder/lexicon.json``)."""
 
-    lexicon: dict[str, Any] = field(default_factory=dict)  # Lexicon.to_dict()
     word_dim: int = 128
     char_model: str = "lstm"  # "lstm" | "cnn"
     char_dim: int = 64
     char_hidden: int = 128  # per direction (LSTM) / filters per width (CNN)
     char_out: int = 128  # the character vector's size after projection
-    pretrained_dim: int = 0  # width of the corpus embeddings; 0 = none
-    freeze_pretrained: bool = True
     hidden: int = 256  # BiLSTM size per direction
     n_layers: int = 3
-    dropout: float = 0.33  # on embeddings and between/after BiLSTM layers
+    dropout: float = 0.33  # on embeddings and between BiLSTM layers (the heads drop the output)
     word_dropout: float = 0.25  # share of training tokens whose word (and corpus) embedding becomes <unk>
+    min_word_count: int = 2  # training words seen this often get their own embedding
+    lowercase: bool = True  # word-embedding lookup key (characters keep case)
+    # Corpus embeddings: a safetensors file with "vectors" [n, dim] and a JSON list of words beside it
+    # (``<file>.words.json``), as written by adaptlang.baseline; only read by build(), then saved with the model.
+    pretrained_vectors: str | None = None
+    pretrained_dim: int = 0  # filled in by build() from the vectors
+    pretrained_info: dict[str, Any] | None = None  # filled in by build(): where the vectors came from (report only)
+    freeze_pretrained: bool = True
 
     def __post_init__(self) -> None:
         if self.char_model not in CHAR_MODELS:
             raise UsageError(f"unknown character model {self.char_model!r}; valid: {', '.join(CHAR_MODELS)}")
-        for name in ("word_dim", "char_dim", "char_hidden", "char_out", "hidden", "n_layers"):
+        for name in ("word_dim", "char_dim", "char_hidden", "char_out", "hidden", "n_layers", "min_word_count"):
             if getattr(self, name) < 1:
                 raise UsageError(f"bilstm encoder: {name} must be positive, got {getattr(self, name)}")
         for name in ("dropout", "word_dropout"):
@@ -58,18 +69,18 @@ class BiLSTMEncoderConfig:
                 raise UsageError(f"bilstm encoder: {name} must be in [0, 1), got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"kind": "bilstm", **asdict(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BiLSTMEncoderConfig":
-        known = {f for f in cls.__dataclass_fields__}
+        known = {f.name for f in fields(cls)}
         unknown = set(d) - known - {"kind"}
         if unknown:
-            raise ModelError(f"bilstm encoder config: unknown fields {sorted(unknown)}; retrain the model")
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-    def with_lexicon(self, lexicon: Lexicon) -> "BiLSTMEncoderConfig":
-        return replace(self, lexicon=lexicon.to_dict())
+            raise UsageError(f"bilstm encoder config: unknown fields {sorted(unknown)}; valid: {sorted(known)}")
+        try:
+            return cls(**{k: v for k, v in d.items() if k in known})
+        except TypeError as e:
+            raise UsageError(f"bilstm encoder config: {e}") from None
 
 
 class CharLSTM(nn.Module):
@@ -107,27 +118,25 @@ class CharCNN(nn.Module):
         return self.proj(torch.cat(pooled, dim=-1))  # [n_types, out]
 
 
-class BiLSTMWordEncoder(nn.Module):
-    """Word encoder ``"bilstm"``: ``featurize(sentences)`` then ``forward(features) -> (h [B, W, D], mask [B, W])``."""
+@register_encoder("bilstm")
+class BiLSTMWordEncoder(WordEncoder):
+    """Word encoder ``"bilstm"``: ``collate(sentences)`` then ``forward(inputs) -> (h [B, W, D], mask [B, W])``."""
 
-    kind = "bilstm"
-
-    def __init__(self, config: BiLSTMEncoderConfig):
+    def __init__(self, config: BiLSTMEncoderConfig, lexicon: Lexicon):
         super().__init__()
-        if not config.lexicon:
-            raise ModelError("bilstm encoder: the config has no lexicon; build one with Lexicon.build(...)")
-        self.config = config
-        self.lexicon = Lexicon.from_dict(config.lexicon)
-        lex = self.lexicon
+        if config.pretrained_dim and not lexicon.n_pretrained:
+            raise ModelError("bilstm encoder: pretrained_dim is set but the lexicon has no pretrained words")
+        self.hparams = config
+        self.lexicon = lex = lexicon
         self.word_embed = nn.Embedding(lex.n_words, config.word_dim, padding_idx=PAD_ID)
         nn.init.normal_(self.word_embed.weight, std=0.1)
+        with torch.no_grad():
+            self.word_embed.weight[PAD_ID].zero_()
         char_cls = CharLSTM if config.char_model == "lstm" else CharCNN
         self.char_model = char_cls(lex.n_chars, config.char_dim, config.char_hidden, config.char_out, config.dropout)
         in_dim = config.word_dim + config.char_out
         self.pretrained: nn.Embedding | None = None
         if config.pretrained_dim:
-            if not lex.n_pretrained:
-                raise ModelError("bilstm encoder: pretrained_dim is set but the lexicon has no pretrained words")
             self.pretrained = nn.Embedding(lex.n_pretrained, config.pretrained_dim, padding_idx=PAD_ID)
             self.pretrained.weight.requires_grad_(not config.freeze_pretrained)
             self.pretrained_proj = nn.Linear(config.pretrained_dim, config.word_dim, bias=False)
@@ -139,6 +148,60 @@ class BiLSTMWordEncoder(nn.Module):
         )
         self.output_dim = 2 * config.hidden
 
+    # ---- the WordEncoder contract ---------------------------------------------------------------------------
+    @classmethod
+    def build(cls, config: dict, train_words: Sequence[Sequence[str]]) -> "BiLSTMWordEncoder":
+        """A fresh encoder whose vocabularies come from the training sentences (and the corpus vectors, if any)."""
+        hp = BiLSTMEncoderConfig.from_dict(config)
+        words: tuple[str, ...] = ()
+        vectors: torch.Tensor | None = None
+        if hp.pretrained_vectors:
+            words, vectors = read_vectors_file(Path(hp.pretrained_vectors))
+            info_path = Path(f"{hp.pretrained_vectors}.info.json")
+            info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else None
+            hp = BiLSTMEncoderConfig.from_dict({**hp.to_dict(), "pretrained_dim": int(vectors.shape[1]),
+                                                "pretrained_info": info})
+        lexicon = Lexicon.build(train_words, min_word_count=hp.min_word_count, lowercase=hp.lowercase,
+                                pretrained_words=WORD_SPECIALS + words if words else ())
+        encoder = cls(hp, lexicon)
+        if vectors is not None:
+            encoder.set_pretrained(torch.cat([torch.zeros(len(WORD_SPECIALS), vectors.shape[1]), vectors]))
+        return encoder
+
+    @property
+    def config(self) -> dict:
+        d = self.hparams.to_dict()
+        d["pretrained_vectors"] = None  # the vectors are saved with the model; the source file is not needed
+        return d
+
+    def pretrained_parameters(self) -> set[str]:
+        return set()  # trained from scratch: every parameter uses the heads' learning rate
+
+    def save(self, directory: Path) -> None:
+        from safetensors.torch import save_file
+
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / LEXICON_FILE).write_text(json.dumps(self.lexicon.to_dict(), ensure_ascii=False),
+                                              encoding="utf-8")
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+                  str(directory / WEIGHTS_FILE))
+
+    @classmethod
+    def load(cls, config: dict, directory: Path) -> "BiLSTMWordEncoder":
+        from adaptlang.training.checkpoint import load_tensors
+
+        try:
+            lexicon = Lexicon.from_dict(json.loads((directory / LEXICON_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{directory / LEXICON_FILE}: unreadable ({e}); the model directory is incomplete") from None
+        hp = BiLSTMEncoderConfig.from_dict({**config, "pretrained_vectors": None})
+        encoder = cls(hp, lexicon)
+        missing, unexpected = encoder.load_state_dict(load_tensors(directory / WEIGHTS_FILE), strict=False)
+        if missing or unexpected:
+            raise ModelError(f"{directory / WEIGHTS_FILE} does not match the config "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        return encoder
+
     def set_pretrained(self, vectors: torch.Tensor) -> None:
         """Load corpus embeddings ``[n_pretrained, pretrained_dim]`` (rows in the lexicon's pretrained order)."""
         if self.pretrained is None or tuple(vectors.shape) != tuple(self.pretrained.weight.shape):
@@ -148,7 +211,7 @@ class BiLSTMWordEncoder(nn.Module):
             self.pretrained.weight.copy_(vectors)
 
     # ---- text -> tensors ------------------------------------------------------------------------------------
-    def featurize(self, sentences: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
+    def collate(self, sentences: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
         """Ids for a batch of sentences (lists of word forms), on the CPU; words are deduplicated for the char model."""
         lex = self.lexicon
         n_batch, n_words = len(sentences), max((len(s) for s in sentences), default=0)
@@ -187,8 +250,8 @@ class BiLSTMWordEncoder(nn.Module):
     def forward(self, features: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         word_ids, mask = features["word_ids"], features["word_mask"]  # [B, W]
         pre_ids = features.get("pretrained_ids")
-        if self.training and self.config.word_dropout > 0:
-            drop = (torch.rand(word_ids.shape, device=word_ids.device) < self.config.word_dropout) & mask
+        if self.training and self.hparams.word_dropout > 0:
+            drop = (torch.rand(word_ids.shape, device=word_ids.device) < self.hparams.word_dropout) & mask
             word_ids = word_ids.masked_fill(drop, UNK_ID)
             if pre_ids is not None:
                 pre_ids = pre_ids.masked_fill(drop, UNK_ID)
@@ -201,4 +264,25 @@ class BiLSTMWordEncoder(nn.Module):
         packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         h, _ = self.lstm(packed)
         h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])  # [B, W, 2 * hidden]
-        return self.dropout(h), mask
+        return h, mask
+
+
+def write_vectors_file(path: Path, words: Sequence[str], vectors: torch.Tensor) -> None:
+    """Store corpus embeddings for :meth:`BiLSTMWordEncoder.build` (``pretrained_vectors``)."""
+    from safetensors.torch import save_file
+
+    save_file({"vectors": vectors.float().contiguous()}, str(path))
+    Path(f"{path}.words.json").write_text(json.dumps(list(words), ensure_ascii=False), encoding="utf-8")
+
+
+def read_vectors_file(path: Path) -> tuple[tuple[str, ...], torch.Tensor]:
+    from adaptlang.training.checkpoint import load_tensors
+
+    try:
+        words = tuple(json.loads(Path(f"{path}.words.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{path}.words.json: unreadable word list of the corpus vectors ({e})") from None
+    vectors = load_tensors(path)["vectors"]
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise ModelError(f"{path}: {tuple(vectors.shape)} vectors for {len(words)} words")
+    return words, vectors

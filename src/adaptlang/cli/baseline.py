@@ -1,0 +1,91 @@
+"""``adaptlang baseline``: the from-scratch character + word BiLSTM tagger and biaffine parser that a language's
+category is judged against."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+BASELINE_HELP = """Train the from-scratch baseline: a character + word BiLSTM tagger and biaffine parser.
+
+No pretrained model is used: each word is a character BiLSTM (or CNN) vector plus a word embedding trained on --train (with word dropout and an unknown-word token), optionally plus word vectors from a raw corpus (--corpus: plain text, on which a small skip-gram model is trained first, or a fastText .vec file), contextualised by a multi-layer BiLSTM. The UPOS head, biaffine parser, MST decoding, training loop and model format are those of `adaptlang train`, so `adaptlang evaluate OUT` and `adaptlang predict OUT` work unchanged. Without --dev the last 10% of --train is held out for model selection (said in the output). The best epoch by dev LAS is kept; --resume continues an interrupted run."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="baseline", help=BASELINE_HELP, no_args_is_help=True)(baseline)
+
+
+def baseline(
+    train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
+    dev_file: Optional[str] = typer.Option(None, "--dev", help="Dev treebank for model selection (default: hold out "
+                                           "the last 10% of --train)."),
+    output: str = typer.Option(..., "--output", "-o", help="Output model directory OUT."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="Raw text (one sentence per line; skip-gram vectors "
+                                         "are trained on it) or a fastText .vec file."),
+    epochs: int = typer.Option(40, "--epochs", help="Maximum number of epochs."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: plan the epochs (and the "
+                                                "learning-rate decay) to fit it."),
+    seed: int = typer.Option(42, "--seed"),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (short warmup, then linear decay)."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Sentences per batch (smaller for tiny treebanks)."),
+    patience: int = typer.Option(10, "--patience", help="Stop after N epochs without a better dev LAS (0 = never)."),
+    char_model: str = typer.Option("lstm", "--char-model", help="Character model: lstm or cnn."),
+    hidden: int = typer.Option(256, "--hidden", help="BiLSTM size per direction."),
+    layers: int = typer.Option(3, "--layers", help="BiLSTM layers."),
+    dropout: float = typer.Option(0.33, "--dropout", help="Dropout on embeddings, between layers and in the heads."),
+    word_dropout: float = typer.Option(0.25, "--word-dropout", help="Share of training words replaced by <unk>."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default; 1 is often "
+                                "faster on a busy machine)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    from adaptlang.baseline import BaselineConfig, train_baseline
+    from adaptlang.cli.common import console, emit_json, err_console
+    from adaptlang.cli.train import TrainProgress
+    from adaptlang.errors import UsageError
+
+    if threads < 0:
+        raise UsageError(f"--threads must be 0 (default) or positive, got {threads}")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    config = BaselineConfig(
+        train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,
+        lr=lr, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
+        dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume,
+    )
+    corpus_progress = _CorpusProgress(quiet)
+    with TrainProgress(quiet) as progress:
+        result = train_baseline(config, progress, corpus_progress)
+    if json_path != "-":
+        d = result.dev
+        info = result.encoder.get("pretrained_info")
+        if info:
+            console.print(f"corpus vectors: {info['words']} words x {info['dim']} ({info['source']}, "
+                          f"{info['tokens']} tokens, {info['seconds']:.0f} s)")
+        dev_source = "dev" if dev_file else f"held-out dev (last {result.n_dev_sentences} sentences of --train)"
+        console.print(f"[bold]{result.out}[/]: trained on {result.n_train_sentences} sentences; best epoch "
+                      f"{result.best_epoch}/{result.epochs_run}, {dev_source} UPOS {d.get('upos', 0):.2f} "
+                      f"UAS {d.get('uas', 0):.2f} LAS {d.get('las', 0):.2f}; {result.train_seconds / 60:.1f} min, "
+                      f"peak memory {result.peak_memory_mb:.0f} MB")
+        if not dev_file:
+            err_console.print("note: no --dev given; the held-out sentences were not used for training")
+    emit_json(result, json_path)
+
+
+class _CorpusProgress:
+    """Prints skip-gram epochs on stderr (one line each; the corpus step is short next to training)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, epoch: int, n_epochs: int) -> None:
+        if not self.quiet:
+            from adaptlang.cli.common import err_console
+
+            err_console.print(f"corpus vectors: skip-gram epoch {epoch}/{n_epochs}")
