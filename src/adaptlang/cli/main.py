@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analyze",
     "adapt",
     "train",
+    "baseline",
 )
 
 app = typer.Typer(
