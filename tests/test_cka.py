@@ -229,6 +229,8 @@ def test_run_cka_tiny_model(tiny_bert_dir: Path, parallel: tuple[Path, Path]) ->
     en, de = parallel
     same = run_cka(CkaConfig(model=str(tiny_bert_dir), source=str(en), targets=(str(en),)))
     assert same.curves[0].scores == pytest.approx((1.0, 1.0, 1.0))
+    # Mismatched pairs (the shuffled control) are less similar than a sentence with itself.
+    assert len(same.curves[0].control) == 3 and all(c < 0.999 for c in same.curves[0].control)
     result = run_cka(CkaConfig(
         model=str(tiny_bert_dir), source=str(en), targets=(str(de), str(en)), model_after=str(tiny_bert_dir),
         kernel="rbf",
@@ -265,7 +267,7 @@ def test_cli_cka(tiny_bert_dir: Path, parallel: tuple[Path, Path], tmp_path: Pat
     saved = json.loads((out / "cka.json").read_text())
     assert len(saved["curves"][0]["scores"]) == 3
     tsv = (out / "cka.tsv").read_text().splitlines()
-    assert tsv[0] == "layer\tde" and len(tsv) == 4
+    assert tsv[0] == "layer\tde\tde shuffled" and len(tsv) == 4
     r = _adaptlang(*args)
     assert r.returncode == 1 and "already exists; pass --force" in r.stderr and "Traceback" not in r.stderr
     r = _adaptlang(*args[:-2], "-o", str(tmp_path / "other"), "--kernel", "cosine")

@@ -49,6 +49,9 @@ def plot_cka(result: "CkaResult", path: str | os.PathLike) -> None:
             label += " (before)"
         layers = list(range(len(curve.scores)))
         ax.plot(layers, curve.scores, style, marker="o", markersize=3, color=colour, label=label)
+        if curve.control:
+            ax.plot(layers, curve.control, ":", color=colour, alpha=0.6, linewidth=1,
+                    label="dotted: shuffled pairs" if curve is result.curves[0] else None)
     ax.set_xlabel("layer (0 = embeddings)")
     ax.set_ylabel(f"{result.config.kernel} CKA with {language_label(result.config.source)}")
     n_layers = max(len(c.scores) for c in result.curves)

@@ -367,6 +367,7 @@ class CkaConfig:
     max_sentences: int | None = None  # first N aligned pairs (None = all)
     batch_size: int = 32
     max_length: int = 256
+    control: bool = True  # also score mismatched pairs (targets shuffled)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -382,6 +383,8 @@ class CkaCurve:
     n_sentences: int
     aligned_by: str
     scores: tuple[float, ...]  # one per layer, index 0 = embedding output
+    # The same with the target sentences shuffled (mismatched pairs): the level that owes nothing to translation.
+    control: tuple[float, ...] = ()
 
     @property
     def peak_layer(self) -> int:
@@ -391,6 +394,7 @@ class CkaCurve:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["scores"] = [None if np.isnan(s) else round(s, 6) for s in self.scores]
+        d["control"] = [None if np.isnan(s) else round(s, 6) for s in self.control]
         d["peak_layer"] = self.peak_layer
         return d
 
@@ -475,9 +479,21 @@ def run_cka(
             x = encode(pp.source, language_label(config.source))  # [n_layers+1, n, hidden]
             y = encode(pp.target, language_label(target))
             scores = tuple(kernel(x[layer], y[layer], config.rbf_sigma) for layer in range(x.shape[0]))
-            curves.append(CkaCurve(model_path, role, target, len(pp.source), pp.aligned_by, scores))
+            control: tuple[float, ...] = ()
+            if config.control:
+                perm = _derangement(len(pp.source), seed=0)
+                control = tuple(kernel(x[layer], y[layer][perm], config.rbf_sigma) for layer in range(x.shape[0]))
+            curves.append(CkaCurve(model_path, role, target, len(pp.source), pp.aligned_by, scores, control))
         del model
     return CkaResult(config, tuple(infos), tuple(curves), truncated)
+
+
+def _derangement(n: int, seed: int) -> np.ndarray:
+    """A permutation of range(n) that moves every index (so that no sentence stays paired with its translation)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    out = np.empty(n, dtype=np.int64)
+    out[perm] = np.roll(perm, -1)  # one random cycle through all indices: perm[k] -> perm[k + 1]
+    return out
 
 
 def _text_preparer(info: EncoderInfo) -> Callable[[str], str]:

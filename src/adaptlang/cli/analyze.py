@@ -90,19 +90,28 @@ def cka_command(
     emit_json(data, json_out)
 
 
-def _columns(result: Any) -> list[tuple[str, Any]]:
+def _columns(result: Any) -> list[tuple[str, list[float], Any]]:
+    """(column name, scores per layer, curve): each curve, then its shuffled-pairs control when computed."""
     from adaptlang.analysis.cka import language_label
 
     both = any(c.role == "after" for c in result.curves)
-    return [(language_label(c.target) + (f" {c.role}" if both else ""), c) for c in result.curves]
+    cols: list[tuple[str, list[float], Any]] = []
+    for c in result.curves:
+        name = language_label(c.target) + (f" {c.role}" if both else "")
+        cols.append((name, list(c.scores), c))
+    for c in result.curves:
+        if c.control:
+            name = language_label(c.target) + (f" {c.role}" if both else "")
+            cols.append((f"{name} shuffled", list(c.control), None))
+    return cols
 
 
 def _tsv(result: Any) -> str:
     cols = _columns(result)
-    n_layers = max(len(c.scores) for _, c in cols)
-    lines = ["layer\t" + "\t".join(name for name, _ in cols)]
+    n_layers = max(len(s) for _, s, _ in cols)
+    lines = ["layer\t" + "\t".join(name for name, _, _ in cols)]
     for layer in range(n_layers):
-        lines.append(f"{layer}\t" + "\t".join(_fmt(c.scores[layer]) for _, c in cols))
+        lines.append(f"{layer}\t" + "\t".join(_fmt(s[layer]) for _, s, _ in cols))
     return "\n".join(lines) + "\n"
 
 
@@ -116,22 +125,24 @@ def _print_table(result: Any) -> None:
     from adaptlang.analysis.cka import language_label
 
     cols = _columns(result)
+    first = result.curves[0]
     table = Table(
         title=f"{result.config.kernel} CKA with {language_label(result.config.source)} "
-        f"({cols[0][1].n_sentences} sentence pairs)"
+        f"({first.n_sentences} sentence pairs)"
     )
     table.add_column("layer", justify="right")
-    for name, _ in cols:
+    for name, _, _ in cols:
         table.add_column(name, justify="right")
-    n_layers = max(len(c.scores) for _, c in cols)
+    n_layers = max(len(s) for _, s, _ in cols)
     for layer in range(n_layers):
         cells = []
-        for _, c in cols:
-            cell = _fmt(c.scores[layer])
-            cells.append(f"[bold]{cell}[/bold]" if layer == c.peak_layer else cell)
+        for _, scores, curve in cols:
+            cell = _fmt(scores[layer])
+            cells.append(f"[bold]{cell}[/bold]" if curve is not None and layer == curve.peak_layer else cell)
         table.add_row("emb" if layer == 0 else str(layer), *cells)
     console.print(table)
-    console.print("bold = peak layer of each curve; layer 0 = embedding output")
+    console.print("bold = peak layer of each curve; layer 0 = embedding output; shuffled = the same target sentences "
+                  "paired with the wrong source sentence (the level that owes nothing to translation)")
 
 
 @analyze_app.command("random-init")
