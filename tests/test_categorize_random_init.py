@@ -17,6 +17,17 @@ from adaptlang.errors import UsageError
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_parse_pairs() -> None:
     assert parse_pairs("1-2, 3-4") == ("1-2", "3-4")
     assert parse_pairs("5") == ("5",)

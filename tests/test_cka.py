@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,17 @@ from adaptlang.analysis.cka import (
 from adaptlang.errors import InputError, ModelError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _hsic_direct(k: np.ndarray, l: np.ndarray) -> float:
@@ -251,7 +263,7 @@ def test_run_cka_tiny_model(tiny_bert_dir: Path, parallel: tuple[Path, Path]) ->
 def _adaptlang(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from adaptlang.cli.main import main; main()", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
+        capture_output=True, text=True, cwd=REPO, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
 
 

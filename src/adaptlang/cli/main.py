@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "assess",
     "transliterate",
     "analyze",
+    "categorize",
     "adapt",
     "train",
     "baseline",

@@ -1,0 +1,145 @@
+"""``adaptlang categorize``: the measured easy / intermediate / hard verdict for a language, with its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from adaptlang.cli.common import console, emit_json, err_console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("categorize")(categorize_command)
+
+
+def categorize_command(
+    corpus: Path = typer.Option(..., "--corpus", help="Raw text of the language (MLM adaptation, assessment)."),
+    train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
+    test: Path = typer.Option(..., "--test", help="Test treebank (CoNLL-U); the verdict is measured on it."),
+    model: str = typer.Option(..., "--model", help="Pretrained encoder: Hugging Face model directory or hub id."),
+    output: Path = typer.Option(..., "-o", "--output", help="Run directory (stages, report.md, results.json, plots)."),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="Dev treebank (default: hold out 10% of train)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="ISO 639 code of the language (assess, transliteration)."),
+    seeds: int = typer.Option(3, "--seeds", help="Fine-tuning runs per variant (different seeds)."),
+    translit: str = typer.Option(
+        "auto", "--translit",
+        help="Transliterated variants: auto (when assess finds a scheme that helps), none, or a scheme name.",
+    ),
+    epochs: int = typer.Option(10, "--epochs", help="Fine-tuning epochs (budget option)."),
+    baseline_epochs: Optional[int] = typer.Option(
+        None, "--baseline-epochs", help="Baseline epochs (default: the baseline's own, with early stopping)."
+    ),
+    baseline_corpus: bool = typer.Option(
+        True, "--baseline-corpus/--no-baseline-corpus",
+        help="Give the baseline word embeddings trained on --corpus (both sides then see the raw text).",
+    ),
+    adapt_steps: int = typer.Option(500, "--adapt-steps", help="MLM adaptation steps (budget option)."),
+    adapt_method: str = typer.Option("full", "--adapt-method", help="MLM adaptation: full or lora."),
+    max_train_sentences: Optional[int] = typer.Option(
+        None, "--max-train-sentences", help="Train on the first N sentences only (budget option)."
+    ),
+    batch_size: int = typer.Option(32, "--batch-size", help="Sentences per fine-tuning batch."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap samples for the intervals."),
+    level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    force: bool = typer.Option(False, "--force", help="Redo every stage (default: reuse finished stages)."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Also write results.json to PATH (- = stdout)."),
+) -> None:
+    """Assess, adapt, fine-tune and compare with a from-scratch baseline over several seeds; measured verdict.
+
+    Resumable: rerun the same command after an interruption and finished stages are reused.
+    """
+    from adaptlang.pipeline import CategorizeConfig, run_categorize
+
+    config = CategorizeConfig(
+        corpus=str(corpus), train=str(train), test=str(test), model=model, output=str(output),
+        dev=str(dev) if dev else None, lang=lang, seeds=seeds, translit=translit, epochs=epochs,
+        baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps, adapt_method=adapt_method,
+        max_train_sentences=max_train_sentences, batch_size=batch_size, n_bootstrap=bootstrap, level=level,
+        device=device, force=force,
+    )
+    with _StageProgress() as bar:
+        result = run_categorize(config, bar.event)
+    print_verdict(result.report)
+    console.print(f"report: {output}/report.md  (results.json, scores.png" +
+                  (", tokenizer.png" if "tokenizer.png" in result.report.get("files", []) else "") + ")")
+    emit_json(result.report, json_out)
+
+
+class _StageProgress:
+    """Stage lines plus a progress bar of the running stage (stderr), started at the first event."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+
+    def _start(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=err_console, transient=True)
+        self._bar.start()
+
+    def event(self, e: Any) -> None:
+        if self._bar is None:
+            self._start()
+        where = f"[{e.index}/{e.total}]" if e.total else ""
+        if e.kind == "skip":
+            self._bar.console.print(f"{where} {e.stage}: reused (already done)")
+        elif e.kind == "stage":
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(f"{where} {e.stage}", total=None)
+        elif e.kind == "done":
+            self._bar.console.print(f"{where} {e.stage}: done in {e.seconds:.0f} s")
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+                self._task = None
+        elif e.kind == "step" and self._task is not None:
+            self._bar.update(self._task, completed=e.done, total=e.of or None)
+        elif e.kind == "note":
+            self._bar.console.print(e.message)
+
+    def __enter__(self) -> "_StageProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def print_verdict(r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    v = r["verdict"]
+    table = Table(title=f"Measured category: {v['category'].upper()}"
+                  + ("" if v["firm"] else f" (within noise; possible: {', '.join(v['possible'])})"))
+    table.add_column("task")
+    table.add_column("category")
+    table.add_column("direct − baseline", justify="right")
+    table.add_column("best adapted − baseline", justify="right")
+    for task, t in v["tasks"].items():
+        a = t["adapted_vs_baseline"]
+        table.add_row(
+            task.upper(), t["category"] + ("" if t["firm"] else "?"), _diff(t["direct_vs_baseline"]),
+            f"{r['differences'][task]['best adapted']}: {_diff(a)}" if a else "—",
+        )
+    console.print(table)
+    scores = Table(title="Test scores, mean ± sd over seeds")
+    for col in ("variant", "UPOS", "UAS", "LAS"):
+        scores.add_column(col, justify="left" if col == "variant" else "right")
+    for name, d in r["variants"].items():
+        scores.add_row(name, *(f"{d[m]['mean']:.2f} ± {d[m]['sd']:.2f}" for m in ("upos", "uas", "las")))
+    console.print(scores)
+    pv = r["prediction_vs_measured"]
+    if pv["predicted"]:
+        console.print(f"assess predicted: {pv['predicted']} ({'agrees' if pv['agree'] else 'differs'})")
+    console.print("intervals: paired bootstrap, "
+                  f"{int(round(100 * r['statistics']['ci_level']))}%; '?' = the deciding difference is within noise")
+
+
+def _diff(d: dict[str, Any]) -> str:
+    note = " ~" if d["within_noise"] else ""
+    return f"{d['diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]{note}"

@@ -1,0 +1,130 @@
+"""categorize end to end with a tiny in-process BERT and a tiny inline treebank: stages, report, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adaptlang.errors import OutputExistsError, UsageError
+from adaptlang.pipeline import CategorizeConfig, run_categorize
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+def _config(toy: dict[str, Path], model: Path, out: Path, **kw: object) -> CategorizeConfig:
+    base = dict(corpus=str(toy["corpus"]), train=str(toy["train"]), dev=str(toy["dev"]), test=str(toy["test"]),
+                model=str(model), output=str(out), seeds=2, translit="none", epochs=1, baseline_epochs=1,
+                adapt_steps=2, n_bootstrap=200, device="cpu", baseline_corpus=False, max_train_sentences=12,
+                adapt_options={"pppl_tokens": 8})
+    base.update(kw)
+    return CategorizeConfig(**base)  # type: ignore[arg-type]
+
+
+def test_categorize_end_to_end_and_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import adaptlang.pipeline as pipeline
+
+    run = tmp_path / "run"
+    config = _config(toy_treebanks, tiny_bert_dir, run, seeds=1)
+
+    # Interrupt the run during its 3rd fine-tuning evaluation (as Ctrl-C would).
+    real_evaluate = pipeline.evaluate_one
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kw: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "evaluate_one", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_categorize(config)
+    assert not (run / "results.json").exists()
+    [trained] = list((run / "stages").glob("mlm_seed_1-*/model/train.json"))
+    trained_at = trained.stat().st_mtime_ns
+    monkeypatch.setattr(pipeline, "evaluate_one", real_evaluate)
+
+    events: list[tuple[str, str]] = []
+    result = run_categorize(config, lambda e: events.append((e.kind, e.stage)) if e.kind in ("skip", "stage") else None)
+    status = {s.name: s.status for s in result.stages}
+    # assess, data, adapt and the first two model runs were finished before the interruption: reused. The third
+    # had trained its model but not evaluated it: the stage reruns, and finds the trained model.
+    assert [n for n, s in status.items() if s == "reused"] == ["assess", "data", "adapt", "baseline seed 1",
+                                                               "direct seed 1"]
+    assert [n for n, s in status.items() if s == "ran"] == ["mlm seed 1"]
+    assert ("skip", "assess") in events and ("stage", "mlm seed 1") in events
+    assert trained.stat().st_mtime_ns == trained_at  # the model was not trained again
+
+    r = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    assert sorted(p.name for p in run.iterdir()) == [
+        "report.md", "results.json", "run.json", "scores.png", "stages", "tokenizer.png"]
+    assert set(r["variants"]) == {"baseline", "direct", "mlm"}
+    assert r["data"]["n_train_sentences"] == 12 and r["data"]["n_test_sentences"] == 10
+    # The verdict follows from the measured means, by the definition.
+    for task, metric in (("upos", "upos"), ("las", "las")):
+        mean = {v: r["variants"][v][metric]["mean"] for v in r["variants"]}
+        expected = ("easy" if mean["direct"] > mean["baseline"] else
+                    "intermediate" if mean["mlm"] > mean["baseline"] else "hard")
+        assert r["verdict"]["tasks"][task]["category"] == expected
+        d = r["differences"][task]["direct - baseline"]
+        assert d["diff"] == pytest.approx(mean["direct"] - mean["baseline"], abs=1e-3)
+        assert d["ci_low"] <= d["ci_high"] and d["within_noise"] == (d["ci_low"] <= 0 <= d["ci_high"])
+    order = ["easy", "intermediate", "hard"]
+    assert r["verdict"]["category"] == max((t["category"] for t in r["verdict"]["tasks"].values()), key=order.index)
+    assert r["prediction_vs_measured"]["measured"] == r["verdict"]["category"]
+    assert r["adaptation"]["none"]["steps"] == 2
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert f"**Measured category: {r['verdict']['category']}**" in md
+
+    # A complete rerun reuses everything and reproduces the same numbers.
+    again = run_categorize(config)
+    assert {s.status for s in again.stages} == {"reused"}
+    assert again.report["variants"] == r["variants"] and again.report["verdict"] == r["verdict"]
+
+    # More seeds: only the new runs are trained (the bootstrap settings are not a stage: nothing reruns for them).
+    more = run_categorize(_config(toy_treebanks, tiny_bert_dir, run, seeds=2, n_bootstrap=300))
+    assert [s.name for s in more.stages if s.status == "ran"] == ["baseline seed 2", "direct seed 2", "mlm seed 2"]
+    r = more.report
+    assert r["variants"]["mlm"]["seeds"] == 2 and r["statistics"]["n_bootstrap"] == 300
+
+
+def test_categorize_errors(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--seeds"):
+        run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", seeds=0))
+    with pytest.raises(UsageError, match="--test .*no such file"):
+        run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", test=str(tmp_path / "missing.conllu")))
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match="not a categorize run directory"):
+        run_categorize(_config(toy_treebanks, tiny_bert_dir, stranger, force=True))
+    assert (stranger / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_cli_categorize_bad_input(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.conllu"
+    bad.write_text("1\tx\n", encoding="utf-8")
+    r = subprocess.run(
+        [sys.executable, "-c", "from adaptlang.cli.main import main; main()", "categorize",
+         "--corpus", str(toy_treebanks["corpus"]), "--train", str(bad), "--test", str(toy_treebanks["test"]),
+         "--model", str(tiny_bert_dir), "-o", str(tmp_path / "run"), "--translit", "none"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert r.returncode != 0
+    assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("adaptlang: error:"), r.stderr
+    assert "Traceback" not in r.stderr and "bad.conllu:1" in r.stderr
