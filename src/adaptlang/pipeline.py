@@ -59,6 +59,7 @@ class CategorizeConfig:
     adapt_method: str = "full"
     adapt_options: dict[str, Any] = field(default_factory=dict)  # other AdaptConfig fields (library use), e.g. lr
     max_train_sentences: int | None = None
+    max_minutes: float | None = None  # time budget of each fine-tuning run (the loop plans its epochs to fit)
     batch_size: int = 32
     max_seq_len: int = 128  # MLM sequence length
     n_bootstrap: int = 1000
@@ -183,6 +184,8 @@ def check_config(c: CategorizeConfig) -> None:
         raise UsageError("--adapt-steps must be at least 1")
     if c.max_train_sentences is not None and c.max_train_sentences < 2:
         raise UsageError("--max-train-sentences must be at least 2")
+    if c.max_minutes is not None and not c.max_minutes > 0:
+        raise UsageError("--max-minutes must be positive")
     if c.n_bootstrap < 100:
         raise UsageError("--bootstrap must be at least 100")
     if not 0.5 <= c.level < 1.0:
@@ -332,7 +335,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
             epochs = c.epochs
         stage_config = {"variant": variant, "seed": seed, "encoder": encoder, "epochs": epochs,
                         "train": inputs["train"], "max_train": c.max_train_sentences, "dev": inputs["dev"],
-                        "test": inputs["test"], "batch_size": c.batch_size}
+                        "test": inputs["test"], "batch_size": c.batch_size, "max_minutes": c.max_minutes}
 
         def do_run(directory: Path) -> dict[str, Any]:
             model_dir = directory / "model"
@@ -387,12 +390,14 @@ def train_one(variant: str, encoder: dict[str, Any], train: str, dev: str | None
         from adaptlang.baseline import BaselineConfig, train_baseline
 
         train_baseline(BaselineConfig(train=train, dev=dev, out=out, epochs=epochs, seed=seed, device=c.device,
-                                      corpus=c.corpus if c.baseline_corpus else None, resume=True), callbacks)
+                                      corpus=c.corpus if c.baseline_corpus else None, max_minutes=c.max_minutes,
+                                      resume=True), callbacks)
         return
     from adaptlang.tasks import train_parser
 
     train_parser(TrainConfig(train=train, dev=dev, out=out, encoder=encoder, epochs=epochs, seed=seed,
-                             batch_size=c.batch_size, device=c.device, resume=True), callbacks)
+                             batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True),
+                 callbacks)
 
 
 class _FitProgress:

@@ -265,7 +265,8 @@ def categorize_markdown(r: dict[str, Any]) -> str:
         + (" (cut with --max-train-sentences)" if d.get("train_cut") else ""),
         f"- Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}, with early "
         f"stopping on dev LAS{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM steps: "
-        f"{c['adapt_steps']} ({c['adapt_method']})",
+        f"{c['adapt_steps']} ({c['adapt_method']})"
+        + (f"; time budget per fine-tuning run: {c['max_minutes']} min" if c.get("max_minutes") else ""),
         f"- Statistics: {r['statistics']['method']}; {r['statistics']['n_bootstrap']} samples. "
         f"{r['statistics']['beats']}. {r['statistics']['adaptation_runs']}.",
         "",

@@ -40,6 +40,9 @@ def categorize_command(
     max_train_sentences: Optional[int] = typer.Option(
         None, "--max-train-sentences", help="Train on the first N sentences only (budget option)."
     ),
+    max_minutes: Optional[float] = typer.Option(
+        None, "--max-minutes", help="Time budget of each fine-tuning run, in minutes (budget option)."
+    ),
     batch_size: int = typer.Option(32, "--batch-size", help="Sentences per fine-tuning batch."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap samples for the intervals."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
@@ -56,9 +59,9 @@ def categorize_command(
     config = CategorizeConfig(
         corpus=str(corpus), train=str(train), test=str(test), model=model, output=str(output),
         dev=str(dev) if dev else None, lang=lang, seeds=seeds, translit=translit, epochs=epochs,
-        baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps, adapt_method=adapt_method,
-        max_train_sentences=max_train_sentences, batch_size=batch_size, n_bootstrap=bootstrap, level=level,
-        device=device, force=force,
+        baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
+        adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
+        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force,
     )
     with _StageProgress() as bar:
         result = run_categorize(config, bar.event)
