@@ -355,7 +355,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
     report = build_results(c, assess, scheme, scheme_reason, data, adapted, runs, stages.records)
     from adaptlang.report import write_categorize_report
 
-    write_categorize_report(run_dir, report)
+    report["files"] = write_categorize_report(run_dir, report)
     return CategorizeResult(str(run_dir), report, tuple(stages.records))
 
 
