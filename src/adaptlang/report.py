@@ -170,7 +170,8 @@ def plot_tokenizer_metrics(results: dict[str, Any], path: str | os.PathLike) -> 
 
 
 def _ms(d: dict[str, Any]) -> str:
-    return f"{d['mean']:.2f} ± {d['sd']:.2f}"
+    """mean ± sd; a single seed has no spread to show."""
+    return f"{d['mean']:.2f} ± {d['sd']:.2f}" if d.get("n", 2) > 1 else f"{d['mean']:.2f}"
 
 
 def _diff(d: dict[str, Any]) -> str:

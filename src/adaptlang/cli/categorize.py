@@ -134,8 +134,10 @@ def print_verdict(r: dict[str, Any]) -> None:
     for col in ("variant", "UPOS", "UAS", "LAS"):
         scores.add_column(col, justify="left" if col == "variant" else "right")
     for name, d in r["variants"].items():
-        scores.add_row(name, *(f"{d[m]['mean']:.2f} ± {d[m]['sd']:.2f}" for m in ("upos", "uas", "las")))
+        scores.add_row(name, *(_ms(d[m]) for m in ("upos", "uas", "las")))
     console.print(scores)
+    if any(d["upos"].get("n", 2) == 1 for d in r["variants"].values()):
+        console.print("one seed: no spread over seeds to show; intervals cover the test sentences only")
     pv = r["prediction_vs_measured"]
     if pv["predicted"]:
         console.print(f"assess predicted: {pv['predicted']} ({'agrees' if pv['agree'] else 'differs'})")
@@ -146,3 +148,7 @@ def print_verdict(r: dict[str, Any]) -> None:
 def _diff(d: dict[str, Any]) -> str:
     note = " ~" if d["within_noise"] else ""
     return f"{d['diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]{note}"
+
+
+def _ms(d: dict[str, Any]) -> str:
+    return f"{d['mean']:.2f} ± {d['sd']:.2f}" if d.get("n", 2) > 1 else f"{d['mean']:.2f}"
