@@ -273,7 +273,8 @@ def test_cli_cka(tiny_bert_dir: Path, parallel: tuple[Path, Path], tmp_path: Pat
     args = ["analyze", "cka", "--model", str(tiny_bert_dir), "--source", str(en), "--target", str(de), "-o", str(out)]
     r = _adaptlang(*args, "--json", "-")
     assert r.returncode == 0, r.stderr
-    assert "CKA with en" in r.stdout
+    assert json.loads(r.stdout)["kind"] == "cka"  # with --json -, stdout is the JSON alone
+    assert "CKA with en" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["cka.json", "cka.png", "cka.tsv"]
     assert (out / "cka.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((out / "cka.json").read_text())

@@ -85,8 +85,9 @@ def cka_command(
         write_json_atomic(tmp / "cka.json", data)
         write_text_atomic(tmp / "cka.tsv", _tsv(result))
         plot_cka(result, tmp / "cka.png")
-    _print_table(result)
-    console.print(f"wrote {output}/cka.json, cka.tsv, cka.png")
+    out = err_console if json_out == "-" else console  # stdout carries only the JSON then
+    _print_table(result, out)
+    out.print(f"wrote {output}/cka.json, cka.tsv, cka.png")
     emit_json(data, json_out)
 
 
@@ -119,7 +120,7 @@ def _fmt(x: float) -> str:
     return "nan" if math.isnan(x) else f"{x:.4f}"
 
 
-def _print_table(result: Any) -> None:
+def _print_table(result: Any, out: Any) -> None:
     from rich.table import Table
 
     from adaptlang.analysis.cka import language_label
@@ -140,8 +141,8 @@ def _print_table(result: Any) -> None:
             cell = _fmt(scores[layer])
             cells.append(f"[bold]{cell}[/bold]" if curve is not None and layer == curve.peak_layer else cell)
         table.add_row("emb" if layer == 0 else str(layer), *cells)
-    console.print(table)
-    console.print("bold = peak layer of each curve; layer 0 = embedding output; shuffled = the same target sentences "
+    out.print(table)
+    out.print("bold = peak layer of each curve; layer 0 = embedding output; shuffled = the same target sentences "
                   "paired with the wrong source sentence (the level that owes nothing to translation)")
 
 
@@ -182,12 +183,13 @@ def random_init_command(
                                   ("reused (already done)" if e.kind == "skip" else f"done in {e.seconds:.0f} s"))
 
         result = run_random_init(config, on_event)
-    _print_random_init(result)
-    console.print(f"wrote {output}/random-init.json, random-init.png")
+    out = err_console if json_out == "-" else console  # stdout carries only the JSON then
+    _print_random_init(result, out)
+    out.print(f"wrote {output}/random-init.json, random-init.png")
     emit_json(result, json_out)
 
 
-def _print_random_init(r: dict[str, Any]) -> None:
+def _print_random_init(r: dict[str, Any], out: Any) -> None:
     from rich.table import Table
 
     from adaptlang.report import short_test_name
@@ -209,5 +211,5 @@ def _print_random_init(r: dict[str, Any]) -> None:
                 cells.append(f"{d['diff']:+.2f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]" +
                              ("" if d["within_noise"] else " *"))
         table.add_row(row["reinit"], *cells)
-    console.print(table)
-    console.print("* = the interval excludes 0")
+    out.print(table)
+    out.print("* = the interval excludes 0")

@@ -65,8 +65,9 @@ def categorize_command(
     )
     with _StageProgress() as bar:
         result = run_categorize(config, bar.event)
-    print_verdict(result.report)
-    console.print(f"report: {output}/report.md  (results.json, scores.png" +
+    out = err_console if json_out == "-" else console  # stdout carries only the JSON then
+    print_verdict(result.report, out)
+    out.print(f"report: {output}/report.md  (results.json, scores.png" +
                   (", tokenizer.png" if "tokenizer.png" in result.report.get("files", []) else "") + ")")
     emit_json(result.report, json_out)
 
@@ -113,7 +114,7 @@ class _StageProgress:
             self._bar.stop()
 
 
-def print_verdict(r: dict[str, Any]) -> None:
+def print_verdict(r: dict[str, Any], out: Any = console) -> None:
     from rich.table import Table
 
     v = r["verdict"]
@@ -129,19 +130,19 @@ def print_verdict(r: dict[str, Any]) -> None:
             task.upper(), t["category"] + ("" if t["firm"] else "?"), _diff(t["direct_vs_baseline"]),
             f"{r['differences'][task]['best adapted']}: {_diff(a)}" if a else "—",
         )
-    console.print(table)
+    out.print(table)
     scores = Table(title="Test scores, mean ± sd over seeds")
     for col in ("variant", "UPOS", "UAS", "LAS"):
         scores.add_column(col, justify="left" if col == "variant" else "right")
     for name, d in r["variants"].items():
         scores.add_row(name, *(_ms(d[m]) for m in ("upos", "uas", "las")))
-    console.print(scores)
+    out.print(scores)
     if any(d["upos"].get("n", 2) == 1 for d in r["variants"].values()):
-        console.print("one seed: no spread over seeds to show; intervals cover the test sentences only")
+        out.print("one seed: no spread over seeds to show; intervals cover the test sentences only")
     pv = r["prediction_vs_measured"]
     if pv["predicted"]:
-        console.print(f"assess predicted: {pv['predicted']} ({'agrees' if pv['agree'] else 'differs'})")
-    console.print("intervals: paired bootstrap, "
+        out.print(f"assess predicted: {pv['predicted']} ({'agrees' if pv['agree'] else 'differs'})")
+    out.print("intervals: paired bootstrap, "
                   f"{int(round(100 * r['statistics']['ci_level']))}%; '?' = the deciding difference is within noise")
 
 
