@@ -80,6 +80,7 @@ class TrainResult:
     train_seconds: float
     sentences_per_s: float
     peak_memory_mb: float
+    cpu_seconds: float  # user + system CPU time of the whole run (wall time depends on other load)
     n_train_sentences: int
     n_dev_sentences: int
     n_parameters: int
@@ -145,6 +146,11 @@ def peak_memory_mb(device: torch.device) -> float:
     return round(rss, 1)
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # ---- batches ---------------------------------------------------------------------------------------------
 @dataclass
 class Example:
@@ -205,6 +211,7 @@ def train_parser(config: TrainConfig, callbacks: FitCallbacks | None = None) -> 
     if config.epochs < 1 or config.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be at least 1")
     device = resolve_device(config.device)
+    cpu_start = _cpu_seconds()
     train_sents = read_conllu(config.train, require_tree=True)
     if config.dev:
         dev_sents = read_conllu(config.dev, require_tree=True)
@@ -279,7 +286,8 @@ def train_parser(config: TrainConfig, callbacks: FitCallbacks | None = None) -> 
         out=str(out), best_epoch=result.best_epoch, dev=result.best_dev, epochs_run=n_epochs,
         stopped_early=result.stopped_early, train_seconds=round(train_time, 2),
         sentences_per_s=round(sum(speeds) / len(speeds), 2) if speeds else 0.0,
-        peak_memory_mb=peak_memory_mb(device), n_train_sentences=len(train_sents),
+        peak_memory_mb=peak_memory_mb(device), cpu_seconds=round(_cpu_seconds() - cpu_start, 1),
+        n_train_sentences=len(train_sents),
         n_dev_sentences=len(dev_sents), n_parameters=n_params, n_trainable_parameters=n_trainable,
         encoder=encoder.config, resumed_from_epoch=result.resumed_from_epoch, fit=fit_cfg.to_dict(),
     )

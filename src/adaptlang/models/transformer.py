@@ -81,6 +81,7 @@ def _quiet_transformers() -> None:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     logging.getLogger("peft").setLevel(logging.ERROR)
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
 
 
 def load_backbone(spec: str, adapter: bool, base_model: str | None, trainable_adapter: bool = True) -> tuple[nn.Module, Any]:
@@ -105,7 +106,8 @@ def load_backbone(spec: str, adapter: bool, base_model: str | None, trainable_ad
             tokenizer = AutoTokenizer.from_pretrained(spec)
     except (OSError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"cannot load model {spec!r}: {first}") from None
+        hint = "" if Path(spec).exists() else " (is it a local directory? the hub may be unreachable)"
+        raise ModelError(f"cannot load model {spec!r}: {first}{hint}") from None
     return model, tokenizer
 
 
