@@ -142,6 +142,8 @@ def test_deterministic_and_resume_after_crash(tmp_path: Path, tiny_bert_dir: Pat
     assert all(torch.equal(heads_a[k], heads_c[k]) for k in heads_a)
     with pytest.raises(Exception, match="already exists"):
         train_parser(small_config(tmp_path, tiny_bert_dir, "c"))
+    with pytest.raises(Exception, match="nothing to resume"):
+        train_parser(small_config(tmp_path, tiny_bert_dir, "c", resume=True))
 
 
 def test_layer_options(tiny_bert_dir: Path) -> None:

@@ -27,7 +27,7 @@ import torch
 from adaptlang.data.conllu import Sentence, iter_conllu, read_conllu, sentences_from_tokens
 from adaptlang.data.text import iter_lines
 from adaptlang.data.vocab import LabelVocab
-from adaptlang.errors import InputError, ModelError, UsageError
+from adaptlang.errors import InputError, ModelError, OutputExistsError, UsageError
 from adaptlang.evaluate import Scores, attachment_scores
 from adaptlang.fileio import atomic_path, check_output, write_json_atomic
 from adaptlang.models import get_encoder_class
@@ -207,6 +207,8 @@ def _partial_dir(out: Path) -> Path:
 def train_parser(config: TrainConfig, callbacks: FitCallbacks | None = None) -> TrainResult:
     """Train a UPOS tagger + biaffine parser on a CoNLL-U treebank and write a self-contained model directory."""
     out = Path(config.out)
+    if config.resume and out.exists() and not (_partial_dir(out) / "checkpoint" / "state.json").exists():
+        raise OutputExistsError(out, "training already finished (nothing to resume); pass --force to retrain")
     check_output(out, config.force or config.resume, "pass --force to overwrite it")
     if config.epochs < 1 or config.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be at least 1")
