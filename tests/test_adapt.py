@@ -403,3 +403,39 @@ def test_cli_errors_are_one_line(bert_dir: Path, tmp_path: Path) -> None:
     r = subprocess.run([*ADAPTLANG, "adapt", str(tmp_path / "missing.txt"), "--model", str(bert_dir), "-o",
                         str(tmp_path / "o2")], capture_output=True, text=True)
     assert r.returncode != 0 and r.stderr.strip().count("\n") == 0 and "no such file" in r.stderr
+
+
+def test_lora_with_extended_vocab_loads_like_the_merged_model(bert_dir: Path, tmp_path: Path) -> None:
+    """The adapter carries the resized, mean-initialised embeddings and the new tokens' trained deltas."""
+    from peft import PeftModel
+    from transformers import AutoModel, AutoTokenizer
+
+    kw = dict(method="lora", extend_vocab=40, steps=4, lr=1e-2)
+    adapt_model(_cfg(bert_dir, tmp_path / "lora", **kw))
+    adapt_model(_cfg(bert_dir, tmp_path / "merged", merge=True, **kw))
+    tok = AutoTokenizer.from_pretrained(tmp_path / "lora")
+    base = AutoModel.from_pretrained(bert_dir)
+    base.resize_token_embeddings(len(tok))
+    adapted = PeftModel.from_pretrained(base, tmp_path / "lora").eval()
+    merged = AutoModel.from_pretrained(tmp_path / "merged").eval()
+    batch = tok(_uyghur_lines()[:3], return_tensors="pt", padding=True)
+    assert int((batch["input_ids"] >= len(tok) - 40).sum()) > 0  # new pieces are used
+    with torch.no_grad():
+        a = adapted(**batch).last_hidden_state
+        b = merged(**batch).last_hidden_state
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_data_parallel_under_torchrun(bert_dir: Path, tmp_path: Path) -> None:
+    """Two CPU processes (gloo DDP), as `accelerate launch` would start them: each takes half of every batch."""
+    out = tmp_path / "ddp"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "adaptlang.cli.main", "adapt", str(UYGHUR),
+                        "--model", str(bert_dir), "-o", str(out), "--steps", "4", "--batch-size", "2",
+                        "--max-seq-len", "48", "--pppl-tokens", "8", "--quiet"],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    figures = json.loads((out / "adapt.json").read_text())
+    assert figures["n_processes"] == 2 and figures["data"]["global_batch_sequences"] == 4
+    assert r.stdout.count("adapted ") == 1  # one report, from the main process

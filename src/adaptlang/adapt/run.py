@@ -81,7 +81,8 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
     c = resolve(config)
     from accelerate import Accelerator
 
-    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+    cuda = torch.cuda.is_available()
+    accelerator = Accelerator(cpu=not cuda, mixed_precision="bf16" if cuda else "no")
     main = accelerator.is_main_process
 
     def say(message: str) -> None:
@@ -225,6 +226,7 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
     for s in handlers:
         signal.signal(s, on_signal)
     tokens_this_run = 0
+    peak_mb = _peak_memory_mb()
     tokens_before = int(run_state.get("tokens_trained", 0))
     losses: list[float] = run_state.get("losses", [])
     t0 = time.perf_counter()
@@ -259,6 +261,8 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
             if main and progress is not None and (done % c.progress_every == 0 or done == total_steps):
                 progress(Event("step", step=done, total=total_steps, loss=step_loss,
                                tokens_per_second=tokens_this_run / max(elapsed, 1e-9)))
+            if done == total_steps:
+                peak_mb = _peak_memory_mb()  # training peak, before the final checkpoint's serialisation
             interrupted = _any_process(accelerator, stop["signal"] is not None)
             if done % c.save_every == 0 or interrupted or done == total_steps:
                 run_state["losses"] = losses
@@ -292,10 +296,6 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
         "pseudo_perplexity_before": hb["pseudo_perplexity"],
         "pseudo_perplexity_after": heldout_after["pseudo_perplexity"],
     }
-    if torch.cuda.is_available():
-        peak_mb = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = AdaptResult(
         output=str(out),
         method=c.method,
@@ -439,6 +439,13 @@ def evaluate(objective: MaskedLMObjective, data: Packed, tokenizer: Any, c: Adap
         "pseudo_perplexity": round(math.exp(min(nll / n, 50)), 4) if n else None,
         "pppl_positions": n,
     }
+
+
+def _peak_memory_mb() -> float:
+    """Peak memory so far: CUDA memory allocated on GPU, else the process's maximum resident set size."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:

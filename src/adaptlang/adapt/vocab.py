@@ -1,8 +1,9 @@
 """Vocabulary extension: learn subwords on the target corpus, add the most useful ones the model lacks.
 
-The learner is the same family as the model's tokenizer (WordPiece for BERT vocabularies, Unigram for
-SentencePiece ones such as XLM-R), trained with the model's own normalizer and pre-tokenizer, so new pieces slot into
-the existing segmentation. A candidate's usefulness is how many old pieces it saves over the corpus: its use count
+A Unigram learner is trained with the model's own normalizer and pre-tokenizer, and its pieces are written in the
+base tokenizer's notation (WordPiece: continuation prefix inside words; SentencePiece/Unigram: as learned), so new
+pieces slot into the existing segmentation: appended to a WordPiece vocabulary (greedy longest match picks them
+up) or to a Unigram vocabulary with their learned log-probability as score. A candidate's usefulness is how many old pieces it saves over the corpus: its use count
 in the learned segmentation times (number of old pieces needed to spell it - 1), plus its count again for every
 [UNK] it removes.
 """
@@ -50,34 +51,34 @@ def extend_tokenizer(tokenizer: Any, lines: list[str], n_new: int, workdir: str)
     learner = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     learned_size = min(max(4 * n_new, 1000), 64000)
     unk = tokenizer.unk_token
-    if kind == "WordPiece":
-        prefix = base_json["model"].get("continuing_subword_prefix", "##")
-        learner.model = models.WordPiece(unk_token=unk, continuing_subword_prefix=prefix)
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=learned_size, special_tokens=[unk], continuing_subword_prefix=prefix, show_progress=False
-        )
-    else:
-        learner.model = models.Unigram()
-        trainer = trainers.UnigramTrainer(
-            vocab_size=learned_size, special_tokens=[unk], unk_token=unk, show_progress=False
-        )
+    # A Unigram learner for both kinds: the tokenizers library's Unigram trainer is deterministic (its BPE/WordPiece
+    # trainer breaks ties in hash order), and a run must be reproducible from its seed.
+    learner.model = models.Unigram()
     learner.post_processor = None
-    learner.train_from_iterator(lines, trainer=trainer)
+    learner.train_from_iterator(
+        lines, trainer=trainers.UnigramTrainer(vocab_size=learned_size, special_tokens=[unk], unk_token=unk,
+                                               show_progress=False)
+    )
+    prefix = base_json["model"].get("continuing_subword_prefix", "##") if kind == "WordPiece" else ""
 
-    old_model = tokenizer.backend_tokenizer.model
-    old_vocab = tokenizer.backend_tokenizer.get_vocab(with_added_tokens=True)
-    learned_vocab = learner.get_vocab(with_added_tokens=False)
-    candidates = [p for p in learned_vocab if p not in old_vocab and p != unk]
-    # Use counts of the candidates in the learned segmentation of the corpus.
+    # Use counts of the learned pieces over the corpus, in the base tokenizer's notation (WordPiece: a piece inside
+    # a word is written with its continuation prefix).
     use: Counter[str] = Counter()
     for enc in learner.encode_batch(lines, add_special_tokens=False):
-        use.update(enc.tokens)
+        previous_word = None
+        for piece, word in zip(enc.tokens, enc.word_ids):
+            if kind == "WordPiece" and word is not None and word == previous_word:
+                piece = prefix + piece
+            previous_word = word
+            use[piece] += 1
+    old_model = tokenizer.backend_tokenizer.model
+    old_vocab = tokenizer.backend_tokenizer.get_vocab(with_added_tokens=True)
+    candidates = sorted(p for p in use if p not in old_vocab and p != unk and p != prefix)
+    learned_vocab = use
     unk_id = tokenizer.unk_token_id
     scored: list[tuple[float, str, list[int]]] = []
     for piece in candidates:
-        count = use.get(piece, 0)
-        if count == 0:
-            continue
+        count = use[piece]
         old_ids = _old_pieces(old_model, old_vocab, piece, kind, base_json)
         n_unk = sum(1 for i in old_ids if i == unk_id)
         saving = count * (max(0, len(old_ids) - 1) + n_unk)

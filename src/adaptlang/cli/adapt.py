@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import typer
@@ -64,6 +65,8 @@ def adapt(
         result = adapt_model(config, progress=reporter)
     finally:
         reporter.close()
+    if os.environ.get("RANK", "0") != "0":  # under `accelerate launch` / torchrun only the main process reports
+        return
     if json_path is not None:
         emit_json(result.to_dict(), json_path)
     if json_path != "-":
