@@ -439,3 +439,22 @@ def test_data_parallel_under_torchrun(bert_dir: Path, tmp_path: Path) -> None:
     figures = json.loads((out / "adapt.json").read_text())
     assert figures["n_processes"] == 2 and figures["data"]["global_batch_sequences"] == 4
     assert r.stdout.count("adapted ") == 1  # one report, from the main process
+
+
+def test_adapted_lora_model_trains_a_parser(shared_ud: Path, tmp_path: Path) -> None:
+    """Contract with `adaptlang train`: a transliterated, vocabulary-extended LoRA adapter is a valid --model."""
+    from adaptlang.translit import get_transliterator
+
+    t = get_transliterator("table:ug-uly", lang="ug")
+    model = make_bert(tmp_path / "lat", [t.transliterate(x) for x in _uyghur_lines()])
+    out = tmp_path / "adapted"
+    r = adapt_model(_cfg(model, out, method="lora", translit="latin", lang="ug", extend_vocab=30, steps=3))
+    assert r.translit == "table:ug-uly"
+    blocks = (shared_ud / "UD_Uyghur-UDT" / "ug_udt-ud-train.conllu").read_text(encoding="utf-8").split("\n\n")
+    treebank = tmp_path / "ug40.conllu"
+    treebank.write_text("\n\n".join(blocks[:40]) + "\n\n", encoding="utf-8")
+    parser = tmp_path / "parser"
+    done = subprocess.run([*ADAPTLANG, "train", "--train", str(treebank), "--model", str(out), "-o", str(parser),
+                           "--epochs", "1"], capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "table:ug-uly" in (parser / "config.json").read_text()  # the scheme travels on to the parser

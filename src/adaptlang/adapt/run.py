@@ -187,10 +187,11 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
     for name, p in objective.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=c.lr, foreach=False,
-    )
+    groups = [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    try:  # the fused kernel (CPU and CUDA) is several times faster on a 96M-row embedding matrix
+        optimizer = torch.optim.AdamW(groups, lr=c.lr, fused=True)
+    except (RuntimeError, ValueError):
+        optimizer = torch.optim.AdamW(groups, lr=c.lr, foreach=False)
     model, optimizer = accelerator.prepare(objective, optimizer)
     unwrapped: MaskedLMObjective = accelerator.unwrap_model(model)
 
