@@ -67,11 +67,25 @@ def heldout_stride(fraction: float) -> int:
     return max(2, round(1 / fraction))
 
 
-def split_heldout(lines: list[str], fraction: float, path: str) -> tuple[list[str], list[str]]:
-    """Hold out every k-th line (k = 1/fraction) so the slice spans the whole corpus, not just its end."""
+MAX_HELDOUT_LINES = 2000  # evaluation cost stays bounded on large corpora
+
+
+def heldout_indices(n_lines: int, fraction: float) -> range:
+    """Line indices held out: every k-th line (k = 1/fraction), thinned to at most MAX_HELDOUT_LINES."""
     k = heldout_stride(fraction)
-    heldout = [line for i, line in enumerate(lines) if i % k == k - 1]
-    train = [line for i, line in enumerate(lines) if i % k != k - 1]
+    n_every_k = n_lines // k
+    if n_every_k > MAX_HELDOUT_LINES:
+        k = k * math.ceil(n_every_k / MAX_HELDOUT_LINES)
+    return range(k - 1, n_lines, k)
+
+
+def split_heldout(lines: list[str], fraction: float, path: str) -> tuple[list[str], list[str]]:
+    """Hold out every k-th line so the slice spans the whole corpus, not just its end."""
+    k = heldout_stride(fraction)
+    held = heldout_indices(len(lines), fraction)
+    held_set = set(held)
+    heldout = [lines[i] for i in held]
+    train = [line for i, line in enumerate(lines) if i not in held_set]
     if len(heldout) < MIN_HELDOUT_LINES or len(train) < MIN_TRAIN_LINES:
         need = k * MIN_HELDOUT_LINES
         raise InputError(

@@ -33,7 +33,7 @@ from adaptlang.adapt.corpus import (
     Tokenized,
     batch_indices,
     dominant_script,
-    heldout_stride,
+    heldout_indices,
     mask_tokens,
     pack,
     read_corpus,
@@ -103,7 +103,7 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
         say(f"transliterating with {translit_name}")
         lines = [translit_fn(line) for line in lines]
     train_lines, heldout_lines = split_heldout(lines, c.heldout_fraction, c.corpus)
-    k = heldout_stride(c.heldout_fraction)
+    k = heldout_indices(len(lines), c.heldout_fraction).step
     say(f"held-out slice: every {k}th line of the corpus ({len(heldout_lines)} of {len(lines)} lines)")
 
     # ---- model, tokenizer, vocabulary ---------------------------------------------------------------------------
