@@ -63,6 +63,11 @@ def read_corpus(path: str, encoding_errors: str = "strict") -> tuple[list[str], 
     return lines, digest.hexdigest()
 
 
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def heldout_stride(fraction: float) -> int:
     return max(2, round(1 / fraction))
 
@@ -90,8 +95,8 @@ def split_heldout(lines: list[str], fraction: float, path: str) -> tuple[list[st
         need = k * MIN_HELDOUT_LINES
         raise InputError(
             path,
-            f"corpus too small: {len(lines)} non-blank line(s); holding out every {k}th line for evaluation needs "
-            f"at least {need} lines (give more text or raise --heldout-fraction)",
+            f"corpus too small: {len(lines)} non-blank line(s); holding out every {ordinal(k)} line for evaluation "
+            f"needs at least {need} lines (give more text or raise --heldout-fraction)",
         )
     return train, heldout
 

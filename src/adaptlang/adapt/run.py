@@ -34,6 +34,7 @@ from adaptlang.adapt.corpus import (
     batch_indices,
     dominant_script,
     heldout_indices,
+    ordinal,
     mask_tokens,
     pack,
     read_corpus,
@@ -104,7 +105,7 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
         lines = [translit_fn(line) for line in lines]
     train_lines, heldout_lines = split_heldout(lines, c.heldout_fraction, c.corpus)
     k = heldout_indices(len(lines), c.heldout_fraction).step
-    say(f"held-out slice: every {k}th line of the corpus ({len(heldout_lines)} of {len(lines)} lines)")
+    say(f"held-out slice: every {ordinal(k)} line of the corpus ({len(heldout_lines)} of {len(lines)} lines)")
 
     # ---- model, tokenizer, vocabulary ---------------------------------------------------------------------------
     say(f"loading {c.model}")
@@ -171,7 +172,7 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
         "lines": len(lines),
         "train_lines": len(train_lines),
         "heldout_lines": len(heldout_lines),
-        "heldout": f"every {k}th non-blank line",
+        "heldout": f"every {ordinal(k)} non-blank line",
         "train_tokens": train_tok.n_tokens,
         "heldout_tokens": held_tok.n_tokens,
         "train_sequences": train_data.n_seq,
@@ -289,7 +290,7 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
     heldout = {
         "lines": len(heldout_lines),
         "tokens": held_tok.n_tokens,
-        "selection": f"every {k}th non-blank line of the corpus",
+        "selection": f"every {ordinal(k)} non-blank line of the corpus",
         "masked_tokens": hb["masked_tokens"],
         "pppl_positions": hb["pppl_positions"],
         "mlm_loss_before": hb["mlm_loss"],
