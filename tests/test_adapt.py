@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import signal
 import subprocess
@@ -194,9 +195,11 @@ def test_full_adaptation_of_encoder_only_model(bert_dir: Path, tmp_path: Path) -
     assert mlm.cls.predictions.decoder.weight.data_ptr() == mlm.bert.embeddings.word_embeddings.weight.data_ptr()
 
 
-def test_shipped_head_is_kept(bert_head_dir: Path, tmp_path: Path) -> None:
-    r = adapt_model(_cfg(bert_head_dir, tmp_path / "out", steps=2))
+def test_shipped_head_is_kept_with_epochs_and_whole_words(bert_head_dir: Path, tmp_path: Path) -> None:
+    r = adapt_model(_cfg(bert_head_dir, tmp_path / "out", steps=None, epochs=0.1, whole_word_mask=True))
     assert r.head == "shipped"
+    # 0.1 epoch of the packed training sequences in global batches of 4
+    assert r.steps == math.ceil(0.1 * r.data["train_sequences"] / 4) and r.config["whole_word_mask"]
 
 
 def test_lora_adapter_loads_with_peft_and_merge_matches(bert_dir: Path, tmp_path: Path) -> None:
