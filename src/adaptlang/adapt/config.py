@@ -118,6 +118,7 @@ class AdaptResult:
     device: str
     n_processes: int
     config: dict[str, Any] = field(default_factory=dict)
+    train_losses: list[float] = field(default_factory=list)  # MLM loss of every optimiser step
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -320,6 +320,7 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
         device=str(device) + (" (bf16 autocast)" if accelerator.mixed_precision == "bf16" else ""),
         n_processes=world,
         config=dict(c.to_dict(), lora_targets=lora_targets[:8] + (["..."] if len(lora_targets) > 8 else [])),
+        train_losses=list(losses),
     )
     # ---- write OUT --------------------------------------------------------------------------------------------
     if main:
