@@ -88,6 +88,8 @@ def speed(args: argparse.Namespace) -> None:
         print(json.dumps({
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
             "corpus_mb": size / 1e6,
+            "corpus_in_report": {k: report["corpus"][k] for k in ("n_bytes", "n_lines", "n_sentences")},
+            "words_in_script_profile": report["scripts"]["n_words"],
             "sample": report["sample"],
             "seconds_in_report": report["seconds"],
             "category": report["prediction"]["category"],
