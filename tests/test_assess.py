@@ -337,3 +337,36 @@ def test_real_mbert_and_xlmr_on_uyghur(shared_vocab, shared_ud):
     assert xr.model["pretraining"] == "xlmr" and xr.language.in_model  # XLM-R saw Uyghur in Arabic script
     assert xr.prediction.category != "hard"
     assert xr.vocabulary.coverage_of("Arab").letter_coverage > mb.vocabulary.coverage_of("Arab").letter_coverage
+
+
+# ------------------------------------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=80))
+def test_script_profile_never_crashes_and_adds_up(text):
+    p = script_profile(text)
+    assert p.n_letters <= p.n_chars
+    assert p.n_mixed_script_words <= p.n_words == len(text.split())
+    if p.n_letters:
+        assert sum(s.share for s in p.scripts) == pytest.approx(1.0)
+        assert p.dominant_script == p.scripts[0].script
+    else:
+        assert p.dominant_script is None and p.scripts == ()
+
+
+_TINY: dict[str, object] = {}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=8).filter(lambda w: w.split() == [w]), min_size=1, max_size=10))
+def test_tokenizer_metrics_are_rates(tmp_path_factory, words):
+    if "tok" not in _TINY:
+        _TINY["tok"] = load_tokenizer(wordpiece_dir(tmp_path_factory.mktemp("tiny")))
+    m = tokenizer_metrics(_TINY["tok"], Counter(words))
+    assert m.n_words == len(words)
+    for rate in (m.continued_word_rate, m.unk_piece_rate, m.unk_word_rate, m.char_split_word_rate):
+        assert 0.0 <= rate <= 1.0
+    assert m.char_split_word_rate <= m.continued_word_rate

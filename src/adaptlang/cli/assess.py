@@ -31,7 +31,7 @@ def assess_command(
         "or a scheme name (see adaptlang transliterate --list).",
     ),
     sample_sentences: int = typer.Option(
-        20_000, "--sample-sentences", min=1,
+        20_000, "--sample-sentences",
         help="Tokenizer metrics use a uniform random sample of this many sentences (the script profile and "
         "character coverage always cover the whole corpus).",
     ),
