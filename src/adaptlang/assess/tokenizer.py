@@ -55,7 +55,7 @@ class LoadedTokenizer:
         if self.word_start_marker and piece.startswith(self.word_start_marker):
             piece = piece[len(self.word_start_marker):]
         if self.byte_level:
-            piece = _byte_level_decode(piece)
+            piece = _byte_level_decode(piece).strip()  # "Ġ" (a space byte) marks a word start
         return piece
 
     def to_dict(self) -> dict[str, Any]:
@@ -302,7 +302,10 @@ def tokenizer_metrics(tok: LoadedTokenizer, word_counts: Counter, n_examples: in
         if len(examples) >= n_examples:
             break
         if sum(1 for ch in word if letter_script(ch)) >= 4:
-            examples.append(WordExample(word, count, tuple(tokenize_words(tok, [word])[0][1])))
+            pieces = tokenize_words(tok, [word])[0][1]
+            if tok.byte_level:  # show text, not byte symbols
+                pieces = [tok.surface(p) for p in pieces]
+            examples.append(WordExample(word, count, tuple(pieces)))
     return TokenizerMetrics(
         n_words=n_words,
         n_distinct_words=len(words),
