@@ -370,3 +370,15 @@ def test_tokenizer_metrics_are_rates(tmp_path_factory, words):
     for rate in (m.continued_word_rate, m.unk_piece_rate, m.unk_word_rate, m.char_split_word_rate):
         assert 0.0 <= rate <= 1.0
     assert m.char_split_word_rate <= m.continued_word_rate
+
+
+def test_relatedness_table_is_consistent():
+    from adaptlang.assess.languages import RELATIONS, _read_tsv
+
+    targets = {r["code"] for r in _read_tsv("languages.tsv")}
+    rows = _read_tsv("relatives.tsv")
+    assert rows and all(r["relation"] in RELATIONS for r in rows)
+    assert {r["language"] for r in rows} <= targets  # every language with relatives is described
+    shared = {"ug", "wo", "mt", "fo", "pcm", "gsw", "bm", "myv", "olo", "bxr", "kpv", "ckb", "qaf"}
+    assert shared <= {r["language"] for r in rows}  # the unseen languages of the shared UD treebanks
+    assert all(r["note"] for r in rows)
