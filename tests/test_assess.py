@@ -85,6 +85,8 @@ def test_mixed_script_words():
     assert p.n_mixed_script_words == 1
     assert p.mixed_script_word_share == pytest.approx(1 / 4)
     assert p.mixed_script_examples == ("Mосква",)
+    p = script_profile("3ayla 7abibi salam 2024")
+    assert p.letter_digit_word_share == pytest.approx(2 / 4) and p.n_mixed_script_words == 0
 
 
 # -------------------------------------------------------------------------------------------------------- tokenizer

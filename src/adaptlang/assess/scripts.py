@@ -91,6 +91,7 @@ class ScriptProfile:
     n_mixed_script_words: int
     mixed_script_word_share: float
     mixed_script_examples: tuple[str, ...]  # the most frequent mixed-script words
+    letter_digit_word_share: float = 0.0  # words mixing letters and digits (Arabizi-style 3ayla, 7abibi)
 
     def share_of(self, script: str) -> float:
         return next((s.share for s in self.scripts if s.script == script), 0.0)
@@ -106,6 +107,7 @@ class ScriptProfile:
             "n_mixed_script_words": self.n_mixed_script_words,
             "mixed_script_word_share": self.mixed_script_word_share,
             "mixed_script_examples": list(self.mixed_script_examples),
+            "letter_digit_word_share": self.letter_digit_word_share,
         }
 
 
@@ -120,33 +122,46 @@ class ScriptCounter:
     char_counts: Counter = field(default_factory=Counter)
     n_words: int = 0
     n_mixed: int = 0
+    n_letter_digit: int = 0
     mixed_counts: Counter = field(default_factory=Counter)
-    _mixed_cache: dict[str, bool] = field(default_factory=dict)
+    _cache: dict[str, int] = field(default_factory=dict)  # word -> flags (1: mixed scripts, 2: letters + digits)
 
     def add(self, text: str) -> None:
         """Count one chunk of text (any number of lines joined by whitespace)."""
         self.char_counts.update(text)
         words = Counter(text.split())
-        cache = self._mixed_cache
+        cache = self._cache
         if len(cache) > _MAX_WORD_CACHE:
             cache.clear()
         for word, n in words.items():
             self.n_words += n
-            mixed = cache.get(word)
-            if mixed is None:
-                mixed = cache[word] = is_mixed_script(word)
-            if mixed:
+            flags = cache.get(word)
+            if flags is None:
+                flags = cache[word] = word_flags(word)
+            if flags & 1:
                 self.n_mixed += n
                 self.mixed_counts[word] += n
+            if flags & 2:
+                self.n_letter_digit += n
         if len(self.mixed_counts) > 10_000:  # keep the most frequent examples only
             self.mixed_counts = Counter(dict(self.mixed_counts.most_common(1_000)))
 
     def profile(self) -> ScriptProfile:
-        return script_profile_from_counts(self.char_counts, self.n_words, self.n_mixed, self.mixed_counts)
+        return script_profile_from_counts(
+            self.char_counts, self.n_words, self.n_mixed, self.mixed_counts, self.n_letter_digit
+        )
+
+
+def word_flags(word: str) -> int:
+    """1 if the word mixes scripts, plus 2 if it mixes letters and digits (Arabizi writes ع ح ق as 3 7 9)."""
+    flags = 1 if is_mixed_script(word) else 0
+    if not word.isalpha() and any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+        flags |= 2
+    return flags
 
 
 def script_profile_from_counts(
-    char_counts: Counter, n_words: int, n_mixed: int, mixed_counts: Counter | None = None
+    char_counts: Counter, n_words: int, n_mixed: int, mixed_counts: Counter | None = None, n_letter_digit: int = 0
 ) -> ScriptProfile:
     by_script: Counter = Counter()
     n_chars = 0
@@ -171,6 +186,7 @@ def script_profile_from_counts(
         n_mixed_script_words=n_mixed,
         mixed_script_word_share=n_mixed / n_words if n_words else 0.0,
         mixed_script_examples=examples,
+        letter_digit_word_share=n_letter_digit / n_words if n_words else 0.0,
     )
 
 

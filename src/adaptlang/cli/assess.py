@@ -132,6 +132,8 @@ def render(d: dict[str, Any]) -> None:
     mixed = f"{_pct(sp['mixed_script_word_share'])} of {sp['n_words']:,} words mix scripts"
     if sp["mixed_script_examples"]:
         mixed += " (e.g. " + ", ".join(sp["mixed_script_examples"][:3]) + ")"
+    if sp["letter_digit_word_share"] >= 0.001:
+        mixed += f"; {_pct(sp['letter_digit_word_share'])} mix letters and digits (Arabizi-style)"
     console.print(f"dominant script: [bold]{sp['dominant_script_name']}[/bold]; {mixed}")
 
     # 2. vocabulary
