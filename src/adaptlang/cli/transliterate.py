@@ -61,8 +61,10 @@ def transliterate_command(
             encoding_errors=encoding_errors, progress=progress,
         )
     d = report.to_dict()
+    if json_path and json_path != "-":
+        emit_json(d, json_path)  # before the summary, so a closed stderr cannot lose it
     _render(d)
-    if json_path:
+    if json_path == "-":
         emit_json(d, json_path)
 
 
