@@ -253,7 +253,10 @@ def transliterate_file(
         if input_path != "-" and Path(output).resolve() == Path(input_path).resolve():
             raise UsageError(f"{output}: output is the input file; write to another path")
     stats = ReadStats()
-    lines = _Peekable(iter_lines(input_path, encoding_errors, stats))
+    # Typed at a terminal: answer line by line instead of waiting for a full chunk (or 200 lines of look-ahead).
+    interactive = input_path == "-" and sys.stdin.isatty()
+    lines = _Peekable(iter_lines(input_path, encoding_errors, stats), n=1 if interactive else 200)
+    chunk_chars = 1 if interactive else CHUNK_CHARS
     name = display_name(input_path)
     if fmt == "auto":
         fmt = "conllu" if (str(input_path).endswith((".conllu", ".conll")) or looks_like_conllu(lines.head)) \
@@ -296,9 +299,11 @@ def transliterate_file(
         elif input_path != "-" and encoding_errors == "strict":
             n_out = _text_file_fast(input_path, f, t, cov, n_workers, stats, progress)
         elif n_workers <= 1:
-            for chunk in _chunked(iter(lines), CHUNK_CHARS):
+            for chunk in _chunked(iter(lines), chunk_chars):
                 data = _text_chunk(t, cov, chunk).encode("utf-8")
                 f.write(data)
+                if interactive:
+                    f.flush()
                 n_out += len(data)
                 if progress:
                     progress(stats.n_bytes)
@@ -306,7 +311,7 @@ def transliterate_file(
             ctx = multiprocessing.get_context()
             with ctx.Pool(n_workers, initializer=_init_worker, initargs=(t.name,)) as pool:
                 pending: deque[Any] = deque()
-                for chunk in _chunked(iter(lines), CHUNK_CHARS):
+                for chunk in _chunked(iter(lines), chunk_chars):
                     pending.append(pool.apply_async(_work_text_chunk, (chunk,)))
                     while len(pending) > 2 * n_workers:
                         n_out += _drain_one(pending, f, cov)
