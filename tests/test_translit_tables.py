@@ -200,3 +200,10 @@ def test_uly_agrees_with_the_uyghur_treebank_translit(shared_ud):
             agree += mine == ref[0].replace("'", "")
     assert n > 30_000
     assert agree / n > 0.999
+
+
+def test_uly_separates_every_letter_pair_that_would_read_as_a_digraph():
+    t = get_transliterator("table:ug-uly")
+    # ن+گ, ن+غ, س+ھ, ز+ھ, گ+ھ would otherwise read as ng, ng+h, sh, zh, gh.
+    assert t.transliterate("نگ نغ سھ زھ گھ") == "n'g n'gh s'h z'h g'h"
+    assert t.transliterate("ڭ ش ژ غ") == "ng sh zh gh"
