@@ -207,3 +207,28 @@ def test_uly_separates_every_letter_pair_that_would_read_as_a_digraph():
     # ن+گ, ن+غ, س+ھ, ز+ھ, گ+ھ would otherwise read as ng, ng+h, sh, zh, gh.
     assert t.transliterate("نگ نغ سھ زھ گھ") == "n'g n'gh s'h z'h g'h"
     assert t.transliterate("ڭ ش ژ غ") == "ng sh zh gh"
+
+
+def test_wheel_ships_the_tables(tmp_path):
+    """A non-editable install gets the tables: the wheel holds them as package data."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, src / name)
+    shutil.copytree(repo / "translit_tables", src / "translit_tables")
+    shutil.copytree(repo / "src", src / "src", symlinks=True,
+                    ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                          "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("adaptlang-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for short in load_tables():
+        assert f"adaptlang/translit/tables/{short}.tsv" in names
