@@ -92,6 +92,10 @@ EXAMPLES = [
     ("table:ka-national", "ყვარელი", "q'vareli"),
     ("table:ka-national", "ღვინო ჟინვალი", "ghvino zhinvali"),
     ("table:ka-national", "მარგალური ნინა", "margaluri nina"),
+    # ... and the examples of the BGN/PCGN (2009) statement of the system.
+    ("table:ka-national", "მეღვინეთუხუცესი", "meghvinetukhutsesi"),
+    ("table:ka-national", "ჭიანჭველა", "ch'ianch'vela"),
+    ("table:ka-national", "ბაყაყი", "baq'aq'i"),
     # Controls: the inverse of ISO 9 and of ULY.
     ("table:latn-cyrl", "Moskva Čeboksary", "Москва Чебоксары"),
     ("table:latn-cyrl", "ŝuka", "щука"),
