@@ -269,3 +269,11 @@ def test_first_piece_skips_bare_word_boundary_piece(tmp_path: Path, shared_vocab
     inputs = enc.collate([["park", "."]])
     flat = inputs["input_ids"].reshape(-1)
     assert tok.convert_ids_to_tokens(flat[inputs["first_index"][0]].tolist()) == [tok.convert_ids_to_tokens(ids)[0], "."]
+
+
+def test_encoder_registry_lists_valid_kinds() -> None:
+    from adaptlang.models import get_encoder_class
+
+    assert get_encoder_class("transformer").kind == "transformer"
+    with pytest.raises(UsageError, match="valid kinds: .*transformer"):
+        get_encoder_class("lstm")

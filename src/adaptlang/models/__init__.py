@@ -42,6 +42,7 @@ scorers; :mod:`adaptlang.training` trains it, :mod:`adaptlang.tasks` saves and l
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 from typing import Callable, ClassVar, Sequence, TypeVar
 
@@ -112,4 +113,4 @@ def get_encoder_class(kind: str) -> type[WordEncoder]:
 
 
 def _importable(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None  # type: ignore[attr-defined]
+    return importlib.util.find_spec(module) is not None
