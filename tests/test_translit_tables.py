@@ -78,6 +78,7 @@ EXAMPLES = [
     ("table:cyrl-iso9", "Қазақстан", "K̦azak̦stan"),
     ("table:cyrl-iso9", "әлем ғылым ұлт ің", "a̋lem ġylym u̇lt ìn̦"),
     ("table:cyrl-iso9", "Коми ӧтік", "Komi ötìk"),
+    ("table:cyrl-iso9", "Јована Љубљана", "J̌ovana L̂ubl̂ana"),
     # Georgian national system: place names as romanized officially (ejectives with an apostrophe).
     ("table:ka-national", "საქართველო", "sakartvelo"),
     ("table:ka-national", "თბილისი", "tbilisi"),
