@@ -261,7 +261,7 @@ class BaselineConfig:
     corpus: str | None = None  # raw text (skip-gram is trained on it) or a fastText .vec file
     epochs: int = 40
     seed: int = 42
-    batch_size: int = 32
+    batch_size: int = 16
     lr: float = 2e-3
     warmup: float = 0.02
     weight_decay: float = 0.0

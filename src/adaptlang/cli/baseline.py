@@ -28,7 +28,7 @@ def baseline(
                                                 "learning-rate decay) to fit it."),
     seed: int = typer.Option(42, "--seed"),
     lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (short warmup, then linear decay)."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Sentences per batch (smaller for tiny treebanks)."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Sentences per batch (smaller for tiny treebanks)."),
     patience: int = typer.Option(10, "--patience", help="Stop after N epochs without a better dev LAS (0 = never)."),
     char_model: str = typer.Option("lstm", "--char-model", help="Character model: lstm or cnn."),
     hidden: int = typer.Option(256, "--hidden", help="BiLSTM size per direction."),
