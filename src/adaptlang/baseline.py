@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import regex
 
@@ -48,9 +47,9 @@ class EmbeddingConfig:
     min_count: int = 2
     max_words: int = 100_000
     epochs: int = 5
-    max_tokens: int = 5_000_000  # corpus tokens read (the rest is ignored)
+    max_tokens: int = 2_000_000  # corpus tokens read (the rest is ignored)
     lr: float = 0.01
-    batch_size: int = 2048
+    batch_size: int = 4096
     seed: int = 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,11 +160,11 @@ def train_skipgram(
 ) -> CorpusEmbeddings:
     """Skip-gram with negative sampling (Mikolov et al., 2013): frequent-word subsampling, dynamic window,
     unigram^0.75 negatives. Words of ``keep`` are kept even if rarer than ``min_count``."""
+    import numpy as np
     import torch
     from torch import nn
 
     start = time.monotonic()
-    rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     counts = Counter(w for line in lines for w in line)
     keep_set = set(keep)
@@ -179,17 +178,28 @@ def train_skipgram(
     t = 1e-4
     rel = freq / freq.sum()
     keep_prob = ((t / rel).sqrt() + t / rel).clamp(max=1.0).tolist()
-    noise = (freq ** 0.75) / (freq ** 0.75).sum()  # [n_vocab]
-    ids = [[index[w] for w in line if w in index] for line in lines]
+    noise = ((freq ** 0.75) / (freq ** 0.75).sum()).float()  # [n_vocab]
+    # The corpus as one id array with a sentence number per token; pairs are built with numpy, offset by offset.
+    flat = np.fromiter((index[w] for line in lines for w in line if w in index), dtype=np.int64)
+    sent_of = np.fromiter((k for k, line in enumerate(lines) for w in line if w in index), dtype=np.int64)
+    keep_p = np.asarray(keep_prob)
+    np_rng = np.random.default_rng(config.seed)
 
-    def pairs() -> Iterator[tuple[int, int]]:
-        for sent in ids:
-            sent = [w for w in sent if rng.random() < keep_prob[w]]
-            for i, w in enumerate(sent):
-                span = rng.randint(1, config.window)
-                for j in range(max(0, i - span), min(len(sent), i + span + 1)):
-                    if j != i:
-                        yield w, sent[j]
+    def epoch_pairs() -> np.ndarray:
+        """Skip-gram pairs ``[n, 2]`` (center, context) of one epoch, shuffled: subsampled tokens, and for each
+        center a window size drawn in 1..window (word2vec's dynamic window)."""
+        kept = np_rng.random(len(flat)) < keep_p[flat]
+        ids, sents = flat[kept], sent_of[kept]
+        span = np_rng.integers(1, config.window + 1, size=len(ids))
+        out = []
+        for d in range(1, config.window + 1):
+            same = sents[d:] == sents[:-d]  # token i and i+d in one sentence
+            fwd = same & (span[:-d] >= d)  # center i sees i+d
+            bwd = same & (span[d:] >= d)  # center i+d sees i
+            out.append(np.stack([ids[:-d][fwd], ids[d:][fwd]], 1))
+            out.append(np.stack([ids[d:][bwd], ids[:-d][bwd]], 1))
+        pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+        return pairs[np_rng.permutation(len(pairs))]
 
     n_vocab, dim = len(vocab), config.dim
     center = nn.Embedding(n_vocab, dim, sparse=True)
@@ -198,14 +208,10 @@ def train_skipgram(
     nn.init.zeros_(context.weight)
     opt = torch.optim.SparseAdam(list(center.parameters()) + list(context.parameters()), lr=config.lr)
     for epoch in range(config.epochs):
-        order = list(range(len(ids)))
-        rng.shuffle(order)
-        ids = [ids[i] for i in order]
-        batch: list[tuple[int, int]] = []
-
-        def step(batch: list[tuple[int, int]]) -> None:
-            pair = torch.tensor(batch, dtype=torch.long)  # [n, 2]
-            neg = torch.multinomial(noise, len(batch) * config.negatives, replacement=True).view(len(batch), -1)
+        pairs = torch.from_numpy(epoch_pairs())
+        for i in range(0, len(pairs), config.batch_size):
+            pair = pairs[i: i + config.batch_size]  # [n, 2]
+            neg = torch.multinomial(noise, len(pair) * config.negatives, replacement=True).view(len(pair), -1)
             c = center(pair[:, 0])  # [n, dim]
             pos_score = (c * context(pair[:, 1])).sum(-1)  # [n]
             neg_score = torch.einsum("nd,nkd->nk", c, context(neg))  # [n, k]
@@ -213,14 +219,6 @@ def train_skipgram(
             opt.zero_grad()
             loss.backward()
             opt.step()
-
-        for pair in pairs():
-            batch.append(pair)
-            if len(batch) == config.batch_size:
-                step(batch)
-                batch = []
-        if batch:
-            step(batch)
         if on_progress is not None:
             on_progress(epoch + 1, config.epochs)
     vectors = center.weight.detach().clone()
