@@ -105,6 +105,7 @@ def test_no_dev_holds_out_and_tiny_treebank(tmp_path: Path) -> None:
     config = json.loads((Path(result.out) / "config.json").read_text())
     assert config["train"]["dev_source"] == "last 1 sentences of train"
     assert config["train"]["batch_size"] == 2  # tiny treebank: smaller batches, more than one update per epoch
+    assert config["train"]["patience"] == 0  # and no early stopping on a one-sentence dev set
     with pytest.raises(OutputExistsError):
         train_baseline(small(tmp_path, epochs=1))
     again = train_baseline(small(tmp_path, epochs=1, force=True))

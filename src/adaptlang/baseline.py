@@ -293,6 +293,9 @@ class BaselineConfig:
         }
 
 
+TINY_TREEBANK = 200  # sentences; below this, smaller batches and no early stopping
+
+
 def _vectors_cache(out: Path) -> Path:
     """Where corpus vectors wait for training (beside the output; kept for --resume, removed on success)."""
     return out.parent / f".{out.name}.corpus-vectors.safetensors"
@@ -326,6 +329,9 @@ def train_baseline(
     # Tiny treebanks (a few dozen sentences): smaller batches so that an epoch is more than one update.
     n_train = sum(1 for _ in read_conllu(config.train, require_tree=True))
     batch_size = max(2, min(config.batch_size, n_train // 8)) if n_train < 8 * config.batch_size else config.batch_size
+    # A dev set of a handful of sentences is too noisy to stop on: tiny treebanks train all their epochs (the best
+    # dev epoch is still the one kept).
+    patience = 0 if n_train < TINY_TREEBANK else config.patience
     vectors_path: Path | None = None
     if config.corpus:
         vectors_path = _vectors_cache(out)
@@ -341,7 +347,7 @@ def train_baseline(
     tc = TrainConfig(
         train=config.train, out=config.out, encoder=enc, dev=config.dev, epochs=config.epochs,
         batch_size=batch_size, encoder_lr=config.lr, head_lr=config.lr, warmup=config.warmup,
-        weight_decay=config.weight_decay, patience=config.patience, seed=config.seed, device=config.device,
+        weight_decay=config.weight_decay, patience=patience, seed=config.seed, device=config.device,
         max_minutes=config.max_minutes, arc_dim=config.arc_dim, rel_dim=config.rel_dim, dropout=config.dropout,
         force=config.force, resume=config.resume,
     )
