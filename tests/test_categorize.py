@@ -106,6 +106,8 @@ def test_categorize_end_to_end_and_resume(toy_treebanks: dict[str, Path], tiny_b
 def test_categorize_errors(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--seeds"):
         run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", seeds=0))
+    with pytest.raises(UsageError, match="unknown transliteration .*valid: .*table:ug-uly"):
+        run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", translit="table:nope"))
     with pytest.raises(UsageError, match="--test .*no such file"):
         run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", test=str(tmp_path / "missing.conllu")))
     stranger = tmp_path / "stranger"

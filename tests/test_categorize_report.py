@@ -110,5 +110,8 @@ def test_choose_translit_and_keys() -> None:
     assert choose_translit("none", helps)[0] is None
     assert choose_translit("auto", {"translit": {"scheme": "uroman", "helps": False}})[0] is None
     assert choose_translit("table:ug-uly", {})[0] == "table:ug-uly"
+    arabic = {"scripts": {"dominant_script": "Arab"}}
+    assert choose_translit("latin", arabic, "ug")[0] == "table:ug-uly"
+    assert choose_translit("latin", {"scripts": {"dominant_script": "Latn"}}, "wo")[0] is None
     assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
     assert config_key({"a": 1}) != config_key({"a": 2})

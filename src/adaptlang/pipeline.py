@@ -201,6 +201,10 @@ def check_config(c: CategorizeConfig) -> None:
         unknown = sorted(set(c.adapt_options) - allowed)
         if unknown:
             raise UsageError(f"adapt_options: unknown or reserved {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
+    if c.translit not in ("auto", "none", "latin"):
+        from adaptlang.translit import get_transliterator
+
+        get_transliterator(c.translit, lang=c.lang)  # an unknown scheme fails now, listing the valid ones
     for option, path in (("--corpus", c.corpus), ("--train", c.train), ("--test", c.test), ("--dev", c.dev)):
         if path is not None and not Path(path).is_file():
             raise UsageError(f"{option} {path}: no such file")
@@ -261,7 +265,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
 
         report = assess_corpus(
             c.corpus, model=c.model, lang=c.lang,
-            translit="auto" if c.translit in ("auto", "none") else c.translit,
+            translit="auto" if c.translit in ("auto", "none", "latin") else c.translit,
         )
         data = report.to_dict()
         write_json_atomic(directory / "assess.json", data)
@@ -269,7 +273,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
 
     assess = stages.run("assess", {"corpus": inputs["corpus"], "model": c.model, "lang": c.lang,
                                    "translit": c.translit}, do_assess)
-    scheme, scheme_reason = choose_translit(c.translit, assess)
+    scheme, scheme_reason = choose_translit(c.translit, assess, c.lang)
     if scheme is None:
         stages.total -= n_translit_guess * (1 + 2 * c.seeds)
     say(Event("note", message=f"transliteration: {scheme_reason}"))
@@ -359,10 +363,20 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
     return CategorizeResult(str(run_dir), report, tuple(stages.records))
 
 
-def choose_translit(choice: str, assess: dict[str, Any]) -> tuple[str | None, str]:
-    """The transliteration scheme of the translit variants (or None) and why."""
+def choose_translit(choice: str, assess: dict[str, Any], lang: str | None = None) -> tuple[str | None, str]:
+    """The transliteration scheme of the translit variants (or None) and why. ``choice``: ``auto`` (the scheme of
+    assess's what-if when it helps the tokenizer), ``none``, ``latin`` (the best scheme to Latin script for the
+    corpus's script and language), or a scheme name."""
     if choice == "none":
         return None, "not requested (--translit none)"
+    if choice == "latin":
+        from adaptlang.translit import pick_scheme
+
+        script = (assess.get("scripts") or {}).get("dominant_script")
+        picked = pick_scheme(script, lang, "Latn")
+        if picked is None:
+            return None, f"not run: the corpus is already in Latin script ({script})"
+        return picked, f"{picked} (--translit latin, for {script} script)"
     if choice != "auto":
         return choice, f"{choice} (asked with --translit)"
     what_if = assess.get("translit") or {}
