@@ -25,7 +25,8 @@ def categorize_command(
     seeds: int = typer.Option(3, "--seeds", help="Fine-tuning runs per variant (different seeds)."),
     translit: str = typer.Option(
         "auto", "--translit",
-        help="Transliterated variants: auto (when assess finds a scheme that helps), none, or a scheme name.",
+        help="Transliterated variants: auto (when assess finds a scheme that helps), none, latin (best scheme to "
+        "Latin script for the corpus's script and --lang), or a scheme name (adaptlang transliterate --list).",
     ),
     epochs: int = typer.Option(10, "--epochs", help="Fine-tuning epochs (budget option)."),
     baseline_epochs: Optional[int] = typer.Option(
