@@ -17,8 +17,11 @@ from adaptlang.analysis.cka import (
     CkaConfig,
     Sentence,
     align_parallel,
+    debiased_gram_cka,
+    get_kernel,
     gram_cka,
     hidden_state_means,
+    hsic_unbiased,
     linear_cka,
     load_encoder,
     rbf_cka,
@@ -107,6 +110,35 @@ def test_cka_degenerate_inputs() -> None:
         linear_cka(X, Y[:10])
     with pytest.raises(ValueError):
         linear_cka(X[:1], Y[:1])
+
+
+def test_unbiased_hsic_matches_the_u_statistic() -> None:
+    """Song et al.'s closed form equals the U-statistic averaged over all ordered 4-tuples of distinct examples."""
+    from itertools import permutations
+
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(7, 3)), rng.normal(size=(7, 2))
+    k, l = x @ x.T, y @ y.T
+    total, count = 0.0, 0
+    for i, j, q, r in permutations(range(7), 4):
+        total += k[i, j] * l[i, j] + k[i, j] * l[q, r] - 2 * k[i, j] * l[i, q]
+        count += 1
+    assert hsic_unbiased(k, l) == pytest.approx(total / count, rel=1e-10)
+
+
+def test_debiased_cka_removes_small_sample_inflation() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(20, 50)), rng.normal(size=(20, 50))  # unrelated, few examples, wide vectors
+    assert linear_cka(x, y) > 0.5  # the biased estimator sees similarity that is not there
+    debiased = get_kernel("linear", debiased=True)
+    assert abs(debiased(x, y, 1.0)) < 0.1
+    assert debiased(x, x, 1.0) == pytest.approx(1.0)
+    assert get_kernel("rbf", debiased=True)(x, x, 1.0) == pytest.approx(1.0)
+    # With many examples the two estimators agree.
+    big = rng.normal(size=(1500, 20))
+    related = big @ rng.normal(size=(20, 20)) + rng.normal(size=(1500, 20))
+    assert debiased(big, related, 1.0) == pytest.approx(linear_cka(big, related), abs=0.02)
+    assert debiased_gram_cka(big @ big.T, big @ big.T) == pytest.approx(1.0)
 
 
 @settings(max_examples=30, deadline=None)
@@ -254,6 +286,8 @@ def test_run_cka_tiny_model(tiny_bert_dir: Path, parallel: tuple[Path, Path]) ->
     assert result.curves[0].scores == pytest.approx(result.curves[2].scores)  # same model before and after
     data = json.loads(json.dumps(result.to_dict()))
     assert data["config"]["kernel"] == "rbf" and data["curves"][0]["aligned_by"] == "sent_id"
+    with pytest.raises(UsageError, match="--debiased needs at least 4 sentence pairs"):
+        run_cka(CkaConfig(model=str(tiny_bert_dir), source=str(en), targets=(str(de),), debiased=True))
     with pytest.raises(UsageError, match="valid kernels: linear, rbf"):
         run_cka(CkaConfig(model=str(tiny_bert_dir), source=str(en), targets=(str(de),), kernel="cosine"))
     with pytest.raises(ModelError, match="no such model directory"):

@@ -53,7 +53,8 @@ def plot_cka(result: "CkaResult", path: str | os.PathLike) -> None:
             ax.plot(layers, curve.control, ":", color=colour, alpha=0.6, linewidth=1,
                     label="dotted: shuffled pairs" if curve is result.curves[0] else None)
     ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel(f"{result.config.kernel} CKA with {language_label(result.config.source)}")
+    debiased = " (debiased)" if result.config.debiased else ""
+    ax.set_ylabel(f"{result.config.kernel} CKA{debiased} with {language_label(result.config.source)}")
     n_layers = max(len(c.scores) for c in result.curves)
     ax.set_xticks(list(range(n_layers)))
     ax.grid(alpha=0.3)

@@ -66,6 +66,34 @@ def gram_cka(k: np.ndarray, l: np.ndarray) -> float:
     return hsic_kl / den if den > 0.0 else float("nan")
 
 
+def hsic_unbiased(k: np.ndarray, l: np.ndarray) -> float:
+    """Unbiased HSIC estimator of Song et al. (JMLR 2012) for kernel matrices [n, n] (n > 3):
+
+    ``(tr(K~ L~) + 1'K~1 1'L~1 / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1) / (n(n-3))``, with K~, L~ the kernels with a zero
+    diagonal. Unlike the biased estimator, it does not make unrelated representations look similar when the
+    number of examples is small next to their dimension.
+    """
+    n = k.shape[0]
+    if n < 4:
+        raise ValueError("the unbiased HSIC estimator needs at least 4 examples")
+    k = k.copy()
+    l = l.copy()
+    np.fill_diagonal(k, 0.0)
+    np.fill_diagonal(l, 0.0)
+    trace = float(np.sum(k * l))  # tr(K~ L~) for symmetric matrices
+    sums = float(k.sum()) * float(l.sum()) / ((n - 1) * (n - 2))
+    cross = 2.0 / (n - 2) * float(k.sum(axis=0) @ l.sum(axis=1))  # 1'K~L~1
+    return (trace + sums - cross) / (n * (n - 3))
+
+
+def debiased_gram_cka(k: np.ndarray, l: np.ndarray) -> float:
+    """CKA from the unbiased HSIC estimator (Kornblith et al.'s ``debiased`` option)."""
+    kk, ll = hsic_unbiased(k, k), hsic_unbiased(l, l)
+    if kk <= 0.0 or ll <= 0.0:
+        return float("nan")
+    return hsic_unbiased(k, l) / float(np.sqrt(kk * ll))
+
+
 def rbf_cka(x: np.ndarray, y: np.ndarray, sigma: float = 1.0) -> float:
     """CKA with Gaussian kernels (bandwidth ``sigma`` x median distance, computed per representation)."""
     x, y = _check_pair(x, y)
@@ -91,18 +119,34 @@ def _check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-# Kernel registry: name -> function(x, y, sigma) -> float.
+def _linear_gram(x: np.ndarray) -> np.ndarray:
+    return x @ x.T
+
+
+# Kernel registry: name -> function(x, y, sigma) -> float (biased HSIC, as in Kornblith et al. by default) ...
 KERNELS: dict[str, Callable[[np.ndarray, np.ndarray, float], float]] = {
     "linear": lambda x, y, sigma: linear_cka(x, y),
     "rbf": lambda x, y, sigma: rbf_cka(x, y, sigma),
 }
+# ... and name -> kernel matrix [n, n], for the debiased estimator.
+GRAMS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "linear": lambda x, sigma: _linear_gram(np.asarray(x, dtype=np.float64)),
+    "rbf": lambda x, sigma: rbf_gram(np.asarray(x, dtype=np.float64), sigma),
+}
 
 
-def get_kernel(name: str) -> Callable[[np.ndarray, np.ndarray, float], float]:
-    try:
+def get_kernel(name: str, debiased: bool = False) -> Callable[[np.ndarray, np.ndarray, float], float]:
+    if name not in KERNELS:
+        raise UsageError(f"unknown kernel {name!r}; valid kernels: {', '.join(KERNELS)}")
+    if not debiased:
         return KERNELS[name]
-    except KeyError:
-        raise UsageError(f"unknown kernel {name!r}; valid kernels: {', '.join(KERNELS)}") from None
+    gram = GRAMS[name]
+
+    def cka(x: np.ndarray, y: np.ndarray, sigma: float) -> float:
+        x, y = _check_pair(x, y)
+        return debiased_gram_cka(gram(x, sigma), gram(y, sigma))
+
+    return cka
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -363,6 +407,7 @@ class CkaConfig:
     targets: tuple[str, ...]
     model_after: str | None = None
     kernel: str = "linear"
+    debiased: bool = False  # unbiased HSIC estimator (fair on small samples)
     rbf_sigma: float = 1.0
     max_sentences: int | None = None  # first N aligned pairs (None = all)
     batch_size: int = 32
@@ -432,7 +477,7 @@ def run_cka(
 
     ``progress(task, done, total)`` reports encoding progress, ``task`` naming the model and file.
     """
-    kernel = get_kernel(config.kernel)
+    kernel = get_kernel(config.kernel, config.debiased)
     if not config.targets:
         raise UsageError("give at least one --target")
     if config.max_sentences is not None and config.max_sentences < 2:
@@ -446,6 +491,8 @@ def run_cka(
         if config.max_sentences is not None:
             n = config.max_sentences
             pp = ParallelPairs(pp.source[:n], pp.target[:n], pp.aligned_by, pp.n_source_unmatched, pp.n_target_unmatched)
+        if config.debiased and len(pp.source) < 4:
+            raise UsageError(f"--debiased needs at least 4 sentence pairs; {t} gives {len(pp.source)}")
         pairs.append(pp)
 
     models = [("before", config.model)] + ([("after", config.model_after)] if config.model_after else [])

@@ -59,6 +59,9 @@ def cka_command(
         None, "--model-after", help="Second model (e.g. after fine-tuning): its curves go on the same plot."
     ),
     kernel: str = typer.Option("linear", "--kernel", help="CKA kernel: linear or rbf."),
+    debiased: bool = typer.Option(
+        False, "--debiased", help="Unbiased HSIC estimator: fair on small samples (few sentences, wide vectors)."
+    ),
     rbf_sigma: float = typer.Option(1.0, "--rbf-sigma", help="RBF bandwidth as a multiple of the median distance."),
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Use the first N aligned pairs only."),
     batch_size: int = typer.Option(32, "--batch-size", help="Sentences per forward pass."),
@@ -74,7 +77,7 @@ def cka_command(
     check_output(output, force)
     config = CkaConfig(
         model=str(model), source=str(source), targets=tuple(str(t) for t in target),
-        model_after=str(model_after) if model_after else None, kernel=kernel, rbf_sigma=rbf_sigma,
+        model_after=str(model_after) if model_after else None, kernel=kernel, debiased=debiased, rbf_sigma=rbf_sigma,
         max_sentences=max_sentences, batch_size=batch_size, max_length=max_length,
     )
     with _LazyProgress() as bar:
@@ -128,7 +131,8 @@ def _print_table(result: Any, out: Any) -> None:
     cols = _columns(result)
     first = result.curves[0]
     table = Table(
-        title=f"{result.config.kernel} CKA with {language_label(result.config.source)} "
+        title=f"{result.config.kernel} CKA{' (debiased)' if result.config.debiased else ''} with "
+        f"{language_label(result.config.source)} "
         f"({first.n_sentences} sentence pairs)"
     )
     table.add_column("layer", justify="right")
