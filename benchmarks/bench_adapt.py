@@ -7,7 +7,8 @@ states at the masked positions before the output projection. Both train on the s
 adaptlang's held-out slice, every 20th line) for the same steps, batch size and sequence length; both trained
 models are scored by the same function on the same held-out sequences with the same fixed masks.
 
-Each variant runs in its own process so peak memory (max RSS, or CUDA max allocated) is its own. Run by hand:
+Each variant runs in its own process; peak memory is measured over training only (the resident-set high-water
+mark, reset after the model is loaded, or CUDA max allocated). Run by hand:
 
     flock /tmp/adaptlang-heavy.lock .venv/bin/python benchmarks/bench_adapt.py --model /work/models/e5-small \
         --steps 10 --batch-size 8 --max-seq-len 128 --json /tmp/bench-adapt.json
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,14 +39,6 @@ def uyghur_text(dest: Path) -> Path:
                 lines.append(line[len("# text = "):].strip())
     dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return dest
-
-
-def peak_memory_mb() -> float:
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_adaptlang(args: argparse.Namespace, method: str) -> dict:
@@ -79,7 +71,7 @@ def run_reference(args: argparse.Namespace) -> dict:
     from adaptlang.adapt.config import AdaptConfig
     from adaptlang.adapt.corpus import read_corpus, split_heldout, tokenize_lines
     from adaptlang.adapt.model import LoadedModel, MaskedLMObjective
-    from adaptlang.adapt.run import _pack, evaluate
+    from adaptlang.adapt.run import _pack, evaluate, peak_memory_mb, reset_peak_memory
 
     hf_logging.set_verbosity_error()
     torch.set_num_threads(args.threads)
@@ -116,6 +108,7 @@ def run_reference(args: argparse.Namespace) -> dict:
         return evaluate(obj, held_data, tok, cfg, device, model.get_input_embeddings().weight.shape[0])
 
     before = score()
+    reset_peak_memory()  # as adaptlang does: the memory of training, not of loading
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0

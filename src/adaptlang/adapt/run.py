@@ -228,7 +228,8 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
     for s in handlers:
         signal.signal(s, on_signal)
     tokens_this_run = 0
-    peak_mb = _peak_memory_mb()
+    reset_peak_memory()  # report the memory of training, not of loading
+    peak_mb = peak_memory_mb()
     tokens_before = int(run_state.get("tokens_trained", 0))
     losses: list[float] = run_state.get("losses", [])
     t0 = time.perf_counter()
@@ -264,7 +265,7 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
                 progress(Event("step", step=done, total=total_steps, loss=step_loss,
                                tokens_per_second=tokens_this_run / max(elapsed, 1e-9)))
             if done == total_steps:
-                peak_mb = _peak_memory_mb()  # training peak, before the final checkpoint's serialisation
+                peak_mb = peak_memory_mb()  # training peak, before the final checkpoint's serialisation
             interrupted = _any_process(accelerator, stop["signal"] is not None)
             if done % c.save_every == 0 or interrupted or done == total_steps:
                 run_state["losses"] = losses
@@ -444,11 +445,28 @@ def evaluate(objective: MaskedLMObjective, data: Packed, tokenizer: Any, c: Adap
     }
 
 
-def _peak_memory_mb() -> float:
-    """Peak memory so far: CUDA memory allocated on GPU, else the process's maximum resident set size."""
+def reset_peak_memory() -> None:
+    """Start measuring peak memory afresh (so loading the model does not count as training memory): CUDA's
+    allocator statistics, or Linux's resident-set high-water mark (``/proc/self/clear_refs``)."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+        return
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_memory_mb() -> float:
+    """Peak memory since :func:`reset_peak_memory`: CUDA memory allocated on GPU, else the process's resident-set
+    high-water mark (Linux; elsewhere the maximum resident set size of the whole process)."""
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmHWM:", 1)[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
