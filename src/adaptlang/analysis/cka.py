@@ -23,7 +23,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adaptlang.data.text import iter_lines
 from adaptlang.errors import InputError, ModelError, UsageError
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -163,60 +162,39 @@ class Sentence:
 def read_sentence_texts(path: str | os.PathLike) -> list[Sentence]:
     """The sentences of a CoNLL-U file with their ``sent_id`` and text.
 
-    The text is the ``# text`` comment when present, else the surface forms rebuilt from the token lines (multiword
-    tokens count once, ``SpaceAfter=No`` honoured). Only what this needs is checked: token lines have 10 columns.
+    Read (and checked, with line numbers) by :func:`adaptlang.data.conllu.iter_conllu`. The text is the ``# text``
+    comment when present, else the surface forms rebuilt from the token lines (multiword tokens count once,
+    ``SpaceAfter=No`` honoured).
     """
-    sentences: list[Sentence] = []
-    sent_id: str | None = None
-    text: str | None = None
-    words: list[str] = []
-    start = 0
-    skip_until = 0  # last word id covered by the current multiword token
-    name = str(path)
+    from adaptlang.data.conllu import iter_conllu
 
-    def flush() -> None:
-        nonlocal sent_id, text, words, skip_until
-        if text is not None or words:
-            rebuilt = text if text is not None else "".join(words).strip()
-            sentences.append(Sentence(sent_id, rebuilt, start))
-        sent_id, text, words, skip_until = None, None, [], 0
+    sentences = [
+        Sentence(s.sent_id, s.text if s.text is not None else surface_text(s.lines), s.first_line)
+        for s in iter_conllu(path)
+    ]
+    if not sentences:
+        raise InputError(path, "no sentences found; give a CoNLL-U file")
+    return sentences
 
-    for n, line in enumerate(iter_lines(path), start=1):
-        if not line.strip():
-            flush()
-            continue
-        if not (text is not None or words or sent_id is not None):
-            start = n
-        if line.startswith("#"):
-            key, eq, value = line[1:].partition("=")
-            if eq and key.strip() == "sent_id":
-                sent_id = value.strip()
-            elif eq and key.strip() == "text":
-                text = value.strip()
+
+def surface_text(lines: Sequence[str]) -> str:
+    """The text of a sentence's token lines: multiword tokens instead of their words, no empty nodes."""
+    parts: list[str] = []
+    covered = 0  # last word id covered by the current multiword token
+    for line in lines:
+        if not line or line.startswith("#"):
             continue
         cols = line.split("\t")
-        if len(cols) != 10:
-            raise InputError(name, f"expected 10 tab-separated CoNLL-U columns, found {len(cols)}", line=n)
         wid = cols[0]
-        if "." in wid:  # empty node: no surface form
+        if "." in wid:
             continue
         space = "" if "SpaceAfter=No" in cols[9].split("|") else " "
         if "-" in wid:
-            lo, _, hi = wid.partition("-")
-            if not (lo.isdigit() and hi.isdigit()):
-                raise InputError(name, f"bad multiword token id {wid!r}", line=n)
-            skip_until = int(hi)
-            words.append(cols[1] + space)
-            continue
-        if not wid.isdigit():
-            raise InputError(name, f"bad word id {wid!r} (expected an integer)", line=n)
-        if int(wid) <= skip_until:
-            continue
-        words.append(cols[1] + space)
-    flush()
-    if not sentences:
-        raise InputError(name, "no sentences found; give a CoNLL-U file")
-    return sentences
+            covered = int(wid.partition("-")[2])
+            parts.append(cols[1] + space)
+        elif int(wid) > covered:
+            parts.append(cols[1] + space)
+    return "".join(parts).strip()
 
 
 @dataclass(frozen=True)
