@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,33 @@ def test_cli_categorize_bad_input(toy_treebanks: dict[str, Path], tiny_bert_dir:
     assert r.returncode != 0
     assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("adaptlang: error:"), r.stderr
     assert "Traceback" not in r.stderr and "bad.conllu:1" in r.stderr
+
+
+def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
+    """Ctrl-C in the middle: one line saying how to resume, exit 130; the same command then finishes the run."""
+    import signal
+
+    t = toy_treebanks
+    args = [sys.executable, "-c", "from adaptlang.cli.main import main; main()", "categorize",
+            "--corpus", str(t["corpus"]), "--train", str(t["train"]), "--test", str(t["test"]),
+            "--model", str(tiny_bert_dir), "-o", str(tmp_path / "run"), "--translit", "none", "--seeds", "1",
+            "--epochs", "1", "--baseline-epochs", "1", "--adapt-steps", "2", "--no-baseline-corpus",
+            "--bootstrap", "200", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO, env=env)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "data: done" in line:  # the next stage is under way: interrupt it
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    proc.wait(timeout=120)
+    lines = [x for x in (rest.strip().splitlines()) if x.strip()]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "rerun the same command to resume" in lines[-1] and "Traceback" not in rest
+    r = subprocess.run(args, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "assess: reused" in r.stderr and "data: reused" in r.stderr
+    assert "Measured category" in r.stdout

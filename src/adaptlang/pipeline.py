@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adaptlang.errors import InputError, OutputExistsError, UsageError
+from adaptlang.errors import AdaptlangError, InputError, OutputExistsError, UsageError
 from adaptlang.fileio import write_json_atomic
 
 TASKS: dict[str, int] = {"upos": 1, "las": 3}  # task -> column of evaluate.sentence_counts ([words, upos, uas, las])
@@ -130,6 +130,15 @@ def config_key(config: dict[str, Any]) -> str:
     """Short stable hash of a JSON-able configuration (sorted keys)."""
     blob = json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+class Interrupted(AdaptlangError):
+    """The run was interrupted (Ctrl-C, SIGTERM); finished stages are kept and a rerun resumes."""
+
+    exit_code = 130
+
+
+RESUME_HINT = "finished stages are kept: rerun the same command to resume"
 
 
 class StageRunner:
@@ -303,16 +312,20 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
     def adapt_stage(translit: str | None) -> dict[str, Any]:
         def do_adapt(directory: Path) -> dict[str, Any]:
             from adaptlang.adapt import AdaptConfig, adapt_model
+            from adaptlang.adapt import Interrupted as AdaptInterrupted
 
             def on_event(e: Any) -> None:
                 if getattr(e, "kind", "") == "step":
                     say(Event("step", "adapt", done=e.step, of=e.total))
 
-            result = adapt_model(AdaptConfig(
-                corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
-                translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=min(c.batch_size, 16),
-                max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options,
-            ), on_event)
+            try:
+                result = adapt_model(AdaptConfig(
+                    corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
+                    translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=min(c.batch_size, 16),
+                    max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options,
+                ), on_event)
+            except AdaptInterrupted:  # adapt saved a checkpoint; its own hint (--resume) does not apply here
+                raise Interrupted(f"interrupted during MLM adaptation (checkpoint saved); {RESUME_HINT}") from None
             return {"model": str(directory / "model"), "result": result.to_dict()}
 
         name = "adapt" if translit is None else "adapt+translit"

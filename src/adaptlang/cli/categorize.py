@@ -64,8 +64,13 @@ def categorize_command(
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
         batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force,
     )
-    with _StageProgress() as bar:
-        result = run_categorize(config, bar.event)
+    from adaptlang.pipeline import RESUME_HINT, Interrupted
+
+    try:
+        with _StageProgress() as bar:
+            result = run_categorize(config, bar.event)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; {RESUME_HINT}") from None
     out = err_console if json_out == "-" else console  # stdout carries only the JSON then
     print_verdict(result.report, out)
     out.print(f"report: {output}/report.md  (results.json, scores.png" +
