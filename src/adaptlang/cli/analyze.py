@@ -186,7 +186,12 @@ def random_init_command(
                 err_console.print(f"[{e.index}/{e.total}] {e.stage}: " +
                                   ("reused (already done)" if e.kind == "skip" else f"done in {e.seconds:.0f} s"))
 
-        result = run_random_init(config, on_event)
+        try:
+            result = run_random_init(config, on_event)
+        except KeyboardInterrupt:
+            from adaptlang.pipeline import RESUME_HINT, Interrupted
+
+            raise Interrupted(f"interrupted; {RESUME_HINT}") from None
     out = err_console if json_out == "-" else console  # stdout carries only the JSON then
     _print_random_init(result, out)
     out.print(f"wrote {output}/random-init.json, random-init.png")
