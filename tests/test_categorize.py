@@ -52,9 +52,16 @@ def test_categorize_end_to_end_and_resume(toy_treebanks: dict[str, Path], tiny_b
             raise KeyboardInterrupt
         return real_evaluate(*args, **kw)
 
+    # Before anything runs, the plan lists every stage as pending and writes nothing.
+    planned = run_categorize(config, plan=True)
+    assert [s.status for s in planned.stages] == ["pending"] * 6 and not run.exists()
+
     monkeypatch.setattr(pipeline, "evaluate_one", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_categorize(config)
+    # After the interruption, the plan shows what a rerun will do.
+    planned = run_categorize(config, plan=True)
+    assert [s.name for s in planned.stages if s.status == "pending"] == ["mlm seed 1"]
     assert not (run / "results.json").exists()
     [trained] = list((run / "stages").glob("mlm_seed_1-*/model/train.json"))
     trained_at = trained.stat().st_mtime_ns

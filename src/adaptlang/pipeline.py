@@ -144,17 +144,21 @@ RESUME_HINT = "finished stages are kept: rerun the same command to resume"
 class StageRunner:
     """Runs named stages under ``RUN/stages``; a stage whose ``stage.json`` exists is reused, not rerun."""
 
-    def __init__(self, run_dir: Path, total: int, progress: Progress | None):
+    def __init__(self, run_dir: Path, total: int, progress: Progress | None, dry: bool = False):
         self.root = run_dir / "stages"
         self.total = total
         self.index = 0
         self.progress = progress or (lambda e: None)
         self.records: list[StageRecord] = []
+        self.dry = dry  # plan only: report finished stages, run nothing (run() returns None for the others)
 
-    def run(self, name: str, config: dict[str, Any], fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    def directory(self, name: str, config: dict[str, Any]) -> Path:
+        return self.root / f"{_safe(name)}-{config_key(config)}"
+
+    def run(self, name: str, config: dict[str, Any], fn: Callable[[Path], dict[str, Any]]) -> Any:
         self.index += 1
         key = config_key(config)
-        directory = self.root / f"{_safe(name)}-{key}"
+        directory = self.directory(name, config)
         done = directory / "stage.json"
         if done.is_file():
             try:
@@ -164,6 +168,9 @@ class StageRunner:
                 return saved["result"]
             except (ValueError, KeyError):
                 pass  # a damaged record: run the stage again
+        if self.dry:
+            self.records.append(StageRecord(name, key, str(directory), "pending", 0.0))
+            return None
         self.progress(Event("stage", name, self.index, self.total))
         directory.mkdir(parents=True, exist_ok=True)
         write_json_atomic(directory / "config.json", {"stage": name, "key": key, "config": config})
@@ -228,9 +235,8 @@ def preflight(c: CategorizeConfig) -> None:
             raise InputError(path, f"no sentences ({option}); give a CoNLL-U treebank")
 
 
-def prepare_dir(run: Path, kind: str, config: dict[str, Any], force: bool) -> Path:
-    """Create a run directory (or reuse it to resume); ``force`` wipes the stages of an earlier run of the same kind
-    there. A non-empty directory that is not such a run is never touched."""
+def check_run_dir(run: Path, kind: str) -> None:
+    """Refuse a path that is a file, or a non-empty directory that is not a ``kind`` run."""
     marker = run / RUN_MARKER
     if run.exists():
         if not run.is_dir():
@@ -241,6 +247,14 @@ def prepare_dir(run: Path, kind: str, config: dict[str, Any], force: bool) -> Pa
             existing = None
         if existing != kind and any(run.iterdir()):
             raise OutputExistsError(run, f"it is not a {kind} run directory; choose another -o")
+
+
+def prepare_dir(run: Path, kind: str, config: dict[str, Any], force: bool) -> Path:
+    """Create a run directory (or reuse it to resume); ``force`` wipes the stages of an earlier run of the same kind
+    there. A non-empty directory that is not such a run is never touched."""
+    marker = run / RUN_MARKER
+    check_run_dir(run, kind)
+    if run.exists():
         if force:
             shutil.rmtree(run / "stages", ignore_errors=True)
     run.mkdir(parents=True, exist_ok=True)
@@ -252,12 +266,20 @@ def prepare_run_dir(c: CategorizeConfig) -> Path:
     return prepare_dir(Path(c.output), "categorize", c.to_dict(), c.force)
 
 
-def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> CategorizeResult:
-    """Run (or resume) every stage of ``c`` and write RUN/results.json, RUN/report.md and the plots."""
+def run_categorize(c: CategorizeConfig, progress: Progress | None = None, plan: bool = False) -> CategorizeResult:
+    """Run (or resume) every stage of ``c`` and write RUN/results.json, RUN/report.md and the plots.
+
+    ``plan``: run nothing, write nothing; the result's stages say which are done and which are pending (the
+    transliterated variants are listed once the assess stage that decides them is done, or when asked for).
+    """
     check_config(c)
     preflight(c)
     say = progress or (lambda e: None)
-    run_dir = prepare_run_dir(c)
+    if plan:
+        check_run_dir(Path(c.output), "categorize")
+        run_dir = Path(c.output)
+    else:
+        run_dir = prepare_run_dir(c)
     inputs = {
         "corpus": file_sha256(c.corpus), "train": file_sha256(c.train), "test": file_sha256(c.test),
         "dev": file_sha256(c.dev) if c.dev else None,
@@ -266,7 +288,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
     # assess, data, then (adapt, and per seed baseline/direct/mlm) and the same again with transliteration
     n_translit_guess = 0 if c.translit == "none" else 1
     total = 2 + 1 + 3 * c.seeds + n_translit_guess * (1 + 2 * c.seeds)
-    stages = StageRunner(run_dir, total, say)
+    stages = StageRunner(run_dir, total, say, dry=plan)
 
     # 1. assess ---------------------------------------------------------------------------------------------------
     def do_assess(directory: Path) -> dict[str, Any]:
@@ -282,7 +304,11 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
 
     assess = stages.run("assess", {"corpus": inputs["corpus"], "model": c.model, "lang": c.lang,
                                    "translit": c.translit}, do_assess)
-    scheme, scheme_reason = choose_translit(c.translit, assess, c.lang)
+    if assess is None:  # plan mode, assess pending
+        scheme, scheme_reason = (c.translit, f"{c.translit} (asked with --translit)") \
+            if c.translit not in ("auto", "none", "latin") else (None, "decided by the assess stage (pending)")
+    else:
+        scheme, scheme_reason = choose_translit(c.translit, assess, c.lang)
     if scheme is None:
         stages.total -= n_translit_guess * (1 + 2 * c.seeds)
     say(Event("note", message=f"transliteration: {scheme_reason}"))
@@ -306,10 +332,11 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
 
     data = stages.run("data", {"train": inputs["train"], "test": inputs["test"], "max": c.max_train_sentences},
                       do_data)
-    train_path = data["train_cut"] or c.train
+    train_path = (data or {}).get("train_cut") or c.train
 
     # 3. adaptation -----------------------------------------------------------------------------------------------
-    def adapt_stage(translit: str | None) -> dict[str, Any]:
+    def adapt_stage(translit: str | None) -> str:
+        """Run (or reuse) one adaptation; return the adapted model's directory."""
         def do_adapt(directory: Path) -> dict[str, Any]:
             from adaptlang.adapt import AdaptConfig, adapt_model
             from adaptlang.adapt import Interrupted as AdaptInterrupted
@@ -329,11 +356,13 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
             return {"model": str(directory / "model"), "result": result.to_dict()}
 
         name = "adapt" if translit is None else "adapt+translit"
-        return stages.run(name, {"corpus": inputs["corpus"], "model": c.model, "method": c.adapt_method,
-                                 "translit": translit, "steps": c.adapt_steps, "lang": c.lang,
-                                 "max_seq_len": c.max_seq_len, "batch_size": min(c.batch_size, 16),
-                                 "options": c.adapt_options}, do_adapt)
+        config = {"corpus": inputs["corpus"], "model": c.model, "method": c.adapt_method, "translit": translit,
+                  "steps": c.adapt_steps, "lang": c.lang, "max_seq_len": c.max_seq_len,
+                  "batch_size": min(c.batch_size, 16), "options": c.adapt_options}
+        adaptations[translit] = stages.run(name, config, do_adapt)
+        return str(stages.directory(name, config) / "model")
 
+    adaptations: dict[str | None, Any] = {}
     adapted = {None: adapt_stage(None)}
     if scheme is not None:
         adapted[scheme] = adapt_stage(scheme)
@@ -348,7 +377,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
             encoder = {"kind": "transformer", "model": c.model, "translit": translit}
             epochs = c.epochs
         else:
-            encoder = {"kind": "transformer", "model": adapted[translit]["model"]}
+            encoder = {"kind": "transformer", "model": adapted[translit]}
             epochs = c.epochs
         stage_config = {"variant": variant, "seed": seed, "encoder": encoder, "epochs": epochs,
                         "train": inputs["train"], "max_train": c.max_train_sentences, "dev": inputs["dev"],
@@ -368,8 +397,14 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
         for variant in variants:
             runs.setdefault(variant, []).append(model_stage(variant, seed))
 
+    if plan:
+        return CategorizeResult(str(run_dir), {
+            "kind": "categorize-plan", "translit": {"scheme": scheme, "reason": scheme_reason},
+            "stages": [r.to_dict() for r in stages.records],
+        }, tuple(stages.records))
+
     # 5. verdict and report ---------------------------------------------------------------------------------------
-    report = build_results(c, assess, scheme, scheme_reason, data, adapted, runs, stages.records)
+    report = build_results(c, assess, scheme, scheme_reason, data, adaptations, runs, stages.records)
     from adaptlang.report import write_categorize_report
 
     report["files"] = write_categorize_report(run_dir, report)

@@ -49,6 +49,7 @@ def categorize_command(
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     force: bool = typer.Option(False, "--force", help="Redo every stage (default: reuse finished stages)."),
+    plan: bool = typer.Option(False, "--plan", help="Run nothing: list the stages, done or pending, and exit."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write results.json to PATH (- = stdout)."),
 ) -> None:
     """Assess, adapt, fine-tune and compare with a from-scratch baseline over several seeds; measured verdict.
@@ -66,6 +67,9 @@ def categorize_command(
     )
     from adaptlang.pipeline import RESUME_HINT, Interrupted
 
+    if plan:
+        print_plan(run_categorize(config, plan=True).report, err_console if json_out == "-" else console)
+        return
     try:
         with _StageProgress() as bar:
             result = run_categorize(config, bar.event)
@@ -118,6 +122,21 @@ class _StageProgress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def print_plan(r: dict[str, Any], out: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title="categorize plan (nothing was run)")
+    for col in ("#", "stage", "status", "directory"):
+        table.add_column(col)
+    for i, s in enumerate(r["stages"], start=1):
+        status = "done" if s["status"] == "reused" else "pending"
+        table.add_row(str(i), s["name"], status, Path(s["directory"]).name)
+    out.print(table)
+    out.print(f"transliteration: {r['translit']['reason']}")
+    n_pending = sum(s["status"] != "reused" for s in r["stages"])
+    out.print(f"{n_pending} stage(s) to run" if n_pending else "every stage is done: a run only writes the report")
 
 
 def print_verdict(r: dict[str, Any], out: Any = console) -> None:
