@@ -343,6 +343,8 @@ def test_existing_output_needs_force_or_resume(bert_dir: Path, tmp_path: Path) -
     (out / "keep.txt").write_text("x")
     with pytest.raises(OutputExistsError, match="--force.*--resume"):
         adapt_model(_cfg(bert_dir, out))
+    with pytest.raises(OutputExistsError, match="no checkpoint"):
+        adapt_model(_cfg(bert_dir, out, resume=True))
     assert (out / "keep.txt").exists()
     adapt_model(_cfg(bert_dir, out, steps=1, force=True))
     with pytest.raises(OutputExistsError, match="finished adapted model"):

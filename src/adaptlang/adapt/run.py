@@ -344,6 +344,8 @@ def _prepare_output(out: Path, c: AdaptConfig, main: bool, say: Callable[[str], 
             return step
         if (out / "adaptlang.json").is_file():
             raise OutputExistsError(out, "it holds a finished adapted model, nothing to resume; pass --force to redo")
+        if any(p.name != ckpt.CHECKPOINTS for p in out.iterdir()):
+            raise OutputExistsError(out, "it holds no checkpoint of an interrupted run; pass --force to overwrite it")
         say(f"{out} has no checkpoint yet; starting from the beginning")
         if main:
             shutil.rmtree(out)
