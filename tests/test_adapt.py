@@ -399,6 +399,12 @@ def test_bad_options() -> None:
         resolve(AdaptConfig(corpus="c", model="m", output="o", merge=True))
 
 
+def test_sequence_longer_than_the_model_positions(xlmr_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--max-seq-len 200 is longer than the model's 158 positions"):
+        adapt_model(_cfg(xlmr_dir, tmp_path / "out", max_seq_len=200))
+    adapt_model(_cfg(xlmr_dir, tmp_path / "out", max_seq_len=158, steps=1))  # the longest that fits works
+
+
 def test_cli_errors_are_one_line(bert_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "exists"
     out.mkdir()

@@ -113,6 +113,12 @@ def adapt_model(config: AdaptConfig, progress: Callback | None = None) -> AdaptR
     loaded = load_masked_lm(c.model)
     say("MLM head: shipped with the model" if loaded.head_shipped else
         "MLM head: none shipped; a fresh head tied to the input embeddings is trained")
+    max_positions = getattr(loaded.mlm.config, "max_position_embeddings", None)
+    if max_positions is not None:
+        # RoBERTa-style models number positions from padding_idx + 1, losing two positions
+        usable = max_positions - (2 if hasattr(loaded.mlm, "roberta") else 0)
+        if c.max_seq_len > usable:
+            raise UsageError(f"--max-seq-len {c.max_seq_len} is longer than the model's {usable} positions")
     base_tokenizer = loaded.tokenizer
     before_held = tokenize_lines(heldout_lines, base_tokenizer)
     vocab_info: dict[str, Any] | None = None
