@@ -17,41 +17,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from fontTools import unicodedata as ucd
-
-COMMON = "Zyyy"
-INHERITED = "Zinh"
-UNKNOWN = "Zzzz"
-NON_SCRIPTS = frozenset({COMMON, INHERITED, UNKNOWN})
+from adaptlang.scripts import COMMON, INHERITED, NON_SCRIPTS, UNKNOWN, char_script, letter_script, script_name
 
 # Scripts written together as one writing system: a Japanese word mixing kanji and kana, or a Korean word with hanja,
 # is not code-mixing.
 _WRITING_SYSTEM = {"Hira": "CJK", "Kana": "CJK", "Hani": "CJK", "Hang": "CJK", "Bopo": "CJK"}
 
 _MAX_WORD_CACHE = 200_000
-
-
-@lru_cache(maxsize=None)
-def char_script(ch: str) -> str:
-    """ISO 15924 code of ``ch``'s Unicode Script property (``Zyyy`` Common, ``Zinh`` Inherited, ``Zzzz`` unknown)."""
-    return ucd.script(ch)
-
-
-@lru_cache(maxsize=None)
-def letter_script(ch: str) -> str | None:
-    """The script of ``ch`` if it is a letter (or a script-specific mark) of a real script, else None."""
-    if unicodedata.category(ch)[0] not in "LM":
-        return None
-    script = char_script(ch)
-    return None if script in NON_SCRIPTS else script
-
-
-def script_name(code: str) -> str:
-    """English name of an ISO 15924 code (``Arab`` -> ``Arabic``)."""
-    try:
-        return ucd.script_name(code)
-    except KeyError:
-        return code
 
 
 def word_scripts(word: str) -> frozenset[str]:

@@ -1,28 +1,15 @@
-"""Unicode script of characters and texts, as ISO 15924 codes (``Arab``, ``Cyrl``, ``Latn`` ...).
-
-Derived from Unicode character names so it needs no data files; good enough to tell which script a corpus is
-written in and which output characters a scheme left outside its target script.
+"""Script helpers for transliteration: which letters a scheme left outside its target script, the dominant
+script of a text, and script names accepted on the command line. The script of a character is its Unicode Script
+property, from :mod:`adaptlang.scripts` (the same source as assess's script profiles).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from functools import lru_cache
 from typing import Iterable
 
-# First word(s) of a Unicode character name -> ISO 15924 code.
-_NAME_PREFIX_TO_SCRIPT: dict[str, str] = {
-    "LATIN": "Latn", "CYRILLIC": "Cyrl", "ARABIC": "Arab", "GEORGIAN": "Geor", "GREEK": "Grek",
-    "ARMENIAN": "Armn", "HEBREW": "Hebr", "DEVANAGARI": "Deva", "BENGALI": "Beng", "GURMUKHI": "Guru",
-    "GUJARATI": "Gujr", "ORIYA": "Orya", "TAMIL": "Taml", "TELUGU": "Telu", "KANNADA": "Knda",
-    "MALAYALAM": "Mlym", "SINHALA": "Sinh", "THAI": "Thai", "LAO": "Laoo", "TIBETAN": "Tibt", "MYANMAR": "Mymr",
-    "KHMER": "Khmr", "MONGOLIAN": "Mong", "ETHIOPIC": "Ethi", "SYRIAC": "Syrc", "THAANA": "Thaa", "NKO": "Nkoo",
-    "TIFINAGH": "Tfng", "CHEROKEE": "Cher", "HANGUL": "Hang", "HIRAGANA": "Hira", "KATAKANA": "Kana",
-    "CJK": "Hani", "BOPOMOFO": "Bopo", "CANADIAN": "Cans", "OGHAM": "Ogam", "RUNIC": "Runr", "GOTHIC": "Goth",
-    "COPTIC": "Copt", "GLAGOLITIC": "Glag", "VAI": "Vaii", "JAVANESE": "Java", "BALINESE": "Bali",
-    "SUNDANESE": "Sund", "TAI": "Tavt", "OL": "Olck", "ADLAM": "Adlm", "MODIFIER": "Latn",
-}
+from adaptlang.scripts import COMMON, INHERITED, char_script
 
 # Scripts whose letters count as "in the target script" for each target; IPA output uses Latin letters, IPA
 # extensions (Latin in Unicode), a few Greek letters and modifier letters.
@@ -33,29 +20,6 @@ TARGET_SCRIPTS: dict[str, frozenset[str]] = {
     "Geor": frozenset({"Geor"}),
     "IPA": frozenset({"Latn", "Grek"}),
 }
-
-COMMON = "Zyyy"  # digits, punctuation, symbols, spaces
-INHERITED = "Zinh"  # combining marks that take the script of their base letter
-
-
-@lru_cache(maxsize=65536)
-def char_script(ch: str) -> str:
-    """ISO 15924 code of one character; ``Zyyy`` for non-letters, ``Zinh`` for combining marks, ``Zzzz`` unknown."""
-    cat = unicodedata.category(ch)
-    if cat[0] == "M":
-        name = unicodedata.name(ch, "")
-        # Script-specific marks (Arabic harakat, Devanagari vowel signs) belong to their script.
-        first = name.split(" ", 1)[0]
-        return _NAME_PREFIX_TO_SCRIPT.get(first, INHERITED) if first != "COMBINING" else INHERITED
-    if cat[0] != "L":
-        return COMMON
-    name = unicodedata.name(ch, "")
-    first = name.split(" ", 1)[0]
-    if first in _NAME_PREFIX_TO_SCRIPT:
-        return _NAME_PREFIX_TO_SCRIPT[first]
-    if "IDEOGRAPH" in name:
-        return "Hani"
-    return "Zzzz"
 
 
 def is_letter(ch: str) -> bool:
@@ -108,8 +72,17 @@ def normalize_script(name: str) -> str:
     key = name.strip().lower()
     if key in _SCRIPT_ALIASES:
         return _SCRIPT_ALIASES[key]
-    for code in set(_NAME_PREFIX_TO_SCRIPT.values()) | {"IPA"}:
-        if code.lower() == key:
+    if key == "ipa":
+        return "IPA"
+    if len(key) == 4 and key.isalpha():
+        from fontTools import unicodedata as ucd
+
+        code = key.title()
+        try:
+            ucd.script_name(code)
+        except KeyError:
+            pass
+        else:
             return code
     raise UsageError(f"unknown target script {name!r}; use one of {', '.join(_SCRIPT_ALIASES)} "
                      "or an ISO 15924 code such as Latn, Cyrl, Arab")
