@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import console, emit_json, err_console
+from adaptlang.cli.common import ByteProgress, console, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +50,7 @@ def assess_command(
     if json_path not in (None, "-"):
         check_output(json_path, force)
     total = os.path.getsize(corpus) if corpus != "-" and os.path.isfile(corpus) else None
-    with _Progress(total) as progress:
+    with ByteProgress(total, "reading corpus") as progress:
         report = assess_corpus(
             corpus, model=model, lang=lang,
             pretraining=None if pretraining == "none" else pretraining,
@@ -65,34 +65,6 @@ def assess_command(
     if json_path:
         emit_json(d, json_path)
         console.print(f"[dim]JSON report written to {json_path}[/dim]")
-
-
-class _Progress:
-    """A transient rich bar on stderr over the corpus's bytes; started lazily at the first update."""
-
-    def __init__(self, total: int | None) -> None:
-        self.total = total
-        self.bar: Any = None
-        self.task: Any = None
-
-    def __call__(self, n_bytes: int) -> None:
-        if self.bar is None:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                TextColumn("reading corpus"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                console=err_console, transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("read", total=self.total)
-        self.bar.update(self.task, completed=n_bytes)
-
-    def __enter__(self) -> "_Progress":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _pct(x: float | None) -> str:

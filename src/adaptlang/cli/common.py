@@ -23,3 +23,33 @@ def emit_json(obj: Any, path: str | None) -> None:
         sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
     else:
         write_json_atomic(Path(path), obj)
+
+
+class ByteProgress:
+    """A transient rich bar on stderr over an input's bytes, started lazily at the first update.
+
+    Used as a context manager; call it with the number of bytes read so far.
+    """
+
+    def __init__(self, total: int | None, label: str) -> None:
+        self.total = total
+        self.label = label
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, n_bytes: int) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn(self.label), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                                console=err_console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        self.bar.update(self.task, completed=n_bytes)
+
+    def __enter__(self) -> "ByteProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

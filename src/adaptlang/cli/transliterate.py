@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import emit_json, err_console
+from adaptlang.cli.common import ByteProgress, emit_json, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +55,7 @@ def transliterate_command(
     from adaptlang.translit.corpus import transliterate_file
 
     total = os.path.getsize(input_path) if input_path != "-" and os.path.isfile(input_path) else None
-    with _Progress(total) as progress:
+    with ByteProgress(total, "transliterating") as progress:
         report = transliterate_file(
             input_path, output, scheme, to=to, lang=lang, fmt=fmt, force=force, workers=workers,
             encoding_errors=encoding_errors, progress=progress,
@@ -116,27 +116,3 @@ def _list(json_path: str | None) -> None:
         console.print(f"    [dim]reference: {epitran[0].reference}[/dim]", highlight=False)
 
 
-class _Progress:
-    """A transient rich bar on stderr over the input's bytes; started lazily at the first update."""
-
-    def __init__(self, total: int | None) -> None:
-        self.total = total
-        self.bar: Any = None
-        self.task: Any = None
-
-    def __call__(self, n_bytes: int) -> None:
-        if self.bar is None:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("transliterating"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                                console=err_console, transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("transliterate", total=self.total)
-        self.bar.update(self.task, completed=n_bytes)
-
-    def __enter__(self) -> "_Progress":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
