@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--pooling", default="first")
     ap.add_argument("--freeze-embeddings", action="store_true")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     ap.add_argument("--max-train-sentences", type=int, default=None, help="use only the first N training sentences")
     ap.add_argument("--tag", default="run")
     ap.add_argument("--workdir", default="/tmp/adaptlang-bench-train")
@@ -81,6 +82,7 @@ def main() -> None:
                      "freeze_embeddings": args.freeze_embeddings},
             epochs=args.epochs, batch_size=args.batch_size, encoder_lr=args.lr, head_lr=args.head_lr,
             patience=args.patience, seed=args.seed, device="auto", max_minutes=args.max_minutes, force=True,
+            threads=args.threads,
         )
         t0 = time.monotonic()
         result = train_parser(cfg)

@@ -60,6 +60,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     max_minutes: float | None = None
+    threads: int | None = None  # torch CPU threads (None: torch's default); 1 is fastest on a busy machine
     arc_dim: int = 500
     rel_dim: int = 100
     dropout: float = 0.33
@@ -139,6 +140,13 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise UsageError("--threads must be at least 1")
+        torch.set_num_threads(threads)
+
+
 def peak_memory_mb(device: torch.device) -> float:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     if device.type == "cuda":
@@ -213,6 +221,7 @@ def train_parser(config: TrainConfig, callbacks: FitCallbacks | None = None) -> 
     if config.epochs < 1 or config.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be at least 1")
     device = resolve_device(config.device)
+    set_threads(config.threads)
     cpu_start = _cpu_seconds()
     train_sents = read_conllu(config.train, require_tree=True)
     if config.dev:
@@ -308,7 +317,7 @@ def train_parser(config: TrainConfig, callbacks: FitCallbacks | None = None) -> 
 
 def _comparable(config: TrainConfig) -> dict[str, Any]:
     d = config.to_dict()
-    for k in ("force", "resume", "device", "max_minutes"):
+    for k in ("force", "resume", "device", "max_minutes", "threads"):
         d.pop(k)
     return json.loads(json.dumps(d))
 

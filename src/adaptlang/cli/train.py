@@ -49,6 +49,8 @@ def train(
                                                 "this many minutes."),
     seed: int = typer.Option(42, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: all cores; 1 "
+                                          "is often faster on a machine busy with other jobs)."),
     pooling: str = typer.Option("first", "--pooling", help="Subwords to word: first or mean."),
     scalar_mix: bool = typer.Option(False, "--scalar-mix", help="Learned weighted sum of all layers."),
     random_init: Optional[str] = typer.Option(None, "--random-init", help="Re-initialise layers, e.g. 1-2,11-12 "
@@ -71,7 +73,8 @@ def train(
                "max_length": max_length}
     config = TrainConfig(train=train_file, dev=dev_file, out=output, encoder=encoder, epochs=epochs, batch_size=batch_size,
                          max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
-                         seed=seed, device=device, max_minutes=max_minutes, force=force, resume=resume)
+                         seed=seed, device=device, max_minutes=max_minutes, threads=threads, force=force,
+                         resume=resume)
     with TrainProgress(quiet) as progress:
         result = train_parser(config, progress)
     if json_path != "-":

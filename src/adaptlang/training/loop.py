@@ -21,6 +21,10 @@ from adaptlang.training.checkpoint import (load_checkpoint, load_tensors, load_t
                                            save_tensors, trainable_state)
 
 
+PLAN_AFTER_STEPS = 20  # with a time budget, first estimate the epoch duration after this many steps
+DEV_ALLOWANCE = 0.15  # share of an epoch's training time added for the dev evaluation in that estimate
+
+
 @dataclass(frozen=True)
 class FitConfig:
     epochs: int = 30
@@ -117,7 +121,7 @@ def fit(
     workdir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = max(1, len(make_batches(0)))
     # The schedule decays to zero at the end of the *planned* epochs: cfg.epochs, or, with a time budget, as many
-    # epochs as the first one says will fit (re-planned once, after epoch 1).
+    # epochs as fit (estimated after PLAN_AFTER_STEPS steps, then again from the whole first epoch).
     plan = {"epochs": cfg.epochs}
 
     def schedule(step: int) -> float:
@@ -161,6 +165,10 @@ def fit(
             total_loss += loss_value
             n_sents += batch_size_of(batch)
             cb.on_step(epoch, step + 1, loss_value)
+            if epoch == 1 and step + 1 == PLAN_AFTER_STEPS and cfg.max_minutes is not None and resumed_from == 0:
+                # early estimate, so that warmup and decay already follow the budget in the first epoch
+                per_epoch = (time.monotonic() - t0) / (step + 1) * len(batches) * (1 + DEV_ALLOWANCE)
+                plan["epochs"] = _epochs_that_fit(cfg, per_epoch)
         train_seconds = time.monotonic() - t0
         model.eval()
         with torch.no_grad(), autocast(device):
@@ -176,8 +184,7 @@ def fit(
                              round(n_sents / max(train_seconds, 1e-9), 2), improved)
         records.append(record)
         if epoch == 1 and cfg.max_minutes is not None:
-            fits = int(cfg.max_minutes * 60 / max(record.seconds, 1e-9))
-            plan["epochs"] = max(1, min(cfg.epochs, fits))
+            plan["epochs"] = _epochs_that_fit(cfg, record.seconds)
         write_json_atomic(workdir / "metrics.json", {"epochs": [r.to_dict() for r in records],
                                                      "best_epoch": best_epoch, "select_metric": cfg.select_metric,
                                                      "planned_epochs": plan["epochs"]})
@@ -195,6 +202,11 @@ def fit(
     best_dev = next((r.dev for r in records if r.epoch == best_epoch), {})
     return FitResult(best_epoch, best_dev, tuple(records), stopped_early,
                      round(time.monotonic() - started, 2), resumed_from)
+
+
+def _epochs_that_fit(cfg: FitConfig, seconds_per_epoch: float) -> int:
+    assert cfg.max_minutes is not None
+    return max(1, min(cfg.epochs, int(cfg.max_minutes * 60 / max(seconds_per_epoch, 1e-9))))
 
 
 def loop_done(records: Iterable[EpochRecord], cfg: FitConfig, bad_epochs: int, started: float) -> bool:
