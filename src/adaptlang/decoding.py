@@ -15,6 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
+from adaptlang.data.conllu import find_cycle
+
 
 def is_tree(heads: Sequence[int], single_root: bool = True) -> bool:
     """True if ``heads`` (``heads[0]`` ignored) is a tree rooted at node 0 (with exactly one child of 0)."""
@@ -34,25 +36,6 @@ def is_tree(heads: Sequence[int], single_root: bool = True) -> bool:
     return True
 
 
-def _find_cycle(heads: np.ndarray) -> list[int] | None:
-    """One cycle in the graph d -> heads[d] (d >= 1), or None."""
-    n = len(heads)
-    state = np.zeros(n, dtype=np.int8)  # 0 new, 1 on path, 2 done
-    state[0] = 2
-    for start in range(1, n):
-        path = []
-        v = start
-        while state[v] == 0:
-            state[v] = 1
-            path.append(v)
-            v = int(heads[v])
-        if state[v] == 1:
-            return path[path.index(v) :]
-        for u in path:
-            state[u] = 2
-    return None
-
-
 def _chu_liu_edmonds(scores: np.ndarray) -> np.ndarray:
     """Maximum spanning arborescence rooted at 0 (any number of root children). ``scores [n, n]``, float64."""
     n = len(scores)
@@ -61,7 +44,7 @@ def _chu_liu_edmonds(scores: np.ndarray) -> np.ndarray:
     s[0, :] = -np.inf  # the root has no head
     heads = s.argmax(axis=1)
     heads[0] = 0
-    cycle = _find_cycle(heads)
+    cycle = find_cycle(heads.tolist())
     if cycle is None:
         return heads
     cyc = np.array(cycle)
