@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -75,7 +76,9 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ecmd = [ADAPTLANG, "evaluate", str(model), str(test), "--json", "-", "--device", "cpu"]
     print("$", " ".join(ecmd), flush=True)
-    scores = json.loads(subprocess.run(ecmd, check=True, capture_output=True, text=True).stdout)
+    # evaluate has no --threads; the same thread count as training (several threads crawl on a busy machine)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    scores = json.loads(subprocess.run(ecmd, check=True, capture_output=True, text=True, env=env).stdout)
     trained = json.loads((work / f"{args.treebank}-{args.tag}.train.json").read_text(encoding="utf-8"))
     ref = UDPIPE2.get(args.treebank)
     row = {
