@@ -128,3 +128,39 @@ def toy_treebanks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["corpus"] = d / "corpus.txt"
     files["corpus"].write_text("\n".join(text * 4) + "\n", encoding="utf-8")
     return files
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine).
+
+    Modules that train tiny models use it for every test: ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    """Run the ``adaptlang`` entry point in-process (as the console script does); returns (code, stdout, stderr)."""
+    import subprocess
+    import sys
+
+    from adaptlang.cli.main import main
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["adaptlang", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run

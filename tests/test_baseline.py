@@ -5,24 +5,15 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from adaptlang.baseline import BaselineConfig, train_baseline
-from adaptlang.errors import OutputExistsError, UsageError
+from adaptlang.errors import OutputExistsError
 from adaptlang.tasks import evaluate_model, load_parser, predict
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 NOUNS = ["xale", "jigéen", "góor", "fas", "téere", "kër", "ndox", "mburu"]
@@ -56,24 +47,6 @@ def small(tmp_path: Path, **kw) -> BaselineConfig:
     base.update(kw)
     return BaselineConfig(**base)
 
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
-    """Run the ``adaptlang`` entry point in-process; returns (code, stdout, stderr)."""
-    from adaptlang.cli.main import main
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["adaptlang", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return run
 
 
 def test_learns_a_simple_language_and_loads_through_shared_commands(tmp_path: Path) -> None:

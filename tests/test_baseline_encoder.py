@@ -13,13 +13,7 @@ from adaptlang.errors import InputError, ModelError, UsageError
 from adaptlang.models import get_encoder_class
 from adaptlang.models.bilstm import BiLSTMEncoderConfig, BiLSTMWordEncoder, write_vectors_file
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SENTS = [["Dafa", "baax", "."], ["Mu", "ngi", "dem", "."], ["dafa", "tàng", "lool", "."], ["baax", "na", "."]] * 3

@@ -36,24 +36,6 @@ def small_config(tmp_path: Path, model: Path, out: str = "out", **kw) -> TrainCo
     return TrainConfig(**base)
 
 
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
-    """Run the ``adaptlang`` entry point in-process (as the console script does); returns (code, stdout, stderr)."""
-    from adaptlang.cli.main import main
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["adaptlang", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return run
-
 
 def test_cli_train_evaluate_predict(tmp_path: Path, tiny_bert_dir: Path, run_cli) -> None:
     tb = tmp_path / "tb.conllu"
