@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-UD_UYGHUR = REPO.parent / "shared" / "data" / "ud" / "UD_Uyghur-UDT"
+UD_UYGHUR = Path(os.environ.get("ADAPTLANG_UD", REPO.parent / "shared" / "data" / "ud")) / "UD_Uyghur-UDT"
 VARIANTS = ("reference", "adaptlang-full", "adaptlang-lora")
 
 

@@ -24,8 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-UD = REPO.parent / "shared" / "data" / "ud"
-ADAPTLANG = str(Path(sys.executable).parent / "adaptlang")
+UD = Path(os.environ.get("ADAPTLANG_UD", REPO.parent / "shared" / "data" / "ud"))
+# The console script of this interpreter's environment, or ``python -m adaptlang`` where it is not installed.
+_SCRIPT = Path(sys.executable).parent / "adaptlang"
+ADAPTLANG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "adaptlang"]
 
 # UDPipe 2 (UD 2.15 models, gold tokenisation; it uses mBERT-style contextual embeddings), UPOS / UAS / LAS.
 UDPIPE2 = {
@@ -54,6 +56,7 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=12.0, help="training budget (the LR decay is planned to fit)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="training and evaluation device")
     ap.add_argument("--tag", default="default")
     ap.add_argument("--workdir", default="/tmp/adaptlang-bench-baseline")
     args = ap.parse_args(argv)
@@ -64,17 +67,18 @@ def main() -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     model = work / f"{args.treebank}-{args.tag}"
-    cmd = [ADAPTLANG, "baseline", "--train", str(train), "-o", str(model), "--epochs", str(args.epochs),
+    cmd = [*ADAPTLANG, "baseline", "--train", str(train), "-o", str(model), "--epochs", str(args.epochs),
            "--max-minutes", str(args.max_minutes), "--seed", str(args.seed), "--threads", str(args.threads),
-           "--force", "--json", str(work / f"{args.treebank}-{args.tag}.train.json"), *extra]
+           "--device", args.device, "--force", "--json", str(work / f"{args.treebank}-{args.tag}.train.json"), *extra]
     if dev is not None:
-        cmd[4:4] = ["--dev", str(dev)]
+        at = cmd.index("-o")
+        cmd[at:at] = ["--dev", str(dev)]
     print("$", " ".join(cmd), flush=True)
     t0 = time.monotonic()
     subprocess.run(cmd, check=True)
     wall = time.monotonic() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    ecmd = [ADAPTLANG, "evaluate", str(model), str(test), "--json", "-", "--device", "cpu"]
+    ecmd = [*ADAPTLANG, "evaluate", str(model), str(test), "--json", "-", "--device", args.device]
     print("$", " ".join(ecmd), flush=True)
     # evaluate has no --threads; the same thread count as training (several threads crawl on a busy machine)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
@@ -84,7 +88,7 @@ def main() -> None:
     row = {
         "treebank": args.treebank, "tag": args.tag, "extra_options": extra,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, 2-core CPU, no GPU, torch threads {args.threads}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, device {args.device}, torch threads {args.threads}",
         "command": " ".join(cmd), "upos": scores["upos"], "uas": scores["uas"], "las": scores["las"],
         "ci": scores["ci"], "n_test_words": scores["n_words"], "train_wall_s": round(wall, 1),
         "peak_memory_mb": round(peak_mb), "best_epoch": trained["best_epoch"], "epochs_run": trained["epochs_run"],

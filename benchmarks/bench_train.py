@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-UD = REPO.parent / "shared" / "data" / "ud"
+UD = Path(os.environ.get("ADAPTLANG_UD", REPO.parent / "shared" / "data" / "ud"))
 
 # Published LAS on the same treebanks: UDPipe 2 (UD 2.15, gold tokenisation) and MaChAmp with mBERT trained on the
 # single treebank (UD 2.8), as quoted in the issue that specifies this benchmark.
@@ -57,6 +58,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     ap.add_argument("--max-train-sentences", type=int, default=None, help="use only the first N training sentences")
+    ap.add_argument("--device", default="auto")
     ap.add_argument("--tag", default="run")
     ap.add_argument("--workdir", default="/tmp/adaptlang-bench-train")
     args = ap.parse_args()
@@ -81,18 +83,18 @@ def main() -> None:
             encoder={"kind": "transformer", "model": args.model, "pooling": args.pooling,
                      "freeze_embeddings": args.freeze_embeddings},
             epochs=args.epochs, batch_size=args.batch_size, encoder_lr=args.lr, head_lr=args.head_lr,
-            patience=args.patience, seed=args.seed, device="auto", max_minutes=args.max_minutes, force=True,
+            patience=args.patience, seed=args.seed, device=args.device, max_minutes=args.max_minutes, force=True,
             threads=args.threads,
         )
         t0 = time.monotonic()
         result = train_parser(cfg)
         wall = time.monotonic() - t0
-        ev = evaluate_model(model_out, split(tb, "test"), n_bootstrap=1000)
+        ev = evaluate_model(model_out, split(tb, "test"), n_bootstrap=1000, device=args.device)
         s = ev.scores
         record = {
             "treebank": tb, "tag": args.tag, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
-                       f"{'cuda' if torch.cuda.is_available() else 'CPU only'}",
+                       f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}",
             "command": " ".join([sys.executable.split("/")[-1], *sys.argv]),
             "test": s.to_dict(), "train": result.to_dict(), "train_wall_minutes": round(wall / 60, 2),
             "test_sentences_per_s": ev.sentences_per_s, "references": REFERENCES.get(tb, {}), "probe": PROBE.get(tb),

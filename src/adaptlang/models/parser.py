@@ -98,7 +98,7 @@ class BiaffineParser(nn.Module):
         lengths = out.mask.sum(dim=1).tolist()
         upos = out.s_upos.argmax(-1).cpu()
         s_arc = out.s_arc.float().log_softmax(-1).cpu().numpy()  # [batch, n_words, n_words + 1]
-        all_heads = torch.zeros_like(out.mask, dtype=torch.long)
+        all_heads = torch.zeros(out.mask.shape, dtype=torch.long)  # on the CPU, like the decoded trees
         tree_heads: list[list[int]] = []
         for b, n in enumerate(lengths):
             scores = np.full((n + 1, n + 1), -np.inf)
