@@ -23,7 +23,7 @@ categorize() {  # name treebank prefix lang [extra options]
     /usr/bin/time -v $AL categorize --corpus "$corpus" \
         --train "$UD/$tb/$prefix-ud-train.conllu" --test "$UD/$tb/$prefix-ud-test.conllu" \
         --model $E5 --lang "$lang" -o "$root/cat-$name" \
-        --seeds 3 --max-train-sentences 250 --epochs 3 --baseline-epochs 20 --adapt-steps 100 "$@"
+        --seeds 3 --max-train-sentences 500 --epochs 8 --baseline-epochs 30 --adapt-steps 100 "$@"
 }
 
 case $what in

@@ -54,7 +54,7 @@ def test_cli_train_evaluate_predict(tmp_path: Path, tiny_bert_dir: Path, run_cli
     assert len(json.loads((out / "metrics.json").read_text())["epochs"]) == 2
     assert not list(tmp_path.glob(".model*"))  # no partial directory left behind
 
-    r = run_cli("evaluate", str(out), str(tb), "--json", "-", "--device", "cpu")
+    r = run_cli("evaluate", str(out), str(tb), "--json", "-", "--device", "cpu", "--threads", "1")
     assert r.returncode == 0, r.stderr
     scores = json.loads(r.stdout)
     assert scores["n_words"] == 12 and 0 <= scores["las"] <= scores["uas"] <= 100
@@ -63,7 +63,7 @@ def test_cli_train_evaluate_predict(tmp_path: Path, tiny_bert_dir: Path, run_cli
     text = tmp_path / "in.txt"
     text.write_text("the dog sat on a mat\n\ncats like dogs\n", encoding="utf-8")
     pred = tmp_path / "pred.conllu"
-    r = run_cli("predict", str(out), str(text), "-o", str(pred), "--device", "cpu")
+    r = run_cli("predict", str(out), str(text), "-o", str(pred), "--device", "cpu", "--threads", "1")
     assert r.returncode == 0, r.stderr
     assert pred.read_text().count("\troot\t") == 2
     validate = shutil.which("udvalidate") or str(Path(sys.executable).parent / "udvalidate")
@@ -93,6 +93,8 @@ def test_cli_errors_are_one_line(tmp_path: Path, tiny_bert_dir: Path, run_cli) -
     assert r.returncode != 0 and "no such directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run_cli("evaluate", str(tmp_path), str(good))
     assert r.returncode != 0 and "not a trained model directory" in r.stderr
+    r = run_cli("predict", str(tmp_path), str(good), "-o", str(tmp_path / "p.conllu"), "--threads", "0")
+    assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --threads must be at least 1"
 
 
 def test_deterministic_and_resume_after_crash(tmp_path: Path, tiny_bert_dir: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import console, emit_json, err_console
+from adaptlang.cli.common import THREADS_HELP, apply_threads, console, emit_json, err_console
 
 analyze_app = typer.Typer(
     help="Cross-lingual analyses: CKA similarity of parallel sentences per layer; re-initialised layers.",
@@ -65,12 +65,15 @@ def cka_command(
     rbf_sigma: float = typer.Option(1.0, "--rbf-sigma", help="RBF bandwidth as a multiple of the median distance."),
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Use the first N aligned pairs only."),
     batch_size: int = typer.Option(32, "--batch-size", help="Sentences per forward pass."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     max_length: int = typer.Option(256, "--max-length", help="Subword tokens per sentence (longer ones are cut)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output directory."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write the JSON result to PATH (- = stdout)."),
 ) -> None:
     """Linear (or RBF) CKA between the mean-pooled hidden states of parallel sentences, at every layer."""
     from adaptlang.analysis.cka import CkaConfig, run_cka
+
+    apply_threads(threads)
     from adaptlang.fileio import atomic_path, check_output, write_json_atomic, write_text_atomic
     from adaptlang.report import plot_cka
 
@@ -165,12 +168,15 @@ def random_init_command(
     max_train_sentences: Optional[int] = typer.Option(None, "--max-train-sentences", help="Budget: first N only."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap samples for the intervals."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     force: bool = typer.Option(False, "--force", help="Redo every run (default: reuse finished runs)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write the JSON result to PATH (- = stdout)."),
 ) -> None:
     """Fine-tune once as is (REF) and once per re-initialised layer range; score changes against REF on the
     same-language and cross-language test sets. Resumable: rerun to continue an interrupted sweep."""
     from adaptlang.analysis.randominit import RandomInitConfig, parse_pairs, run_random_init
+
+    apply_threads(threads)
 
     config = RandomInitConfig(
         train=str(train), test=str(test), model=model, output=str(output), pairs=parse_pairs(pairs),

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import console, emit_json, err_console
+from adaptlang.cli.common import THREADS_HELP, apply_threads, console, emit_json, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +48,7 @@ def categorize_command(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap samples for the intervals."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     force: bool = typer.Option(False, "--force", help="Redo every stage (default: reuse finished stages)."),
     plan: bool = typer.Option(False, "--plan", help="Run nothing: list the stages, done or pending, and exit."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write results.json to PATH (- = stdout)."),
@@ -57,6 +58,8 @@ def categorize_command(
     Resumable: rerun the same command after an interruption and finished stages are reused.
     """
     from adaptlang.pipeline import CategorizeConfig, run_categorize
+
+    apply_threads(threads)
 
     config = CategorizeConfig(
         corpus=str(corpus), train=str(train), test=str(test), model=model, output=str(output),

@@ -13,6 +13,17 @@ console = Console(stderr=False)
 err_console = Console(stderr=True)
 
 
+THREADS_HELP = "CPU threads for torch (default: torch's choice; 1 is often faster on a machine busy with other jobs)."
+
+
+def apply_threads(threads: int | None) -> None:
+    """The ``--threads`` option of the commands that run a model: torch's intra-op thread count."""
+    if threads is not None:
+        from adaptlang.tasks import set_threads
+
+        set_threads(threads)
+
+
 def emit_json(obj: Any, path: str | None) -> None:
     """Write a command's JSON result: ``-`` prints it on stdout, a path writes it atomically."""
     if path is None:

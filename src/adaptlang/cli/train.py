@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import typer
 
+from adaptlang.cli.common import THREADS_HELP
+
 TRAIN_HELP = """Fine-tune a UPOS tagger and dependency parser on a pretrained encoder.
 
 Trains on a CoNLL-U treebank on top of a pretrained encoder (--model: a local Hugging Face model directory, a hub id, an `adaptlang adapt` output, or a PEFT adapter).
@@ -93,14 +95,16 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     device: str = typer.Option("auto", "--device"),
     batch_size: int = typer.Option(32, "--batch-size"),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     save_predictions: Optional[str] = typer.Option(None, "--save-predictions", help="Also write the predicted CoNLL-U."),
     force: bool = typer.Option(False, "--force", help="Overwrite --save-predictions if it exists."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the scores as JSON ('-' = stdout)."),
 ) -> None:
     from adaptlang.tasks import evaluate_model
 
-    from adaptlang.cli.common import console, emit_json
+    from adaptlang.cli.common import apply_threads, console, emit_json
 
+    apply_threads(threads)
     result = evaluate_model(model_dir, test_file, n_bootstrap=bootstrap, seed=seed, device=device,
                             batch_size=batch_size, predictions_out=save_predictions, force=force)
     if json_path != "-":
@@ -127,14 +131,16 @@ def predict(
     output: str = typer.Option(..., "--output", "-o", help="Output CoNLL-U file ('-' = stdout)."),
     input_format: str = typer.Option("auto", "--format", help="auto, conllu or tokens."),
     device: str = typer.Option("auto", "--device"),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     batch_size: int = typer.Option(32, "--batch-size"),
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a summary as JSON ('-' = stdout)."),
 ) -> None:
     from adaptlang.tasks import predict as run_predict
 
-    from adaptlang.cli.common import emit_json, err_console
+    from adaptlang.cli.common import apply_threads, emit_json, err_console
 
+    apply_threads(threads)
     result = run_predict(model_dir, input_file, output, input_format=input_format, device=device,
                          batch_size=batch_size, force=force)
     if output != "-" and json_path != "-":
