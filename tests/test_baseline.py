@@ -106,10 +106,11 @@ def test_cli_end_to_end_and_errors(tmp_path: Path, run_cli) -> None:
     train.write_text(synthetic_treebank(30, 4), encoding="utf-8")
     out = tmp_path / "m"
     r = run_cli("baseline", "--train", str(train), "-o", str(out), "--epochs", "2", "--hidden", "16", "--layers",
-                "1", "--device", "cpu", "--json", "-", "--quiet", "--threads", "1")
+                "1", "--device", "cpu", "--json", "-", "--quiet", "--threads", "1", "--beta2", "0.9")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["epochs_run"] == 2 and result["n_dev_sentences"] == 3 and result["encoder"]["hidden"] == 16
+    assert json.loads((out / "config.json").read_text())["train"]["adam_beta2"] == 0.9
     r = run_cli("baseline", "--train", str(train), "-o", str(out), "--quiet")
     assert r.returncode == 1 and "already exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run_cli("baseline", "--train", str(train), "-o", str(tmp_path / "x"), "--char-model", "gru")
@@ -123,6 +124,8 @@ def test_cli_end_to_end_and_errors(tmp_path: Path, run_cli) -> None:
     r = run_cli("baseline", "--train", str(train), "-o", str(out), "--force", "--epochs", "1", "--hidden", "8",
                 "--layers", "1", "--lr", "-1", "--quiet")
     assert r.returncode == 2 and "--lr must be positive" in r.stderr
+    r = run_cli("baseline", "--train", str(train), "-o", str(out), "--force", "--beta2", "1", "--quiet")
+    assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --beta2 must be in [0, 1), got 1.0"
 
 
 @pytest.mark.slow

@@ -263,6 +263,7 @@ class BaselineConfig:
     lr: float = 2e-3
     warmup: float = 0.02
     weight_decay: float = 0.0
+    adam_beta2: float = 0.999
     patience: int = 10
     max_minutes: float | None = None
     char_model: str = "lstm"
@@ -324,6 +325,8 @@ def train_baseline(
         if getattr(config, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
     _check_positive("--lr", config.lr)
+    if not 0.0 <= config.adam_beta2 < 1.0:
+        raise UsageError(f"--beta2 must be in [0, 1), got {config.adam_beta2}")
     enc = config.encoder_config(None)
     BiLSTMEncoderConfig.from_dict(enc)  # validate the encoder options before any slow work
     # Tiny treebanks (a few dozen sentences): smaller batches so that an epoch is more than one update.
@@ -347,7 +350,7 @@ def train_baseline(
     tc = TrainConfig(
         train=config.train, out=config.out, encoder=enc, dev=config.dev, epochs=config.epochs,
         batch_size=batch_size, encoder_lr=config.lr, head_lr=config.lr, warmup=config.warmup,
-        weight_decay=config.weight_decay, patience=patience, seed=config.seed, device=config.device,
+        weight_decay=config.weight_decay, adam_beta2=config.adam_beta2, patience=patience, seed=config.seed, device=config.device,
         max_minutes=config.max_minutes, arc_dim=config.arc_dim, rel_dim=config.rel_dim, dropout=config.dropout,
         force=config.force, resume=config.resume,
     )

@@ -56,6 +56,7 @@ class TrainConfig:
     head_lr: float = 1e-3
     warmup: float = 0.1
     weight_decay: float = 0.01
+    adam_beta2: float = 0.999
     patience: int = 5
     seed: int = 42
     device: str = "auto"
@@ -284,7 +285,8 @@ def train_parser(config: TrainConfig, callbacks: FitCallbacks | None = None) -> 
         return {"upos": sc.upos, "uas": sc.uas, "las": sc.las}
 
     fit_cfg = FitConfig(epochs=config.epochs, encoder_lr=config.encoder_lr, head_lr=config.head_lr,
-                        warmup=config.warmup, weight_decay=config.weight_decay, patience=config.patience,
+                        warmup=config.warmup, weight_decay=config.weight_decay, adam_beta2=config.adam_beta2,
+                        patience=config.patience,
                         seed=config.seed, device=str(device), max_minutes=config.max_minutes)
     result: FitResult = fit(model, groups, make_batches, train_step, evaluate, fit_cfg, workdir, callbacks,
                             resume=resuming)

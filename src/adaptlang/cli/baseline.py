@@ -28,6 +28,7 @@ def baseline(
                                                 "learning-rate decay) to fit it."),
     seed: int = typer.Option(42, "--seed"),
     lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (short warmup, then linear decay)."),
+    beta2: float = typer.Option(0.999, "--beta2", help="Adam's second-moment decay (Dozat and Manning used 0.9)."),
     batch_size: int = typer.Option(16, "--batch-size", help="Sentences per batch (smaller for tiny treebanks)."),
     patience: int = typer.Option(10, "--patience", help="Stop after N epochs without a better dev LAS (0 = never)."),
     char_model: str = typer.Option("lstm", "--char-model", help="Character model: lstm or cnn."),
@@ -56,7 +57,7 @@ def baseline(
         torch.set_num_threads(threads)
     config = BaselineConfig(
         train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,
-        lr=lr, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
+        lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
         dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume,
     )
     corpus_progress = _CorpusProgress(quiet)

@@ -32,6 +32,7 @@ class FitConfig:
     head_lr: float = 1e-3
     warmup: float = 0.1  # fraction of all steps spent warming up linearly; then linear decay to 0
     weight_decay: float = 0.01
+    adam_beta2: float = 0.999  # 0.9 is Dozat and Manning's value for BiLSTMs trained from scratch
     grad_clip: float = 5.0
     patience: int = 5  # stop after this many epochs without a better dev score (0 = never stop early)
     select_metric: str = "las"
@@ -131,7 +132,7 @@ def fit(
             return (step + 1) / (warmup_steps + 1)
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
-    optimizer = torch.optim.AdamW(param_groups, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups, weight_decay=cfg.weight_decay, betas=(0.9, cfg.adam_beta2))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     records: list[EpochRecord] = []
     best_score, best_epoch, bad_epochs, start_epoch, elapsed_before = -math.inf, 0, 0, 1, 0.0
