@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-UD_UYGHUR = Path(os.environ.get("ADAPTLANG_UD", REPO.parent / "shared" / "data" / "ud")) / "UD_Uyghur-UDT"
+from benchdata import UD
+UD_UYGHUR = UD / "UD_Uyghur-UDT"
 VARIANTS = ("reference", "adaptlang-full", "adaptlang-lora")
 
 

@@ -23,8 +23,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-UD = Path(os.environ.get("ADAPTLANG_UD", REPO.parent / "shared" / "data" / "ud"))
+from benchdata import REPO, UD, split_file
+
+
+def split(treebank: str, part: str) -> Path | None:
+    return split_file(treebank, part, required=False)
 # The console script of this interpreter's environment, or ``python -m adaptlang`` where it is not installed.
 _SCRIPT = Path(sys.executable).parent / "adaptlang"
 ADAPTLANG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "adaptlang"]
@@ -37,11 +40,6 @@ UDPIPE2 = {
     "UD_Faroese-FarPaHC": (97.56, 87.32, 83.35),
     "UD_Naija-NSC": (98.15, 93.13, 90.58),
 }
-
-
-def split(treebank: str, part: str) -> Path | None:
-    files = sorted((UD / treebank).glob(f"*-ud-{part}.conllu"))
-    return files[0] if files else None
 
 
 def main() -> None:

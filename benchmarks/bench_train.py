@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-UD = Path(os.environ.get("ADAPTLANG_UD", REPO.parent / "shared" / "data" / "ud"))
+from benchdata import REPO, split_file
+
+
+def split(treebank: str, part: str) -> Path:
+    return split_file(treebank, part)  # type: ignore[return-value]
 
 # Published LAS on the same treebanks: UDPipe 2 (UD 2.15, gold tokenisation) and MaChAmp with mBERT trained on the
 # single treebank (UD 2.8), as quoted in the issue that specifies this benchmark.
@@ -34,13 +36,6 @@ REFERENCES = {
 }
 # A throwaway probe (e5-small, frozen embeddings, first piece, greedy heads, no MST, 15 epochs, 35 min, this CPU).
 PROBE = {"UD_Wolof-WTB": {"upos": 92.30, "uas": 77.41, "las": 69.56, "minutes": 35}}
-
-
-def split(treebank: str, part: str) -> Path:
-    files = sorted((UD / treebank).glob(f"*-ud-{part}.conllu"))
-    if not files:
-        raise SystemExit(f"{treebank}: no {part} file under {UD / treebank}")
-    return files[0]
 
 
 def main() -> None:

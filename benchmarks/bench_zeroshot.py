@@ -15,22 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-UD = Path(os.environ.get("ADAPTLANG_UD", REPO.parent / "shared" / "data" / "ud"))
+from benchdata import REPO, split_file
 
 
 def split(treebank: str, part: str) -> Path:
-    files = sorted((UD / treebank).glob(f"*-ud-{part}.conllu"))
-    if not files:
-        raise SystemExit(f"{treebank}: no {part} file under {UD / treebank}")
-    return files[0]
+    return split_file(treebank, part)  # type: ignore[return-value]
 
 
 def main() -> None:
