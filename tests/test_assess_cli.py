@@ -149,3 +149,14 @@ def test_bad_options(monkeypatch, capsys, tmp_path, args, needles):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(monkeypatch, capsys, str(EXAMPLE), *args)
     one_line_error(code, err, *needles)
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    import subprocess
+
+    from adaptlang import __version__
+
+    r = subprocess.run([sys.executable, "-m", "adaptlang", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == f"adaptlang {__version__}"
+    r = subprocess.run([sys.executable, "-m", "adaptlang", "assess", "no-such-file.txt"], capture_output=True, text=True)
+    assert r.returncode != 0 and "no-such-file.txt" in r.stderr and len(r.stderr.strip().splitlines()) == 1
