@@ -13,7 +13,8 @@ from adaptlang.pipeline import CategorizeConfig, StageRecord, build_results, cho
 from adaptlang.report import categorize_markdown, write_categorize_report
 
 
-def _runs(rng: np.random.Generator, words: np.ndarray, rates: dict[str, float], seeds: int) -> dict[str, list]:
+def _runs(rng: np.random.Generator, words: np.ndarray, rates: dict[str, float], seeds: int,
+          last_epoch_best: tuple[str, ...] = ()) -> dict[str, list]:
     runs = {}
     for variant, rate in rates.items():
         runs[variant] = []
@@ -24,11 +25,13 @@ def _runs(rng: np.random.Generator, words: np.ndarray, rates: dict[str, float], 
             counts = np.stack([words, upos, uas, las], axis=1)
             scores = {m: 100.0 * counts[:, j].sum() / words.sum() for j, m in enumerate(("upos", "uas", "las"), 1)}
             runs[variant].append({"model": f"{variant}-{s}", "scores": scores, "counts": counts.tolist(),
-                                  "train_seconds": 10.0 + s, "best_epoch": 1, "epochs_run": 2, "dev": {}})
+                                  "train_seconds": 10.0 + s, "dev": {}, "epochs_run": 2,
+                                  "best_epoch": 2 if variant in last_epoch_best and s < 2 else 1})
     return runs
 
 
-def _results(rates: dict[str, float], seeds: int = 3, scheme: str | None = None, n_sent: int = 300) -> dict:
+def _results(rates: dict[str, float], seeds: int = 3, scheme: str | None = None, n_sent: int = 300,
+             last_epoch_best: tuple[str, ...] = ()) -> dict:
     rng = np.random.default_rng(0)
     words = rng.integers(3, 30, size=n_sent)
     c = CategorizeConfig(corpus="c.txt", train="t.conllu", test="x.conllu", model="m", output="run", seeds=seeds,
@@ -44,7 +47,8 @@ def _results(rates: dict[str, float], seeds: int = 3, scheme: str | None = None,
     adapted = {None: {"model": "a", "result": {"steps": 5, "heldout": {"mlm_loss_before": 5.0, "mlm_loss_after": 4.0},
                                               "train_seconds": 3.0}}}
     records = [StageRecord("assess", "k", "d", "ran", 1.0)]
-    return build_results(c, assess, scheme, "reason", data, adapted, _runs(rng, words, rates, seeds), records)
+    return build_results(c, assess, scheme, "reason", data, adapted, _runs(rng, words, rates, seeds, last_epoch_best),
+                         records)
 
 
 def test_clear_intermediate_language() -> None:
@@ -115,3 +119,15 @@ def test_choose_translit_and_keys() -> None:
     assert choose_translit("latin", {"scripts": {"dominant_script": "Latn"}}, "wo")[0] is None
     assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
     assert config_key({"a": 1}) != config_key({"a": 2})
+
+
+def test_budget_caution_when_most_runs_peak_at_their_last_epoch(tmp_path: Path) -> None:
+    r = _results({"baseline": 0.75, "direct": 0.65, "mlm": 0.85}, last_epoch_best=("direct", "mlm"))
+    assert r["budget"]["best_epoch_is_last"] == {"baseline": {"runs": 0, "of": 3}, "direct": {"runs": 2, "of": 3},
+                                                 "mlm": {"runs": 2, "of": 3}}
+    assert r["budget"]["still_improving"] == ["direct", "mlm"]
+    write_categorize_report(tmp_path, r)
+    md = (tmp_path / "report.md").read_text()
+    assert "**Budget:** the best dev epoch was the last one in most runs of direct (2/3 runs), mlm (2/3 runs)" in md
+    calm = _results({"baseline": 0.75, "direct": 0.65, "mlm": 0.85})
+    assert calm["budget"]["still_improving"] == [] and "**Budget:**" not in categorize_markdown(calm)

@@ -562,6 +562,12 @@ def build_results(
             }
     overall = overall_verdict(verdicts)
     prediction = assess.get("prediction") or {}
+    # A run whose best dev epoch is its last was still improving when its budget ended.
+    at_last = {v: sum(1 for r in rs if r.get("best_epoch") and r["best_epoch"] == r.get("epochs_run")) for v, rs in runs.items()}
+    budget = {
+        "best_epoch_is_last": {v: {"runs": n, "of": len(runs[v])} for v, n in at_last.items()},
+        "still_improving": [v for v, n in at_last.items() if 2 * n > len(runs[v])],
+    }
     predicted = prediction.get("category")
     return {
         "kind": "categorize",
@@ -580,6 +586,7 @@ def build_results(
         "differences": differences,
         "translit_gain": translit_gain,
         "verdict": overall.to_dict(),
+        "budget": budget,
         "prediction_vs_measured": {
             "predicted": predicted, "measured": overall.category,
             "agree": predicted == overall.category if predicted else None,

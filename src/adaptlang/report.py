@@ -180,6 +180,19 @@ def _diff(d: dict[str, Any]) -> str:
     return f"{d['diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]{note}"
 
 
+def budget_caution(r: dict[str, Any]) -> str | None:
+    """A warning when most runs of a variant were still improving at their last epoch (None otherwise)."""
+    budget = r.get("budget") or {}
+    still = budget.get("still_improving") or []
+    if not still:
+        return None
+    counts = budget["best_epoch_is_last"]
+    which = ", ".join(f"{v} ({counts[v]['runs']}/{counts[v]['of']} runs)" for v in still)
+    return (f"the best dev epoch was the last one in most runs of {which}: those models were still improving when "
+            "their budget ended, so the scores, and the verdict, may change with more epochs (`--epochs`, "
+            "`--max-minutes`, `--max-train-sentences`).")
+
+
 def categorize_markdown(r: dict[str, Any]) -> str:
     c = r["config"]
     v = r["verdict"]
@@ -216,6 +229,9 @@ def categorize_markdown(r: dict[str, Any]) -> str:
             f"| {_diff(t['direct_vs_baseline'])} | {best}: {_diff(adapted) if adapted else '—'} "
             f"| {', '.join(t['possible'])} |"
         )
+    caution = budget_caution(r)
+    if caution:
+        lines += ["", f"**Budget:** {caution}"]
     lines += [
         "",
         f"## Test scores (mean ± sd over seeds; test set: {r['data']['n_test_sentences']} sentences, "

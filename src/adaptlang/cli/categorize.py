@@ -167,6 +167,11 @@ def print_verdict(r: dict[str, Any], out: Any = console) -> None:
     out.print(scores)
     if any(d["upos"].get("n", 2) == 1 for d in r["variants"].values()):
         out.print("one seed: no spread over seeds to show; intervals cover the test sentences only")
+    from adaptlang.report import budget_caution
+
+    caution = budget_caution(r)
+    if caution:
+        out.print(f"budget: {caution}")
     pv = r["prediction_vs_measured"]
     if pv["predicted"]:
         out.print(f"assess predicted: {pv['predicted']} ({'agrees' if pv['agree'] else 'differs'})")
