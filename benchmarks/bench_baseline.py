@@ -76,11 +76,11 @@ def main() -> None:
     subprocess.run(cmd, check=True)
     wall = time.monotonic() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    ecmd = [*ADAPTLANG, "evaluate", str(model), str(test), "--json", "-", "--device", args.device]
+    # the same thread count as training (several threads crawl on a busy machine)
+    ecmd = [*ADAPTLANG, "evaluate", str(model), str(test), "--json", "-", "--device", args.device,
+            "--threads", str(args.threads)]
     print("$", " ".join(ecmd), flush=True)
-    # evaluate has no --threads; the same thread count as training (several threads crawl on a busy machine)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    scores = json.loads(subprocess.run(ecmd, check=True, capture_output=True, text=True, env=env).stdout)
+    scores = json.loads(subprocess.run(ecmd, check=True, capture_output=True, text=True).stdout)
     trained = json.loads((work / f"{args.treebank}-{args.tag}.train.json").read_text(encoding="utf-8"))
     ref = UDPIPE2.get(args.treebank)
     row = {

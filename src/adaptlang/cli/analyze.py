@@ -72,10 +72,10 @@ def cka_command(
 ) -> None:
     """Linear (or RBF) CKA between the mean-pooled hidden states of parallel sentences, at every layer."""
     from adaptlang.analysis.cka import CkaConfig, run_cka
-
-    apply_threads(threads)
     from adaptlang.fileio import atomic_path, check_output, write_json_atomic, write_text_atomic
     from adaptlang.report import plot_cka
+
+    apply_threads(threads)
 
     check_output(output, force)
     config = CkaConfig(

@@ -3,7 +3,7 @@ category is judged against."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
@@ -45,16 +45,13 @@ def baseline(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     from adaptlang.baseline import BaselineConfig, train_baseline
-    from adaptlang.cli.common import console, emit_json, err_console
+    from adaptlang.cli.common import apply_threads, console, emit_json, err_console
     from adaptlang.cli.train import TrainProgress
     from adaptlang.errors import UsageError
 
     if threads < 0:
         raise UsageError(f"--threads must be 0 (default) or positive, got {threads}")
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    apply_threads(threads or None)  # 0 = torch's default
     config = BaselineConfig(
         train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,

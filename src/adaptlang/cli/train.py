@@ -51,8 +51,7 @@ def train(
                                                 "this many minutes."),
     seed: int = typer.Option(42, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: all cores; 1 "
-                                          "is often faster on a machine busy with other jobs)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     pooling: str = typer.Option("first", "--pooling", help="Subwords to word: first or mean."),
     scalar_mix: bool = typer.Option(False, "--scalar-mix", help="Learned weighted sum of all layers."),
     random_init: Optional[str] = typer.Option(None, "--random-init", help="Re-initialise layers, e.g. 1-2,11-12 "
