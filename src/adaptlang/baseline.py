@@ -264,7 +264,7 @@ class BaselineConfig:
     warmup: float = 0.02
     weight_decay: float = 0.0
     adam_beta2: float = 0.999
-    patience: int = 10
+    patience: int = 0  # 0: run the whole (planned) schedule; the last, low-rate epochs are often the best
     max_minutes: float | None = None
     char_model: str = "lstm"
     word_dim: int = 128

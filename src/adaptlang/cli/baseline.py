@@ -7,6 +7,11 @@ from typing import Optional
 
 import typer
 
+from adaptlang.baseline import BaselineConfig
+
+# The CLI's defaults are the library's (one place to change them).
+_D = {name: field.default for name, field in BaselineConfig.__dataclass_fields__.items()}
+
 BASELINE_HELP = """Train the from-scratch baseline: a character + word BiLSTM tagger and biaffine parser.
 
 No pretrained model is used: each word is a character BiLSTM (or CNN) vector plus a word embedding trained on --train (with word dropout and an unknown-word token), optionally plus word vectors from a raw corpus (--corpus: plain text, on which a small skip-gram model is trained first, or a fastText .vec file), contextualised by a multi-layer BiLSTM. The UPOS head, biaffine parser, MST decoding, training loop and model format are those of `adaptlang train`, so `adaptlang evaluate OUT` and `adaptlang predict OUT` work unchanged. Without --dev the last 10% of --train is held out for model selection (said in the output). The best epoch by dev LAS is kept; --resume continues an interrupted run."""
@@ -23,19 +28,19 @@ def baseline(
     output: str = typer.Option(..., "--output", "-o", help="Output model directory OUT."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Raw text (one sentence per line; skip-gram vectors "
                                          "are trained on it) or a fastText .vec file."),
-    epochs: int = typer.Option(40, "--epochs", help="Maximum number of epochs."),
+    epochs: int = typer.Option(_D["epochs"], "--epochs", help="Maximum number of epochs."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: plan the epochs (and the "
                                                 "learning-rate decay) to fit it."),
-    seed: int = typer.Option(42, "--seed"),
-    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (short warmup, then linear decay)."),
-    beta2: float = typer.Option(0.999, "--beta2", help="Adam's second-moment decay (Dozat and Manning used 0.9)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Sentences per batch (smaller for tiny treebanks)."),
-    patience: int = typer.Option(10, "--patience", help="Stop after N epochs without a better dev LAS (0 = never)."),
-    char_model: str = typer.Option("lstm", "--char-model", help="Character model: lstm or cnn."),
-    hidden: int = typer.Option(256, "--hidden", help="BiLSTM size per direction."),
-    layers: int = typer.Option(3, "--layers", help="BiLSTM layers."),
-    dropout: float = typer.Option(0.33, "--dropout", help="Dropout on embeddings, between layers and in the heads."),
-    word_dropout: float = typer.Option(0.25, "--word-dropout", help="Share of training words replaced by <unk>."),
+    seed: int = typer.Option(_D["seed"], "--seed"),
+    lr: float = typer.Option(_D["lr"], "--lr", help="Peak learning rate (short warmup, then linear decay)."),
+    beta2: float = typer.Option(_D["adam_beta2"], "--beta2", help="Adam's second-moment decay (Dozat and Manning used 0.9)."),
+    batch_size: int = typer.Option(_D["batch_size"], "--batch-size", help="Sentences per batch (smaller for tiny treebanks)."),
+    patience: int = typer.Option(_D["patience"], "--patience", help="Stop after N epochs without a better dev LAS (0 = never: the learning rate decays to zero over the planned epochs, and the last ones are often the best)."),
+    char_model: str = typer.Option(_D["char_model"], "--char-model", help="Character model: lstm or cnn."),
+    hidden: int = typer.Option(_D["hidden"], "--hidden", help="BiLSTM size per direction."),
+    layers: int = typer.Option(_D["n_layers"], "--layers", help="BiLSTM layers."),
+    dropout: float = typer.Option(_D["dropout"], "--dropout", help="Dropout on embeddings, between layers and in the heads."),
+    word_dropout: float = typer.Option(_D["word_dropout"], "--word-dropout", help="Share of training words replaced by <unk>."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default; 1 is often "
                                 "faster on a busy machine)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
@@ -44,7 +49,7 @@ def baseline(
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    from adaptlang.baseline import BaselineConfig, train_baseline
+    from adaptlang.baseline import train_baseline
     from adaptlang.cli.common import apply_threads, console, emit_json, err_console
     from adaptlang.cli.train import TrainProgress
     from adaptlang.errors import UsageError
