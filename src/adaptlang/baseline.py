@@ -11,6 +11,7 @@ on which a small skip-gram model is trained here (:func:`corpus_embeddings`).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -18,8 +19,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
-
-import regex
 
 from adaptlang.data.lexicon import normalize_word
 from adaptlang.data.text import iter_lines
@@ -32,9 +31,21 @@ if TYPE_CHECKING:
 # Corpus embeddings
 # ================================================================================================================
 
-# Raw-text tokens: runs of letters/marks/digits (with inner apostrophes and hyphens), or single other symbols.
-_TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*|[^\s\p{L}\p{M}\p{N}]")
-_VEC_HEADER = regex.compile(r"^\s*(\d+)\s+(\d+)\s*$")
+# The patterns are compiled on first use: the CLI imports this module at start-up for BaselineConfig's defaults.
+@functools.cache
+def _token_pattern() -> Any:
+    """Raw-text tokens: runs of letters/marks/digits (with inner apostrophes and hyphens), or single other symbols."""
+    import regex
+
+    return regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*|[^\s\p{L}\p{M}\p{N}]")
+
+
+@functools.cache
+def _vec_header_pattern() -> Any:
+    """The optional first line ``<n_words> <dim>`` of a fastText/word2vec text file."""
+    import regex
+
+    return regex.compile(r"^\s*(\d+)\s+(\d+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class CorpusEmbeddings:
 
 
 def tokenize_raw(line: str) -> list[str]:
-    return _TOKEN.findall(line)
+    return _token_pattern().findall(line)
 
 
 def is_vec_file(path: str | Path) -> bool:
@@ -84,7 +95,7 @@ def is_vec_file(path: str | Path) -> bool:
     if str(path).endswith(".vec"):
         return True
     for line in iter_lines(path, encoding_errors="replace"):
-        return bool(_VEC_HEADER.match(line))
+        return bool(_vec_header_pattern().match(line))
     return False
 
 
@@ -105,9 +116,10 @@ def read_vec(
     seen: set[str] = set()
     dim = 0
     n = 0
+    header = _vec_header_pattern()
     for lineno, line in enumerate(iter_lines(path), start=1):
-        if lineno == 1 and _VEC_HEADER.match(line):
-            dim = int(_VEC_HEADER.match(line).group(2))  # type: ignore[union-attr]
+        if lineno == 1 and (m := header.match(line)):
+            dim = int(m.group(2))
             continue
         parts = line.rstrip().split(" ")
         if len(parts) < 2:
