@@ -126,6 +126,9 @@ def test_cli_end_to_end_and_errors(tmp_path: Path, run_cli) -> None:
     assert r.returncode == 2 and "--lr must be positive" in r.stderr
     r = run_cli("baseline", "--train", str(train), "-o", str(out), "--force", "--beta2", "1", "--quiet")
     assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --beta2 must be in [0, 1), got 1.0"
+    r = run_cli("baseline", "--train", str(train), "-o", str(out), "--force", "--patience", "-1", "--quiet")
+    assert r.returncode == 2 and r.stderr.strip() == ("adaptlang: error: --patience must be 0 (never stop early) or "
+                                                      "positive, got -1")
 
 
 @pytest.mark.slow

@@ -95,6 +95,11 @@ def test_cli_errors_are_one_line(tmp_path: Path, tiny_bert_dir: Path, run_cli) -
     assert r.returncode != 0 and "not a trained model directory" in r.stderr
     r = run_cli("predict", str(tmp_path), str(good), "-o", str(tmp_path / "p.conllu"), "--threads", "0")
     assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --threads must be at least 1"
+    r = run_cli("train", "--train", str(good), "--model", str(tiny_bert_dir), "-o", str(tmp_path / "o"),
+                "--patience", "-1")
+    assert r.returncode == 2 and r.stderr.strip() == ("adaptlang: error: --patience must be 0 (never stop early) or "
+                                                      "positive, got -1")
+    assert not (tmp_path / "o").exists()
 
 
 def test_deterministic_and_resume_after_crash(tmp_path: Path, tiny_bert_dir: Path) -> None:

@@ -329,7 +329,7 @@ def train_baseline(
     from adaptlang.data.conllu import read_conllu
     from adaptlang.fileio import check_output
     from adaptlang.models.bilstm import BiLSTMEncoderConfig, write_vectors_file
-    from adaptlang.tasks import TrainConfig, train_parser
+    from adaptlang.tasks import TrainConfig, check_patience, train_parser
 
     out = Path(config.out)
     check_output(out, config.force or config.resume, "pass --force to overwrite it")
@@ -339,6 +339,7 @@ def train_baseline(
     _check_positive("--lr", config.lr)
     if not 0.0 <= config.adam_beta2 < 1.0:
         raise UsageError(f"--beta2 must be in [0, 1), got {config.adam_beta2}")
+    check_patience(config.patience)  # here too: tiny treebanks replace it with 0 below
     enc = config.encoder_config(None)
     BiLSTMEncoderConfig.from_dict(enc)  # validate the encoder options before any slow work
     # Tiny treebanks (a few dozen sentences): smaller batches so that an epoch is more than one update.

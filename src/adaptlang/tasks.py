@@ -148,6 +148,12 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def check_patience(patience: int) -> None:
+    """``--patience``: 0 (never stop early) or a number of epochs; a negative one would stop after the first epoch."""
+    if patience < 0:
+        raise UsageError(f"--patience must be 0 (never stop early) or positive, got {patience}")
+
+
 def peak_memory_mb(device: torch.device) -> float:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     if device.type == "cuda":
@@ -221,6 +227,7 @@ def train_parser(config: TrainConfig, callbacks: FitCallbacks | None = None) -> 
     check_output(out, config.force or config.resume, "pass --force to overwrite it")
     if config.epochs < 1 or config.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be at least 1")
+    check_patience(config.patience)
     device = resolve_device(config.device)
     set_threads(config.threads)
     cpu_start = _cpu_seconds()
