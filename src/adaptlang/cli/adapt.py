@@ -49,6 +49,9 @@ def adapt(
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
 ) -> None:
+    from adaptlang.options import ADAPT, validate_numeric
+
+    validate_numeric(locals(), ADAPT)
     from adaptlang.adapt import AdaptConfig, adapt_model
     from adaptlang.cli.common import console, emit_json, err_console
 

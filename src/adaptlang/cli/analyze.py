@@ -71,6 +71,9 @@ def cka_command(
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write the JSON result to PATH (- = stdout)."),
 ) -> None:
     """Linear (or RBF) CKA between the mean-pooled hidden states of parallel sentences, at every layer."""
+    from adaptlang.options import CKA, validate_numeric
+
+    validate_numeric(locals(), CKA)
     from adaptlang.analysis.cka import CkaConfig, run_cka
     from adaptlang.fileio import atomic_path, check_output, write_json_atomic, write_text_atomic
     from adaptlang.report import plot_cka
@@ -174,6 +177,9 @@ def random_init_command(
 ) -> None:
     """Fine-tune once as is (REF) and once per re-initialised layer range; score changes against REF on the
     same-language and cross-language test sets. Resumable: rerun to continue an interrupted sweep."""
+    from adaptlang.options import RANDOM_INIT, validate_numeric
+
+    validate_numeric(locals(), RANDOM_INIT)
     from adaptlang.analysis.randominit import RandomInitConfig, parse_pairs, run_random_init
 
     apply_threads(threads)

@@ -44,6 +44,9 @@ def assess_command(
 ) -> None:
     """Script profile, vocabulary coverage, tokenizer metrics, language knowledge, transliteration what-if and the
     predicted category (easy / intermediate / hard) of a corpus for a multilingual model."""
+    from adaptlang.options import ASSESS, validate_numeric
+
+    validate_numeric(locals(), ASSESS)
     from adaptlang.assess import assess_corpus
     from adaptlang.fileio import check_output
 

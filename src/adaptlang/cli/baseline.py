@@ -49,13 +49,13 @@ def baseline(
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
+    from adaptlang.options import BASELINE, validate_numeric
+
+    validate_numeric(locals(), BASELINE)
     from adaptlang.baseline import train_baseline
     from adaptlang.cli.common import apply_threads, console, emit_json, err_console
     from adaptlang.cli.train import TrainProgress
-    from adaptlang.errors import UsageError
 
-    if threads < 0:
-        raise UsageError(f"--threads must be 0 (default) or positive, got {threads}")
     apply_threads(threads or None)  # 0 = torch's default
     config = BaselineConfig(
         train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,

@@ -57,6 +57,9 @@ def categorize_command(
 
     Resumable: rerun the same command after an interruption and finished stages are reused.
     """
+    from adaptlang.options import CATEGORIZE, validate_numeric
+
+    validate_numeric(locals(), CATEGORIZE)
     from adaptlang.pipeline import CategorizeConfig, run_categorize
 
     apply_threads(threads)

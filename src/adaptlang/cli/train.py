@@ -65,6 +65,9 @@ def train(
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
+    from adaptlang.options import TRAIN, validate_numeric
+
+    validate_numeric(locals(), TRAIN)
     from adaptlang.tasks import TrainConfig, train_parser
 
     from adaptlang.cli.common import console, emit_json
@@ -99,6 +102,9 @@ def evaluate(
     force: bool = typer.Option(False, "--force", help="Overwrite --save-predictions if it exists."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the scores as JSON ('-' = stdout)."),
 ) -> None:
+    from adaptlang.options import EVALUATE, validate_numeric
+
+    validate_numeric(locals(), EVALUATE)
     from adaptlang.tasks import evaluate_model
 
     from adaptlang.cli.common import apply_threads, console, emit_json
@@ -135,6 +141,9 @@ def predict(
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a summary as JSON ('-' = stdout)."),
 ) -> None:
+    from adaptlang.options import PREDICT, validate_numeric
+
+    validate_numeric(locals(), PREDICT)
     from adaptlang.tasks import predict as run_predict
 
     from adaptlang.cli.common import apply_threads, emit_json, err_console

@@ -38,7 +38,9 @@ def transliterate_command(
     """Transliterate raw text or a CoNLL-U treebank (FORM, LEMMA and # text; everything else kept, originals in
     MISC) with a curated table, uroman or epitran, and report what the scheme left uncovered."""
     from adaptlang.errors import UsageError
+    from adaptlang.options import TRANSLITERATE, validate_numeric
 
+    validate_numeric(locals(), TRANSLITERATE)
     if list_:
         _list(json_path)
         return
