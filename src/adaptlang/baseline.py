@@ -148,10 +148,13 @@ def read_vec(
 
 
 def read_corpus_tokens(path: str | Path, *, lowercase: bool = True, max_tokens: int = 5_000_000) -> list[list[str]]:
-    """Tokenised lines of a raw UTF-8 corpus (one sentence or paragraph per line; blank lines skipped)."""
+    """Tokenised sentences of a raw UTF-8 corpus: a text file (one sentence or paragraph per line; blank lines
+    skipped) or a CoNLL-U file (each sentence's ``# text``, else its FORMs), read as assess and adapt read it."""
+    from adaptlang.data.corpus import iter_sentences
+
     lines: list[list[str]] = []
     n = 0
-    for line in iter_lines(path):
+    for line in iter_sentences(path):
         toks = [normalize_word(t, lowercase) for t in tokenize_raw(line)]
         if toks:
             lines.append(toks)

@@ -1,14 +1,22 @@
-"""The Unicode Script property of characters as ISO 15924 codes (``Arab``, ``Cyrl``, ``Latn`` ...).
+"""The Unicode Script property of characters as ISO 15924 codes (``Arab``, ``Cyrl``, ``Latn`` ...), and the dominant
+script of a text.
 
-One source for every module that asks which script a character is in (assess's script profiles, the
-transliteration coverage report, script detection): the Unicode Character Database as shipped by fontTools, not
-hand-written ranges. Torch-free and cheap to import.
+The one place that says which script a character or a text is in: assess's script profiles, the transliteration
+coverage report and scheme picking, and adapt's ``--translit latin`` all ask here, so Ol Chiki is ``Olck`` everywhere.
+The source is the Unicode Character Database as shipped by fontTools, not hand-written ranges. Only letters (and
+script-specific marks) count towards a text's script; digits, punctuation, symbols and generic marks do not.
+Torch-free and cheap to import.
+
+>>> dominant_script(["ᱥᱟᱱᱛᱟᱲᱤ 2024."])
+'Olck'
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from functools import lru_cache
+from typing import Iterable
 
 from fontTools import unicodedata as ucd
 
@@ -39,3 +47,29 @@ def script_name(code: str) -> str:
         return ucd.script_name(code)
     except KeyError:
         return code
+
+
+def script_counts(text: str) -> Counter[str]:
+    """Letters per script in ``text`` (digits, punctuation, symbols, spaces and generic marks are not counted)."""
+    counts: Counter[str] = Counter()
+    for ch, n in Counter(text).items():
+        script = letter_script(ch)
+        if script is not None:
+            counts[script] += n
+    return counts
+
+
+def dominant_script(texts: Iterable[str] | str, max_chars: int = 2_000_000) -> str | None:
+    """The script most letters of ``texts`` are written in (ISO 15924), or None when there are no letters.
+
+    Reads texts until ``max_chars`` characters are seen (the script of a corpus shows in its first pages)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    counts: Counter[str] = Counter()
+    seen = 0
+    for text in texts:
+        counts.update(script_counts(text))
+        seen += len(text)
+        if seen >= max_chars:
+            break
+    return counts.most_common(1)[0][0] if counts else None

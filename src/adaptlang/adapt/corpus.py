@@ -8,58 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import math
-import unicodedata
-from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from adaptlang.data.text import iter_lines
+from adaptlang.data.corpus import iter_sentences
 from adaptlang.errors import InputError
+from adaptlang.scripts import dominant_script  # noqa: F401  (the one script detector; adapt.run imports it here)
 
 MIN_HELDOUT_LINES = 2
 MIN_TRAIN_LINES = 2
 
-# First word of a Unicode character name -> ISO 15924 code (enough to name the dominant script of a corpus).
-_SCRIPT_BY_NAME = {
-    "LATIN": "Latn", "CYRILLIC": "Cyrl", "ARABIC": "Arab", "GREEK": "Grek", "HEBREW": "Hebr", "ARMENIAN": "Armn",
-    "GEORGIAN": "Geor", "DEVANAGARI": "Deva", "BENGALI": "Beng", "GURMUKHI": "Guru", "GUJARATI": "Gujr",
-    "ORIYA": "Orya", "TAMIL": "Taml", "TELUGU": "Telu", "KANNADA": "Knda", "MALAYALAM": "Mlym", "SINHALA": "Sinh",
-    "THAI": "Thai", "LAO": "Laoo", "TIBETAN": "Tibt", "MYANMAR": "Mymr", "KHMER": "Khmr", "ETHIOPIC": "Ethi",
-    "HANGUL": "Hang", "HIRAGANA": "Hira", "KATAKANA": "Kana", "CJK": "Hani", "MONGOLIAN": "Mong", "SYRIAC": "Syrc",
-    "THAANA": "Thaa", "NKO": "Nkoo", "TIFINAGH": "Tfng", "CHEROKEE": "Cher", "CANADIAN": "Cans", "OGHAM": "Ogam",
-    "RUNIC": "Runr", "COPTIC": "Copt", "GLAGOLITIC": "Glag", "VAI": "Vaii", "BAMUM": "Bamu", "ADLAM": "Adlm",
-}
-
-
-def dominant_script(lines: Iterable[str], max_chars: int = 200_000) -> str | None:
-    """ISO 15924 code of the script most letters of ``lines`` are written in (None when there are no letters)."""
-    counts: Counter[str] = Counter()
-    seen = 0
-    for line in lines:
-        for ch in line:
-            if not ch.isalpha():
-                continue
-            name = unicodedata.name(ch, "")
-            code = _SCRIPT_BY_NAME.get(name.split(" ", 1)[0]) if name else None
-            counts[code or "Zyyy"] += 1
-            seen += 1
-        if seen >= max_chars:
-            break
-    return counts.most_common(1)[0][0] if counts else None
-
 
 def read_corpus(path: str, encoding_errors: str = "strict") -> tuple[list[str], str]:
-    """Non-blank lines of ``path`` (stripped) and the SHA-256 of those lines (to recognise the corpus on resume)."""
+    """The sentences of a raw corpus and the SHA-256 of them (to recognise the corpus on resume).
+
+    Read by :func:`adaptlang.data.corpus.iter_sentences`, as assess reads it: a text file gives its non-blank lines
+    (stripped); a CoNLL-U file gives each sentence's ``# text``, else its FORMs joined by spaces (never its rows).
+    """
     digest = hashlib.sha256()
     lines: list[str] = []
-    for line in iter_lines(path, encoding_errors=encoding_errors):
-        line = line.strip()
-        if line:
-            lines.append(line)
-            digest.update(line.encode("utf-8") + b"\n")
+    for line in iter_sentences(path, encoding_errors=encoding_errors):
+        lines.append(line)
+        digest.update(line.encode("utf-8") + b"\n")
     return lines, digest.hexdigest()
 
 

@@ -1,15 +1,16 @@
-"""Script helpers for transliteration: which letters a scheme left outside its target script, the dominant
-script of a text, and script names accepted on the command line. The script of a character is its Unicode Script
-property, from :mod:`adaptlang.scripts` (the same source as assess's script profiles).
+"""Script helpers for transliteration: which letters a scheme left outside its target script, and script names
+accepted on the command line. The script of a character and the dominant script of a text come from
+:mod:`adaptlang.scripts` (re-exported here), the one script detector of the project.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
-from typing import Iterable
 
-from adaptlang.scripts import COMMON, INHERITED, char_script
+from adaptlang.scripts import COMMON, INHERITED, char_script, dominant_script, script_counts
+
+__all__ = ["TARGET_SCRIPTS", "char_script", "dominant_script", "in_target", "is_letter", "normalize_script",
+           "script_counts"]
 
 # Scripts whose letters count as "in the target script" for each target; IPA output uses Latin letters, IPA
 # extensions (Latin in Unicode), a few Greek letters and modifier letters.
@@ -25,32 +26,6 @@ TARGET_SCRIPTS: dict[str, frozenset[str]] = {
 def is_letter(ch: str) -> bool:
     """Letters and combining marks: the characters that make up words for context rules and coverage."""
     return unicodedata.category(ch)[0] in "LM"
-
-
-def script_counts(text: str) -> Counter[str]:
-    """Letters per script in ``text`` (marks, digits, punctuation and spaces are not counted)."""
-    counts: Counter[str] = Counter()
-    for ch, n in Counter(text).items():
-        s = char_script(ch)
-        if s not in (COMMON, INHERITED):
-            counts[s] += n
-    return counts
-
-
-def dominant_script(texts: Iterable[str] | str, max_chars: int = 2_000_000) -> str | None:
-    """The script most letters of ``texts`` are written in (ISO 15924), or None when there are no letters."""
-    if isinstance(texts, str):
-        texts = [texts]
-    counts: Counter[str] = Counter()
-    seen = 0
-    for t in texts:
-        counts.update(script_counts(t))
-        seen += len(t)
-        if seen >= max_chars:
-            break
-    if not counts:
-        return None
-    return counts.most_common(1)[0][0]
 
 
 def in_target(ch: str, target_script: str) -> bool:
