@@ -10,7 +10,9 @@ import pytest
 from adaptlang.data.conllu import conllu_text, parse_conllu_text, read_conllu
 from adaptlang.decoding import is_tree
 from adaptlang.errors import InputError
-from adaptlang.evaluate import attachment_scores, bootstrap_ci, evaluate_files, sentence_counts
+from adaptlang.evaluate import (
+    attachment_scores, bootstrap_ci, evaluate_files, gold_warnings, sentence_counts, unseen_labels,
+)
 
 udeval = pytest.importorskip("udtools.udeval")
 
@@ -127,3 +129,70 @@ def test_unseen_gold_labels_are_reported() -> None:
     assert sc.las == 100.0
     assert sc.unseen_labels["deprel"] == ["case", "det", "nsubj:pass", "punct"]
     assert "NOUN" in sc.unseen_labels["upos"]
+
+
+def test_unseen_subtypes_are_not_las_errors() -> None:
+    """``obl:own`` unseen next to a known ``obl`` is listed apart: LAS compares the universal part only."""
+    gold = parse_conllu_text(GOLD, require_tree=True)
+    known = {"upos": ["ADP", "DET", "NOUN", "VERB", "PUNCT", "X", "Y"], "deprel": ["root", "nsubj", "case", "flat"]}
+    assert unseen_labels(gold, known) == {"upos": [], "deprel": ["det", "punct"], "deprel_subtype": ["nsubj:pass"]}
+    # a prediction with the known universal label scores as right under LAS, as the official scorer counts it
+    pred = [gold[0].with_predictions(deprels=["case", "det", "nsubj", "root", "punct"]), gold[1]]
+    sc = attachment_scores(gold, pred, n_bootstrap=0, known_labels=known)
+    assert sc.las == 100.0 and sc.to_dict()["unseen_labels"]["deprel_subtype"] == ["nsubj:pass"]
+
+
+def _placeholder(n_sents: int, n_words: int) -> str:
+    rows = []
+    for k in range(n_sents):
+        rows.append(f"# sent_id = {k}")
+        for i in range(1, n_words + 1):
+            rows.append(f"{i}\tw{i}\t_\tNOUN\t_\t_\t{0 if i == 1 else 1}\t{'root' if i == 1 else 'dep'}\t_\t_")
+        rows.append("")
+    return "\n".join(rows) + "\n"
+
+
+def test_placeholder_gold_is_flagged() -> None:
+    gold = parse_conllu_text(_placeholder(5, 6), require_tree=True)
+    sc = attachment_scores(gold, gold, n_bootstrap=0)
+    text = " | ".join(sc.warnings)
+    assert "gold HEAD looks like a placeholder: 100% of attached words have HEAD 1" in text
+    assert "gold DEPREL looks like a placeholder" in text and "'dep'" in text
+    assert "gold UPOS looks like a placeholder" in text and sc.to_dict()["warnings"] == sc.warnings
+    assert gold_warnings(parse_conllu_text(_placeholder(2, 6))) == []  # too few words to judge
+    assert gold_warnings(parse_conllu_text(GOLD)) == []
+
+
+def test_real_treebanks_are_not_flagged(shared_ud: Path) -> None:
+    for name in ("UD_English-EWT/en_ewt-ud-dev.conllu", "UD_Wolof-WTB/wo_wtb-ud-dev.conllu"):
+        assert gold_warnings(read_conllu(shared_ud / name)) == []
+
+
+def test_ud_v1_labels_are_named() -> None:
+    v1 = GOLD.replace("nsubj:pass", "nsubjpass").replace("DET\t_\t_\t3\tdet", "CONJ\t_\t_\t3\tdobj")
+    (warning,) = gold_warnings(parse_conllu_text(v1))
+    assert warning.startswith("gold uses UD v1 labels (dobj, nsubjpass, CONJ): convert the treebank to UD v2")
+    assert "nsubjpass -> nsubj:pass" in warning and "CONJ -> CCONJ" in warning
+
+
+def test_evaluate_command_says_what_unseen_labels_cost_and_prints_warnings(run_cli, monkeypatch, tmp_path) -> None:
+    import json
+
+    import adaptlang.tasks as tasks
+
+    gold = parse_conllu_text(_placeholder(5, 6), require_tree=True)
+    sc = attachment_scores(gold, gold, n_bootstrap=0, known_labels={"upos": ["VERB"], "deprel": ["root", "dep:x"]})
+
+    def fake_evaluate_model(model_dir, path, **kwargs):
+        return tasks.EvalResult(sc, str(model_dir), str(path), 0.1, 50.0)
+
+    monkeypatch.setattr(tasks, "evaluate_model", fake_evaluate_model)
+    r = run_cli("evaluate", "model", "gold.conllu", "--bootstrap", "0")
+    assert r.returncode == 0, r.stderr
+    out, err = " ".join(r.stdout.split()), " ".join(r.stderr.split())  # rich wraps long lines
+    assert "gold UPOS tags unseen in training (always UPOS errors): NOUN" in out
+    assert "(always LAS errors)" not in out  # dep is known as dep:x
+    assert out.endswith("with a seen universal part (not LAS errors: LAS ignores subtypes): dep")
+    assert err.count("warning: gold ") == 3 and "placeholder" in err
+    r = run_cli("evaluate", "model", "gold.conllu", "--json", "-")
+    assert json.loads(r.stdout)["warnings"] == sc.warnings and "warning: gold HEAD" in r.stderr

@@ -11,6 +11,7 @@ Torch-free: :func:`evaluate_model` (which runs a model) is imported from :mod:`a
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -20,6 +21,16 @@ from adaptlang.data.conllu import Sentence, read_conllu
 from adaptlang.errors import InputError
 
 METRICS = ("upos", "uas", "las")
+
+# Labels of UD v1 that v2 renamed or removed (universal parts; UPOS ``CONJ`` became ``CCONJ``), with their v2 names.
+UD_V1_DEPRELS = {"dobj": "obj", "nsubjpass": "nsubj:pass", "csubjpass": "csubj:pass", "auxpass": "aux:pass",
+                 "neg": "advmod or det", "name": "flat", "mwe": "fixed", "remnant": "orphan",
+                 "foreign": "flat:foreign"}
+UD_V1_UPOS = {"CONJ": "CCONJ"}
+# Gold whose heads, relations or tags are this uniform is a placeholder, not an annotation (a real treebank's most
+# frequent relation covers well under half of its words); judged on at least this many words of 3+ word sentences.
+PLACEHOLDER_SHARE = 0.9
+PLACEHOLDER_MIN_WORDS = 20
 
 
 def universal_deprel(deprel: str) -> str:
@@ -40,6 +51,7 @@ class Scores:
     ci_level: float = 0.95
     n_bootstrap: int = 0
     unseen_labels: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -53,6 +65,7 @@ class Scores:
             "ci_level": self.ci_level,
             "n_bootstrap": self.n_bootstrap,
             "unseen_labels": {k: list(v) for k, v in self.unseen_labels.items()},
+            "warnings": list(self.warnings),
         }
 
 
@@ -102,18 +115,13 @@ def attachment_scores(gold: Sequence[Sentence], pred: Sequence[Sentence], *, n_b
                       level: float = 0.95, seed: int = 0, gold_name: str = "gold", pred_name: str = "system",
                       known_labels: dict[str, Sequence[str]] | None = None) -> Scores:
     """Score predicted sentences against gold ones (same words). ``known_labels`` (e.g. the model's UPOS and
-    DEPREL vocabularies) lets the result list gold labels the model never saw in training."""
+    DEPREL vocabularies) lets the result list gold labels the model never saw in training (see
+    :func:`unseen_labels`); ``warnings`` says when the gold looks like a placeholder or uses UD v1 labels."""
     counts = sentence_counts(gold, pred, gold_name, pred_name)
     total = counts.sum(axis=0)
     n_words = int(total[0])
     if n_words == 0:
         raise InputError(gold_name, "no words to score")
-    unseen: dict[str, list[str]] = {}
-    if known_labels:
-        gold_labels = {"upos": {u for s in gold for u in s.upos}, "deprel": {d for s in gold for d in s.deprels}}
-        for name, labels in known_labels.items():
-            if name in gold_labels:
-                unseen[name] = sorted(gold_labels[name] - set(labels) - {"_"})
     return Scores(
         upos=100.0 * int(total[1]) / n_words,
         uas=100.0 * int(total[2]) / n_words,
@@ -124,8 +132,60 @@ def attachment_scores(gold: Sequence[Sentence], pred: Sequence[Sentence], *, n_b
         ci=bootstrap_ci(counts, n_bootstrap, level, seed),
         ci_level=level,
         n_bootstrap=n_bootstrap,
-        unseen_labels=unseen,
+        unseen_labels=unseen_labels(gold, known_labels) if known_labels else {},
+        warnings=gold_warnings(gold),
     )
+
+
+def unseen_labels(gold: Sequence[Sentence], known: dict[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Gold labels absent from the model's vocabularies, by what they cost.
+
+    ``upos``: tags never seen (always UPOS errors). ``deprel``: relations whose universal part was never seen (always
+    LAS errors: LAS compares the universal part only). ``deprel_subtype``: relations whose subtype was never seen
+    but whose universal part was (``obl:own`` next to a known ``obl``): not LAS errors, since predicting ``obl`` or
+    any ``obl:*`` counts as right.
+    """
+    out: dict[str, list[str]] = {}
+    if "upos" in known:
+        out["upos"] = sorted({u for s in gold for u in s.upos} - set(known["upos"]) - {"_"})
+    if "deprel" in known:
+        labels = {d for s in gold for d in s.deprels} - set(known["deprel"]) - {"_"}
+        universal = {universal_deprel(d) for d in known["deprel"]}
+        out["deprel"] = sorted(d for d in labels if universal_deprel(d) not in universal)
+        out["deprel_subtype"] = sorted(d for d in labels if universal_deprel(d) in universal)
+    return out
+
+
+def gold_warnings(gold: Sequence[Sentence]) -> list[str]:
+    """What makes scores against this gold misleading: UD v1 labels, or a placeholder annotation (every HEAD the
+    same word, or one DEPREL / UPOS on nearly every word), which some releases ship for unannotated text."""
+    warnings: list[str] = []
+    upos = {u for s in gold for u in s.upos}
+    deprels = {universal_deprel(d) for s in gold for d in s.deprels}
+    v1 = sorted(d for d in deprels if d in UD_V1_DEPRELS) + sorted(u for u in upos if u in UD_V1_UPOS)
+    if v1:
+        renames = ", ".join(f"{x} -> {UD_V1_DEPRELS.get(x) or UD_V1_UPOS[x]}" for x in v1)
+        warnings.append(f"gold uses UD v1 labels ({', '.join(v1)}): convert the treebank to UD v2 ({renames}; e.g. "
+                        "`udapy -s ud.Convert1to2 < in.conllu > out.conllu`); a v2 model cannot get them right")
+    words = [(i, h, d, u) for s in gold if s.n_words >= 3
+             for i, (h, d, u) in enumerate(zip(s.heads, s.deprels, s.upos), start=1)]
+    if len(words) < PLACEHOLDER_MIN_WORDS:
+        return warnings
+    attached = [(i, h) for i, h, _, _ in words if h]
+    checks = [
+        ("HEAD", [h for _, h in attached], "of attached words have HEAD {}"),
+        ("HEAD", [h - i for i, h in attached], "of attached words have their head {:+d} words away"),
+        ("DEPREL", [universal_deprel(d) for _, h, d, _ in words if h], "of attached words have DEPREL {!r}"),
+        ("UPOS", [u for _, _, _, u in words], "of words have UPOS {!r}"),
+    ]
+    for column, values, what in checks:
+        if not values:
+            continue
+        top, n = Counter(values).most_common(1)[0]
+        if n / len(values) > PLACEHOLDER_SHARE:
+            warnings.append(f"gold {column} looks like a placeholder: {n / len(values):.0%} {what.format(top)}; "
+                            "scores against it measure nothing (is this release annotated?)")
+    return warnings
 
 
 def evaluate_files(gold_path: str | os.PathLike, pred_path: str | os.PathLike, *, n_bootstrap: int = 1000,

@@ -19,8 +19,11 @@ kept. An interrupted run continues with --resume (same options)."""
 
 EVAL_HELP = """Score a trained model on a gold treebank: UPOS, UAS, LAS with 95% CIs.
 
-Parses a gold CoNLL-U treebank and counts as the official CoNLL 2018 UD evaluation script counts them) with bootstrap 95% confidence intervals. The treebank may be
-of another language than the training data (zero-shot transfer); labels the model never saw count as errors."""
+Parses a gold CoNLL-U treebank and counts as the official CoNLL 2018 UD evaluation script does, with bootstrap 95% confidence intervals. The treebank may be
+of another language than the training data (zero-shot transfer). Gold labels the model never saw are listed: an
+unseen UPOS tag or universal relation is always an error; an unseen subtype (obl:own) is not, for LAS compares the
+universal part. Gold that looks like a placeholder (one HEAD or DEPREL nearly everywhere) or uses UD v1 labels
+is flagged with a warning."""
 
 PREDICT_HELP = """Tag and parse text or CoNLL-U with a trained model.
 
@@ -107,7 +110,7 @@ def evaluate(
     validate_numeric(locals(), EVALUATE)
     from adaptlang.tasks import evaluate_model
 
-    from adaptlang.cli.common import apply_threads, console, emit_json
+    from adaptlang.cli.common import apply_threads, console, emit_json, err_console
 
     apply_threads(threads)
     result = evaluate_model(model_dir, test_file, n_bootstrap=bootstrap, seed=seed, device=device,
@@ -124,10 +127,20 @@ def evaluate(
             lo_hi = s.ci.get(name.lower())
             table.add_row(name, f"{value:.2f}", f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}" if lo_hi else "-")
         console.print(table)
-        unseen = {k: v for k, v in s.unseen_labels.items() if v}
-        for k, v in unseen.items():
-            console.print(f"gold {k.upper()} labels unseen in training (always errors): {', '.join(v)}")
+        for k, v in s.unseen_labels.items():
+            if v:
+                console.print(f"{UNSEEN_TEXT.get(k, 'gold ' + k)}: {', '.join(v)}", highlight=False)
+    for warning in result.scores.warnings:
+        err_console.print(f"warning: {warning}", highlight=False, markup=False)
     emit_json(result, json_path)
+
+
+UNSEEN_TEXT = {
+    "upos": "gold UPOS tags unseen in training (always UPOS errors)",
+    "deprel": "gold relations whose universal part was unseen in training (always LAS errors)",
+    "deprel_subtype": "gold relations unseen in training with a seen universal part (not LAS errors: LAS ignores "
+                      "subtypes)",
+}
 
 
 def predict(
