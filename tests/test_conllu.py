@@ -37,21 +37,36 @@ def test_round_trip_is_byte_for_byte_and_words_are_syntactic() -> None:
     assert s.sent_id == "s1" and s.text == "Del mar vino."
 
 
-def test_with_predictions_changes_only_upos_head_deprel_deps() -> None:
+def test_with_predictions_changes_only_upos_head_deprel() -> None:
     s = parse_conllu_text(RICH)[0]
     p = s.with_predictions(["X"] * 5, [4, 3, 4, 0, 4], ["dep", "det", "nsubj", "root", "punct"])
-    # the empty node 4.1 belongs to the enhanced graph, which new heads invalidate: it is dropped with DEPS
-    assert [line.split("\t")[0] for line in p.lines if not line.startswith("#")] == ["1-2", "1", "2", "3", "4", "5"]
-    for a, b in zip([x for x in s.lines if not x.startswith("4.1")], p.lines):
+    # the empty node 4.1 and the DEPS column (the enhanced graph, copied from the input) are kept as they are
+    assert len(p.lines) == len(s.lines) and p.lines[8] == s.lines[8] == RICH.split("\n")[8]
+    assert p.lines[8].startswith("4.1\tvino")
+    for a, b in zip(s.lines, p.lines):
         ca, cb = a.split("\t"), b.split("\t")
         if len(ca) == 10 and ca[0].isdigit():
-            assert [ca[i] for i in (0, 1, 2, 4, 5, 9)] == [cb[i] for i in (0, 1, 2, 4, 5, 9)]
-            assert cb[8] == "_"
+            assert [ca[i] for i in (0, 1, 2, 4, 5, 8, 9)] == [cb[i] for i in (0, 1, 2, 4, 5, 8, 9)]
         else:
             assert a == b  # comments, ranges and empty nodes untouched
     assert p.upos == ["X"] * 5 and p.heads[0] == 4 and p.forms == s.forms
-    q = s.with_predictions(upos=["X"] * 5)  # heads kept: the enhanced graph stays
-    assert len(q.lines) == len(s.lines) and q.lines[8] == s.lines[8]  # the empty node 4.1 is kept
+    assert [line.split("\t")[3] for line in p.lines if line[0].isdigit() and "." not in line.split("\t")[0]
+            and "-" not in line.split("\t")[0]] == ["X"] * 5
+
+
+def test_predictions_on_a_sentence_with_an_empty_node_pass_the_ud_validator(tmp_path: Path) -> None:
+    validator = pytest.importorskip("udtools.validator")
+    import io
+
+    sents = parse_conllu_text(RICH)
+    pred = [sents[0].with_predictions(["ADP", "DET", "NOUN", "VERB", "PUNCT"], [3, 3, 4, 0, 4],
+                                      ["case", "det", "obj", "root", "punct"]), sents[1]]
+    path = tmp_path / "pred.conllu"
+    path.write_text(conllu_text(pred), encoding="utf-8")
+    assert "\n4.1\tvino\tvenir\tVERB\t_\t_\t_\t_\t3:conj\t_\n" in path.read_text(encoding="utf-8")
+    report = io.StringIO()
+    state = validator.Validator(lang="es", level=2, output=report).validate_files([str(path)])
+    assert state.passed(), report.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -77,17 +77,12 @@ class Sentence:
     ) -> "Sentence":
         """A copy whose word lines carry the given UPOS / HEAD / DEPREL; every other byte is kept.
 
-        When heads are replaced, the enhanced graph (DEPS column, empty nodes) is dropped: it would contradict the
-        new basic tree, and the UD validator checks that they agree.
+        The enhanced graph (DEPS column and empty nodes ``8.1``) is kept as it is: it is the input's, not a
+        prediction. Empty nodes cannot stay without the DEPS that attach them (the UD validator requires a
+        connected enhanced graph), and the validator does not require the two graphs to agree.
         """
         lines = list(self.lines)
         word_lines = list(self.word_lines)
-        if heads is not None and any(_is_empty_node(line) for line in lines):
-            # empty nodes exist only in the enhanced graph, which the new basic tree invalidates
-            keep = [i for i, line in enumerate(lines) if not _is_empty_node(line)]
-            new_pos = {old: new for new, old in enumerate(keep)}
-            lines = [lines[i] for i in keep]
-            word_lines = [new_pos[i] for i in word_lines]
         new_upos = list(upos) if upos is not None else list(self.upos)
         new_heads = list(heads) if heads is not None else list(self.heads)
         new_deprels = list(deprels) if deprels is not None else list(self.deprels)
@@ -97,7 +92,6 @@ class Sentence:
                 cols[UPOS] = new_upos[i]
             if heads is not None:
                 cols[HEAD] = str(new_heads[i])
-                cols[DEPS] = "_"
             if deprels is not None:
                 cols[DEPREL] = new_deprels[i]
             lines[li] = "\t".join(cols)
@@ -114,11 +108,6 @@ class Sentence:
 
     def to_text(self) -> str:
         return "\n".join(self.lines) + "\n\n"
-
-
-def _is_empty_node(line: str) -> bool:
-    head = line.split("\t", 1)[0]
-    return not line.startswith("#") and "." in head
 
 
 def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool) -> Sentence:
