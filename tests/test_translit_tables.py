@@ -55,6 +55,12 @@ EXAMPLES = [
     ("table:sd-turner", "ڀت", "bht"),
     ("table:sd-turner", "ڏ ڄ ڳ ڊ ڙ ڻ ڱ ڃ ڪ ک", "ḏ j̄ g̠ ḍ ṛ ṇ ṅ ñ k kh"),
     ("table:sd-turner", "ٽ ٺ ٿ ڍ ڦ ڇ", "ṭ ṭh th ḍh ph ch"),
+    ("table:sd-turner", "۽ ۾ ہ ؤ", "ẽ mẽ h ʼ"),
+    # ... vowel marks next to long-vowel letters give one long vowel, never two.
+    ("table:sd-turner", "سِنڌِي", "sindhī"),
+    ("table:sd-turner", "ٻَارُ", "ḇāru"),
+    ("table:sd-turner-plain", "ٻار ڳالهه", "bbār ggālhh"),
+    ("table:sd-turner-plain", "سنڌي ۽", "sndhī ẽ"),
     # ALA-LC Arabic: unvocalized words keep consonants and long vowels; vowel marks are used when present.
     ("table:ar-alalc", "كِتَاب", "kitāb"),
     ("table:ar-alalc", "كتاب", "ktāb"),
@@ -64,6 +70,13 @@ EXAMPLES = [
     ("table:ar-alalc", "نور", "nūr"),
     ("table:ar-alalc", "وزير", "wzīr"),
     ("table:ar-alalc", "ظ ض ص ط ع غ خ ذ ث", "ẓ ḍ ṣ ṭ ʻ gh kh dh th"),
+    # Fully vowelled text: no doubled vowels (the shadda is typed after the kasra, Unicode's canonical order).
+    ("table:ar-alalc", "اَلأَمِيرِكِيِّينَ", "al-ʼamīrikiyyīna"),
+    ("table:ar-alalc", "كِتَابًا", "kitāban"),
+    ("table:ar-alalc", "عَلَيْهِ", "ʻalayhi"),
+    ("table:ar-alalc", "إِسْلَام", "islām"),
+    ("table:ar-alalc", "قُوَّة سَيِّد", "quwwah sayyid"),
+    ("table:ar-alalc", "پاکستان ہے", "pākstān he"),
     # ISO 9:1995, with the letters of Mari, Buryat, Komi, Kazakh and Erzya.
     ("table:cyrl-iso9", "Москва", "Moskva"),
     ("table:cyrl-iso9", "Чебоксары", "Čeboksary"),
@@ -79,6 +92,13 @@ EXAMPLES = [
     ("table:cyrl-iso9", "әлем ғылым ұлт ің", "a̋lem ġylym u̇lt ìn̦"),
     ("table:cyrl-iso9", "Коми ӧтік", "Komi ötìk"),
     ("table:cyrl-iso9", "Јована Љубљана", "J̌ovana L̂ubl̂ana"),
+    ("table:cyrl-iso9", "Башҡортостан ҙур", "Bašqortostan ður"),
+    # ISO 9 with plain letters: ь ъ as ' ", Kazakh and South Slavic Latin letters; the other letters as ISO 9.
+    ("table:cyrl-iso9-plain", "Кодь кодъяс", "Kod' kod\"jas"),
+    ("table:cyrl-iso9-plain", "Щука Юрий Ярославль", "Ščuka Jurij Jaroslavl'"),
+    ("table:cyrl-iso9-plain", "Қазақстан әлем ғылым ұлт ің", "Qazaqstan älem ğylym ūlt ìñ"),
+    ("table:cyrl-iso9-plain", "Јована Љубљана", "Jovana Ljubljana"),
+    ("table:cyrl-iso9-plain", "Коми ӧтік", "Komi ötìk"),
     # Georgian national system: place names as romanized officially (ejectives with an apostrophe).
     ("table:ka-national", "საქართველო", "sakartvelo"),
     ("table:ka-national", "თბილისი", "tbilisi"),

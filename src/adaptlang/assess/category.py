@@ -20,6 +20,7 @@ texts with the real mBERT and XLM-R vocabularies.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,46 @@ THRESHOLDS: dict[str, float] = {
 }
 
 CATEGORIES = ("easy", "intermediate", "hard")
+TRANSLIT_MIN_GAIN = 0.01  # a transliteration must change the UNK word rate or letter coverage by 1 point to count
+
+
+def poorly_covered(letter_coverage: float, unk_word_rate: float) -> bool:
+    """Rule 1's test: too few letters known, or too many words with an unknown piece."""
+    return letter_coverage < MIN_LETTER_COVERAGE or unk_word_rate > MAX_UNK_WORD_RATE
+
+
+@dataclass(frozen=True)
+class TranslitVerdict:
+    helps: bool
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"helps": self.helps, "why": self.why}
+
+
+def translit_verdict(before: tuple[float, float, float], after: tuple[float, float, float]) -> TranslitVerdict:
+    """Does a transliteration help the tokenizer? ``before`` / ``after``: (UNK word rate, share of letters known,
+    fertility) on the same sample.
+
+    Judged first on what rule 1 calls hard: a scheme that leaves the text poorly covered does not help; one that
+    lifts poorly covered text above both thresholds helps, whatever the fertility (an unknown word is a single
+    [UNK], so fertility before is low for the wrong reason). Otherwise the UNK word rate, then the share of letters
+    known, must move by TRANSLIT_MIN_GAIN to decide; fertility only breaks ties.
+    """
+    (unk_b, cov_b, fert_b), (unk_a, cov_a, fert_a) = before, after
+    if poorly_covered(cov_a, unk_a):
+        return TranslitVerdict(False, f"still poorly covered: {unk_a:.1%} of the words keep an unknown piece "
+                                      f"(threshold {MAX_UNK_WORD_RATE:.0%}), {cov_a:.1%} of the letters known "
+                                      f"(threshold {MIN_LETTER_COVERAGE:.0%})")
+    if poorly_covered(cov_b, unk_b):
+        return TranslitVerdict(True, f"lifts coverage above the thresholds: words with an unknown piece "
+                                     f"{unk_b:.1%} -> {unk_a:.1%}, letters known {cov_b:.1%} -> {cov_a:.1%}")
+    for label, b, a, lower_is_better in (("words with an unknown piece", unk_b, unk_a, True),
+                                         ("letters known", cov_b, cov_a, False)):
+        if abs(a - b) >= TRANSLIT_MIN_GAIN:
+            better = (a < b) == lower_is_better
+            return TranslitVerdict(better, f"{label} {b:.1%} -> {a:.1%}")
+    return TranslitVerdict(fert_a < fert_b, f"coverage about equal; fertility {fert_b:.2f} -> {fert_a:.2f}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +124,7 @@ def relatives_target_script(knowledge: LanguageKnowledge) -> str | None:
     return _majority_script(counts)
 
 
-def whatif_target_script(script: str, knowledge: LanguageKnowledge, poorly_covered: bool) -> str | None:
+def whatif_target_script(script: str, knowledge: LanguageKnowledge, poorly: bool) -> str | None:
     """Script to try transliterating into: that of the nearest pretrained relatives when it differs from the
     corpus's; Latin (the best-covered script of mBERT and XLM-R) when the corpus's script is poorly covered or
     nothing is known about the language; None when the language was pretrained in its corpus's script."""
@@ -92,7 +133,7 @@ def whatif_target_script(script: str, knowledge: LanguageKnowledge, poorly_cover
     target = relatives_target_script(knowledge)
     if target is not None and target != script:
         return target
-    if (poorly_covered or target is None) and script != "Latn":
+    if (poorly or target is None) and script != "Latn":
         return "Latn"
     return None
 
@@ -132,8 +173,7 @@ def predict_category(
             )
 
     # Rule 1: coverage.
-    poorly_covered = letter_cov < MIN_LETTER_COVERAGE or metrics.unk_word_rate > MAX_UNK_WORD_RATE
-    if poorly_covered:
+    if poorly_covered(letter_cov, metrics.unk_word_rate):
         if letter_cov < MIN_LETTER_COVERAGE:
             reasons.append(
                 f"the vocabulary barely covers {sname}: {letter_cov:.1%} of its letters are known "
@@ -201,9 +241,22 @@ def recommend(
     scheme: str | None,
     translit_helps: bool | None,
 ) -> Recommendation:
-    """The next command to run, from the predicted category and the transliteration what-if."""
-    m = f" --model {model}" if model else " --model bert-base-multilingual-cased"
-    corpus_arg = corpus if corpus != "-" else "corpus.txt"
+    """The next command to run, from the predicted category and the transliteration what-if.
+
+    The command runs as printed once its placeholders are filled: paths are shell-quoted, and with no ``model``
+    (assess read the embedded mBERT vocabulary, but adapt and train need the weights) ``--model`` names the
+    placeholder MBERT_DIR, which the explanation says how to fill."""
+    m = f" --model {shlex.quote(model)}" if model else " --model MBERT_DIR"
+    corpus_arg = shlex.quote(corpus) if corpus != "-" else "corpus.txt"
+    rec = _recommend(prediction, corpus_arg, m, scheme, translit_helps)
+    if model:
+        return rec
+    return Recommendation(rec.command, rec.explanation + "; MBERT_DIR: a local directory with the weights of "
+                          "bert-base-multilingual-cased (the model whose vocabulary assess used)")
+
+
+def _recommend(prediction: Prediction, corpus_arg: str, m: str, scheme: str | None,
+               translit_helps: bool | None) -> Recommendation:
     if prediction.category == "easy":
         return Recommendation(
             f"adaptlang train --train train.conllu --dev dev.conllu{m} -o parser",
@@ -211,7 +264,7 @@ def recommend(
         )
     if prediction.category == "hard" and scheme and translit_helps:
         return Recommendation(
-            f"adaptlang adapt {corpus_arg}{m} --translit {scheme} -o adapted",
+            f"adaptlang adapt {corpus_arg}{m} --translit {shlex.quote(scheme)} -o adapted",
             f"transliterate to {script_name(prediction.target_script or 'Latn')} with {scheme} (the what-if above "
             "shows the tokenizer does better on it) and adapt the model with MLM on the transliterated corpus",
         )

@@ -9,7 +9,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from adaptlang.assess.category import Prediction, Recommendation, predict_category, recommend
+from adaptlang.assess.category import (
+    Prediction,
+    Recommendation,
+    TranslitVerdict,
+    predict_category,
+    recommend,
+    translit_verdict,
+)
 from adaptlang.assess.languages import (
     LanguageKnowledge,
     identify_pretraining,
@@ -76,16 +83,22 @@ class TranslitWhatIf:
     after_dominant_script: str | None = None
     seconds: float | None = None
 
+    candidates: tuple[dict[str, Any], ...] = ()  # every scheme measured: scheme, unk_word_rate, fertility, ...
+
     @property
-    def helps(self) -> bool | None:
-        """True when the tokenizer does better on the transliterated sample: the UNK word rate drops by at least
-        1 point without fertility growing by more than 25%, or fertility drops without more UNK words."""
+    def verdict(self) -> TranslitVerdict | None:
+        """Whether the tokenizer does better on the transliterated sample (see :func:`translit_verdict`)."""
         if self.before is None or self.after is None:
             return None
-        b, a = self.before, self.after
-        fewer_unk = a.unk_word_rate <= b.unk_word_rate - 0.01 and a.fertility <= 1.25 * b.fertility
-        less_split = a.fertility < b.fertility and a.unk_word_rate <= b.unk_word_rate + 1e-9
-        return fewer_unk or less_split
+        return translit_verdict(
+            (self.before.unk_word_rate, self.letter_coverage_before or 0.0, self.before.fertility),
+            (self.after.unk_word_rate, self.letter_coverage_after or 0.0, self.after.fertility),
+        )
+
+    @property
+    def helps(self) -> bool | None:
+        v = self.verdict
+        return None if v is None else v.helps
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +107,8 @@ class TranslitWhatIf:
             "status": self.status,
             "note": self.note,
             "helps": self.helps,
+            "why": self.verdict.why if self.verdict else None,
+            "candidates": list(self.candidates),
             "before": self.before.to_dict() if self.before else None,
             "after": self.after.to_dict() if self.after else None,
             "letter_coverage_before": self.letter_coverage_before,
@@ -228,6 +243,23 @@ def _weighted_chars(word_counts: Counter) -> Counter:
     return Counter("".join(w * n for w, n in word_counts.items()))
 
 
+def _measure_scheme(tok: LoadedTokenizer, sample_counts: Counter, scheme: str, lang: str | None) -> dict[str, Any]:
+    """Transliterate the sample with one scheme (each distinct word once) and measure the tokenizer on it."""
+    from adaptlang.translit import get_transliterator
+
+    t = get_transliterator(scheme, lang=lang)
+    start = time.perf_counter()
+    after_counts: Counter = Counter()
+    for word, n in sample_counts.items():
+        for w in t.transliterate(word).split():
+            after_counts[w] += n
+    seconds = time.perf_counter() - start
+    metrics = tokenizer_metrics(tok, after_counts)
+    chars = _weighted_chars(after_counts)
+    return {"t": t, "metrics": metrics, "chars": chars, "seconds": seconds,
+            "letter_coverage": letter_coverage(tok, chars)}
+
+
 def translit_what_if(
     tok: LoadedTokenizer,
     sample_counts: Counter,
@@ -237,9 +269,11 @@ def translit_what_if(
     target_script: str | None,
     scheme: str | None = None,
 ) -> TranslitWhatIf:
-    """Tokenizer metrics on the transliterated sample (each distinct word transliterated once)."""
+    """Tokenizer metrics on the transliterated sample. Without ``scheme``, every candidate scheme (the preferred
+    one, the script's generic table, and their variants) is measured and the one with the lowest UNK word rate,
+    then the lowest fertility, is kept; all candidates are listed in the result."""
     try:
-        from adaptlang.translit import get_transliterator, pick_scheme
+        from adaptlang.translit.base import candidate_schemes
     except ImportError:
         return TranslitWhatIf(scheme, target_script, "unavailable", "the transliteration library is not installed")
     if scheme is None:
@@ -248,23 +282,22 @@ def translit_what_if(
                                   f"the corpus is already in {script_name(dominant_script)}, the script the model "
                                   "knows this language or its family in" if target_script else
                                   "no better-covered target script")
-        scheme = pick_scheme(dominant_script, lang, target_script)
-        if scheme is None:
+        names = candidate_schemes(dominant_script, lang, target_script)
+        if not names:
             return TranslitWhatIf(None, target_script, "no-scheme",
                                   f"no transliteration scheme from {script_name(dominant_script)} to "
                                   f"{script_name(target_script)}")
-    t = get_transliterator(scheme, lang=lang)
-    start = time.perf_counter()
-    after_counts: Counter = Counter()
-    for word, n in sample_counts.items():
-        for w in t.transliterate(word).split():
-            after_counts[w] += n
-    seconds = time.perf_counter() - start
-    after = tokenizer_metrics(tok, after_counts)
-    char_counts = _weighted_chars(after_counts)
-    prof = script_profile_from_counts(char_counts, 0, 0)
-    before_chars = _weighted_chars(sample_counts)
+    else:
+        names = [scheme]
+    measured = [_measure_scheme(tok, sample_counts, name, lang) for name in names]
+    best = min(measured, key=lambda m: (round(m["metrics"].unk_word_rate, 4), m["metrics"].fertility))
+    t, after = best["t"], best["metrics"]
+    candidates = tuple(
+        {"scheme": m["t"].name, "unk_word_rate": m["metrics"].unk_word_rate, "fertility": m["metrics"].fertility,
+         "letter_coverage": m["letter_coverage"], "chosen": m is best} for m in measured)
     note = f"the same sample, each distinct word transliterated with {t.name}"
+    if len(measured) > 1:
+        note += f" (the lowest UNK word rate, then fertility, of {len(measured)} schemes)"
     if lang is None:
         note += "; pass --lang for a language-specific scheme"
     return TranslitWhatIf(
@@ -274,10 +307,11 @@ def translit_what_if(
         note=note,
         before=before,
         after=after,
-        letter_coverage_before=letter_coverage(tok, before_chars),
-        letter_coverage_after=letter_coverage(tok, char_counts),
-        after_dominant_script=prof.dominant_script,
-        seconds=seconds,
+        letter_coverage_before=letter_coverage(tok, _weighted_chars(sample_counts)),
+        letter_coverage_after=best["letter_coverage"],
+        after_dominant_script=script_profile_from_counts(best["chars"], 0, 0).dominant_script,
+        seconds=sum(m["seconds"] for m in measured),
+        candidates=candidates,
     )
 
 
@@ -305,10 +339,11 @@ def assess_corpus(
     lang_code = normalize_lang(lang) if lang else None
     if pretraining not in (None, "auto") and pretraining not in PRETRAINING_LISTS:
         raise UsageError(f"--pretraining {pretraining!r}: valid values are auto, none, {', '.join(PRETRAINING_LISTS)}")
-    if translit not in (None, "auto", "none"):
-        from adaptlang.translit import get_transliterator
+    from adaptlang.translit.choice import TranslitChoice, check_scheme, resolve_translit
 
-        get_transliterator(translit, lang=lang_code)  # fail fast on an unknown scheme, before reading the corpus
+    choice = TranslitChoice.parse(translit)  # the one reading of --translit: none | auto | latin | a scheme name
+    # an unknown scheme fails now, before reading the corpus; below, translit is "none", "auto", "latin" or a scheme
+    translit = check_scheme(choice.scheme, lang_code) if choice.scheme else choice.kind
     tok = load_tokenizer(model)
     info, counter, sample, sample_info = scan_corpus(path, encoding_errors, sample_sentences, seed, progress)
     profile = counter.profile()
@@ -340,7 +375,7 @@ def assess_corpus(
     else:
         whatif = translit_what_if(
             tok, sample_counts, metrics, dominant, lang_code, prediction.target_script,
-            scheme=None if translit == "auto" else translit,
+            scheme=None if translit == "auto" else resolve_translit(translit, script=dominant, lang=lang_code).scheme,
         )
     rec = recommend(prediction, info.path, None if model is None else str(model), whatif.scheme, whatif.helps)
     model_info = tok.to_dict()

@@ -190,8 +190,11 @@ def render(d: dict[str, Any]) -> None:
         console.print(f"[bold]5. Transliteration what-if[/bold]: {tr['note']}")
     else:
         helps = {True: "helps the tokenizer", False: "does not help the tokenizer", None: "-"}[tr["helps"]]
-        console.print(f"[bold]5. Transliteration what-if[/bold]: {tr['scheme']} {helps} "
-                      f"(letters known {_pct(tr['letter_coverage_before'])} → {_pct(tr['letter_coverage_after'])})")
+        console.print(f"[bold]5. Transliteration what-if[/bold]: {tr['scheme']} {helps}: {tr.get('why') or '-'}")
+        if len(tr.get("candidates") or []) > 1:
+            tried = "; ".join(f"{c['scheme']} {_pct(c['unk_word_rate'])} UNK words, fertility {c['fertility']:.2f}"
+                              for c in tr["candidates"])
+            console.print(f"   [dim]schemes measured (lowest UNK word rate, then fertility, wins): {tried}[/dim]")
 
     # 6 + 7. prediction and recommendation
     p, rec = d["prediction"], d["recommendation"]

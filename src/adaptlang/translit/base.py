@@ -29,6 +29,7 @@ class SchemeInfo:
     reference: str = ""  # the published standard or tool it follows
     reversible: bool = False  # True when a table maps back exactly (see translit_tables/README.md)
     description: str = ""
+    variant_of: str = ""  # the scheme this one is a variant of (``table:cyrl-iso9``), "" if none
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -228,3 +229,23 @@ def pick_scheme(script: str | None, lang: str | None, target: str = "Latn") -> s
     if target == "Latn":
         return f"uroman:{lang3}" if lang3 else "uroman"
     return None
+
+
+def candidate_schemes(script: str | None, lang: str | None, target: str = "Latn") -> list[str]:
+    """Schemes worth measuring to move ``script`` text of ``lang`` to ``target``, best guess first: the scheme of
+    :func:`pick_scheme`, then the generic table of the script when that one is language-specific, each followed by
+    its variants (tables that extend it, e.g. ``table:cyrl-iso9-plain``). Empty when nothing fits."""
+    first = pick_scheme(script, lang, target)
+    if first is None:
+        return []
+    from adaptlang.translit.table import load_tables
+
+    tables = load_tables()
+    generic = _PREFERENCES.get((script or "", target), {}).get(None)
+    out: list[str] = []
+    for name in (first, generic):
+        if not name or name in out or (name.startswith("table:") and name.split(":", 1)[1] not in tables):
+            continue
+        out.append(name)
+        out.extend(t.info.name for t in tables.values() if t.info.variant_of == name)
+    return out

@@ -10,8 +10,12 @@ File format (documented for editors in ``translit_tables/README.md``)::
     # reference: the published standard the rules follow
     # reversible: no
     # case: none            (auto: also map the upper-case form of every source to a capitalised target)
-    # normalize: none       (nfd: decompose input first, so rules can match base letter + combining mark)
+    # normalize: none       (nfd: decompose input first, so rules can match base letter + combining mark;
+                             shadda-first: put an Arabic shadda before the vowel mark of its letter, the order
+                             rules are written in, whereas Unicode's canonical order puts it after)
     # vowels: ا ە ې ى و ۇ ۆ ۈ   (source characters that count as vowels in contexts)
+    # extends: ug-uly       (optional: a variant; its rules replace the base table's rules for the same source
+                             and context, every other rule of the base table is kept)
     source<TAB>target<TAB>context
     ئ<TAB><TAB>initial
 
@@ -28,7 +32,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,6 +48,9 @@ _REQUIRED = ("name", "source_script", "target_script", "reference", "reversible"
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 REVERSE_SUFFIX = ":reverse"
 ENV_TABLES = "ADAPTLANG_TRANSLIT_TABLES"
+NORMALIZATIONS = ("none", "nfd", "shadda-first")
+# Arabic vowel marks (tanwin, fatha, damma, kasra, sukun) written before a shadda: canonical order, shadda second.
+_MARKS_BEFORE_SHADDA = re.compile("([\u064B-\u0650\u0652]+)\u0651")
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,8 @@ class Table:
     vowels: frozenset[str]
     case: str  # "none" | "auto"
     path: str
-    normalize: str = "none"  # "none" | "nfd"
+    normalize: str = "none"  # "none" | "nfd" | "shadda-first"
+    extends: str = ""  # short name of the base table of a variant ("" for a table of its own)
 
     def reversed_table(self) -> "Table":
         """The inverse mapping of a reversible table (context-free rules, target -> source, first one wins)."""
@@ -149,17 +157,33 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     if case not in ("none", "auto"):
         raise InputError(path, f"'# case:' must be none or auto, not {case!r}")
     normalize = header.get("normalize", "none")
-    if normalize not in ("none", "nfd"):
-        raise InputError(path, f"'# normalize:' must be none or nfd, not {normalize!r}")
+    if normalize not in NORMALIZATIONS:
+        raise InputError(path, f"'# normalize:' must be one of {', '.join(NORMALIZATIONS)}, not {normalize!r}")
     reversible = header["reversible"].lower() in ("yes", "true", "1")
     langs = tuple(x.strip() for x in re.split(r"[,\s]+", header.get("languages", "")) if x.strip())
     info = SchemeInfo(
         name=f"table:{header['name']}", backend="table", source_script=header["source_script"],
         target_script=header["target_script"], languages=langs, reference=header["reference"],
         reversible=reversible, description=header.get("title", ""),
+        variant_of=f"table:{header['extends']}" if header.get("extends") else "",
     )
     vowels = frozenset(_unescape(v) for v in header.get("vowels", "").split())
-    return Table(info, header.get("title", ""), tuple(rules), vowels, case, path, normalize)
+    return Table(info, header.get("title", ""), tuple(rules), vowels, case, path, normalize,
+                 extends=header.get("extends", ""))
+
+
+def _apply_base(variant: Table, tables: dict[str, Table]) -> Table:
+    """A variant's own rules, then every rule of its base table whose source and context it does not redefine
+    (the base's vowels too, when the variant lists none)."""
+    base = tables.get(variant.extends)
+    if base is None or base.extends:
+        why = "is not a table here" if base is None else "is itself a variant (one level only)"
+        raise InputError(variant.path, f"'# extends: {variant.extends}' {why}; valid: {', '.join(sorted(tables))}",
+                         line=1)
+    own = {(r.source, r.conditions) for r in variant.rules}
+    rules = variant.rules + tuple(r for r in base.rules if (r.source, r.conditions) not in own)
+    info = replace(variant.info, variant_of=base.info.name)
+    return replace(variant, info=info, rules=rules, vowels=variant.vowels or base.vowels)
 
 
 @lru_cache(maxsize=None)
@@ -174,7 +198,7 @@ def _load_tables(directory: str) -> dict[str, Table]:
         if short in out:
             raise InputError(p, f"table name {short!r} already used by {out[short].path}")
         out[short] = table
-    return out
+    return {k: _apply_base(t, out) if t.extends else t for k, t in out.items()}
 
 
 def load_tables() -> dict[str, Table]:
@@ -193,6 +217,7 @@ class TableTransliterator(WordCachedTransliterator):
         self.target_script = table.info.target_script
         self._vowels = table.vowels
         self._nfd = table.normalize == "nfd"
+        self._shadda_first = table.normalize == "shadda-first"
         # first character -> candidate rules, longest source first, contextual before context-free.
         expanded: list[tuple[int, Rule]] = []
         for order, r in enumerate(table.rules):
@@ -237,6 +262,8 @@ class TableTransliterator(WordCachedTransliterator):
     def _convert(self, token: str) -> str:
         if self._nfd:
             return unicodedata.normalize("NFC", self._rewrite(unicodedata.normalize("NFD", token)))
+        if self._shadda_first and "\u0651" in token:
+            token = _MARKS_BEFORE_SHADDA.sub("\u0651\\1", token)
         return self._rewrite(token)
 
     def _rewrite(self, token: str) -> str:
