@@ -50,17 +50,18 @@ def _vec_header_pattern() -> Any:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    """Skip-gram with negative sampling on a raw corpus (word2vec's recipe, small and CPU-friendly)."""
+    """Skip-gram with negative sampling on a raw corpus (word2vec's recipe, trained by gensim on one CPU thread)."""
 
     dim: int = 100
-    window: int = 5
+    window: int = 5  # largest window; each center word draws its own in 1..window
     negatives: int = 5
     min_count: int = 2
     max_words: int = 100_000
     epochs: int = 5
     max_tokens: int = 2_000_000  # corpus tokens read (the rest is ignored)
-    lr: float = 0.01
-    batch_size: int = 4096
+    lr: float = 0.025  # initial SGD rate (word2vec's), decayed linearly over the epochs
+    batch_size: int = 10_000  # words per gensim training job (the learning rate steps down once per job)
+    sample: float = 1e-4  # word2vec's t: a token of relative frequency f is kept with probability sqrt(t/f) + t/f
     seed: int = 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,72 +174,43 @@ def train_skipgram(
     keep: Iterable[str] = (),
     on_progress: Callable[[int, int], None] | None = None,
 ) -> CorpusEmbeddings:
-    """Skip-gram with negative sampling (Mikolov et al., 2013): frequent-word subsampling, dynamic window,
-    unigram^0.75 negatives. Words of ``keep`` are kept even if rarer than ``min_count``."""
-    import numpy as np
+    """Skip-gram with negative sampling (Mikolov et al., 2013) by gensim's ``Word2Vec``: frequent-word subsampling,
+    dynamic window, unigram^0.75 negatives, linearly decaying learning rate. One worker thread and a fixed seed make
+    a run reproducible. The vocabulary is the ``max_words`` most frequent words seen ``min_count`` times, plus the
+    words of ``keep`` (the treebank's) however rare."""
     import torch
-    from torch import nn
+    from gensim.models import Word2Vec
+    from gensim.models.callbacks import CallbackAny2Vec
+    from gensim.utils import RULE_DISCARD, RULE_KEEP
 
     start = time.monotonic()
-    torch.manual_seed(config.seed)
     counts = Counter(w for line in lines for w in line)
     keep_set = set(keep)
     vocab = [w for w, c in counts.most_common() if c >= config.min_count or w in keep_set][: config.max_words]
     if len(vocab) < 2:
         vocab = [w for w, _ in counts.most_common()][: config.max_words]
-    index = {w: i for i, w in enumerate(vocab)}
-    freq = torch.tensor([counts[w] for w in vocab], dtype=torch.float64)
-    n_tokens = int(sum(counts.values()))
-    # Subsampling: keep a token of relative frequency f with probability sqrt(t/f) + t/f (word2vec, t = 1e-4).
-    t = 1e-4
-    rel = freq / freq.sum()
-    keep_prob = ((t / rel).sqrt() + t / rel).clamp(max=1.0).tolist()
-    noise = ((freq ** 0.75) / (freq ** 0.75).sum()).float()  # [n_vocab]
-    # The corpus as one id array with a sentence number per token; pairs are built with numpy, offset by offset.
-    flat = np.fromiter((index[w] for line in lines for w in line if w in index), dtype=np.int64)
-    sent_of = np.fromiter((k for k, line in enumerate(lines) for w in line if w in index), dtype=np.int64)
-    keep_p = np.asarray(keep_prob)
-    np_rng = np.random.default_rng(config.seed)
+    in_vocab = set(vocab)
 
-    def epoch_pairs() -> np.ndarray:
-        """Skip-gram pairs ``[n, 2]`` (center, context) of one epoch, shuffled: subsampled tokens, and for each
-        center a window size drawn in 1..window (word2vec's dynamic window)."""
-        kept = np_rng.random(len(flat)) < keep_p[flat]
-        ids, sents = flat[kept], sent_of[kept]
-        span = np_rng.integers(1, config.window + 1, size=len(ids))
-        out = []
-        for d in range(1, config.window + 1):
-            same = sents[d:] == sents[:-d]  # token i and i+d in one sentence
-            fwd = same & (span[:-d] >= d)  # center i sees i+d
-            bwd = same & (span[d:] >= d)  # center i+d sees i
-            out.append(np.stack([ids[:-d][fwd], ids[d:][fwd]], 1))
-            out.append(np.stack([ids[d:][bwd], ids[:-d][bwd]], 1))
-        pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
-        return pairs[np_rng.permutation(len(pairs))]
+    class _Epochs(CallbackAny2Vec):  # gensim calls it after each pass
+        def __init__(self) -> None:
+            self.done = 0
 
-    n_vocab, dim = len(vocab), config.dim
-    center = nn.Embedding(n_vocab, dim, sparse=True)
-    context = nn.Embedding(n_vocab, dim, sparse=True)
-    nn.init.uniform_(center.weight, -0.5 / dim, 0.5 / dim)
-    nn.init.zeros_(context.weight)
-    opt = torch.optim.SparseAdam(list(center.parameters()) + list(context.parameters()), lr=config.lr)
-    for epoch in range(config.epochs):
-        pairs = torch.from_numpy(epoch_pairs())
-        for i in range(0, len(pairs), config.batch_size):
-            pair = pairs[i: i + config.batch_size]  # [n, 2]
-            neg = torch.multinomial(noise, len(pair) * config.negatives, replacement=True).view(len(pair), -1)
-            c = center(pair[:, 0])  # [n, dim]
-            pos_score = (c * context(pair[:, 1])).sum(-1)  # [n]
-            neg_score = torch.einsum("nd,nkd->nk", c, context(neg))  # [n, k]
-            loss = -(nn.functional.logsigmoid(pos_score).mean() + nn.functional.logsigmoid(-neg_score).sum(-1).mean())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        if on_progress is not None:
-            on_progress(epoch + 1, config.epochs)
-    vectors = center.weight.detach().clone()
+        def on_epoch_end(self, model: Any) -> None:
+            self.done += 1
+            if on_progress is not None:
+                on_progress(self.done, config.epochs)
+
+    model = Word2Vec(
+        lines, vector_size=config.dim, window=config.window, negative=config.negatives, sg=1, hs=0,
+        min_count=1, trim_rule=lambda word, count, min_count: RULE_KEEP if word in in_vocab else RULE_DISCARD,
+        sample=config.sample, alpha=config.lr, epochs=config.epochs, batch_words=config.batch_size,
+        seed=config.seed, workers=1, callbacks=[_Epochs()],
+    )
+    vectors = torch.from_numpy(model.wv.vectors.copy())  # [n_words, dim]
     vectors = vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-6)  # unit length: comparable scales
-    return CorpusEmbeddings(tuple(vocab), vectors.float(), "skipgram", n_tokens, time.monotonic() - start)
+    n_tokens = int(sum(counts.values()))
+    return CorpusEmbeddings(tuple(model.wv.index_to_key), vectors.float(), "skipgram", n_tokens,
+                            time.monotonic() - start)
 
 
 def corpus_embeddings(

@@ -28,7 +28,8 @@ is flagged with a warning."""
 PREDICT_HELP = """Tag and parse text or CoNLL-U with a trained model.
 
 INPUT is CoNLL-U (every column but UPOS,
-HEAD, DEPREL and DEPS is kept as is) or pre-tokenised text: one sentence per line, tokens separated by spaces."""
+HEAD and DEPREL is kept as is; the enhanced graph, DEPS and empty nodes like 8.1, stays the input's and is not
+predicted) or pre-tokenised text: one sentence per line, tokens separated by spaces."""
 
 
 def register(app: typer.Typer) -> None:
