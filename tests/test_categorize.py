@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from adaptlang.errors import OutputExistsError, UsageError
-from adaptlang.pipeline import CategorizeConfig, run_categorize
+from adaptlang.errors import InputError, OutputExistsError, UsageError
+from adaptlang.pipeline import CategorizeConfig, plan_categorize, run_categorize
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,41 +30,46 @@ def _config(toy: dict[str, Path], model: Path, out: Path, **kw: object) -> Categ
 
 def test_categorize_end_to_end_and_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import adaptlang.pipeline as pipeline
+    import adaptlang.pipeline.categorize as categorize
 
     run = tmp_path / "run"
-    config = _config(toy_treebanks, tiny_bert_dir, run, seeds=1)
+    # auto: assess decides that the (Latin-script) corpus needs no transliteration, so the translit variants drop
+    config = _config(toy_treebanks, tiny_bert_dir, run, seeds=1, translit="auto")
 
-    # Interrupt the run during its 3rd fine-tuning evaluation (as Ctrl-C would).
-    real_evaluate = pipeline.evaluate_one
+    # Interrupt the run in its 3rd fine-tuning stage, after training and before scoring (as Ctrl-C would).
+    real_train_and_score = categorize.train_and_score
     calls = {"n": 0}
 
-    def flaky(*args: object, **kw: object) -> object:
+    def flaky(config: object, tests: list[str], *args: object) -> object:
         calls["n"] += 1
         if calls["n"] == 3:
+            real_train_and_score(config, [], *args)  # type: ignore[arg-type]
             raise KeyboardInterrupt
-        return real_evaluate(*args, **kw)
+        return real_train_and_score(config, tests, *args)  # type: ignore[arg-type]
 
     # Before anything runs, the plan lists every stage as pending and writes nothing.
-    planned = run_categorize(config, plan=True)
+    planned = plan_categorize(config)
     assert [s.status for s in planned.stages] == ["pending"] * 6 and not run.exists()
 
-    monkeypatch.setattr(pipeline, "evaluate_one", flaky)
+    monkeypatch.setattr(categorize, "train_and_score", flaky)
+    counts: list[tuple[str, int, int]] = []
     with pytest.raises(KeyboardInterrupt):
-        run_categorize(config)
+        run_categorize(config, lambda e: counts.append((e.stage, e.index, e.count)) if e.kind == "stage" else None)
+    # The stage count is known once assess has decided the variants, and never changes after that.
+    assert counts[0] == ("assess", 1, 0) and {n for _, _, n in counts[1:]} == {6}
     # After the interruption, the plan shows what a rerun will do.
-    planned = run_categorize(config, plan=True)
+    planned = plan_categorize(config)
     assert [s.name for s in planned.stages if s.status == "pending"] == ["mlm seed 1"]
     assert not (run / "results.json").exists()
     [trained] = list((run / "stages").glob("mlm_seed_1-*/model/train.json"))
     trained_at = trained.stat().st_mtime_ns
-    monkeypatch.setattr(pipeline, "evaluate_one", real_evaluate)
+    monkeypatch.setattr(categorize, "train_and_score", real_train_and_score)
 
     events: list[tuple[str, str]] = []
     result = run_categorize(config, lambda e: events.append((e.kind, e.stage)) if e.kind in ("skip", "stage") else None)
     status = {s.name: s.status for s in result.stages}
     # assess, data, adapt and the first two model runs were finished before the interruption: reused. The third
-    # had trained its model but not evaluated it: the stage reruns, and finds the trained model.
+    # had trained its model but not scored it: the stage reruns, and finds the trained model.
     assert [n for n, s in status.items() if s == "reused"] == ["assess", "data", "adapt", "baseline seed 1",
                                                                "direct seed 1"]
     assert [n for n, s in status.items() if s == "ran"] == ["mlm seed 1"]
@@ -71,9 +77,10 @@ def test_categorize_end_to_end_and_resume(toy_treebanks: dict[str, Path], tiny_b
     assert trained.stat().st_mtime_ns == trained_at  # the model was not trained again
 
     r = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    assert r == json.loads(json.dumps(result.to_dict()))
     assert sorted(p.name for p in run.iterdir()) == [
         "report.md", "results.json", "run.json", "scores.png", "stages", "tokenizer.png"]
-    assert set(r["variants"]) == {"baseline", "direct", "mlm"}
+    assert set(r["variants"]) == {"baseline", "direct", "mlm"} and r["translit"]["scheme"] is None
     assert r["data"]["n_train_sentences"] == 12 and r["data"]["n_test_sentences"] == 10
     # The verdict follows from the measured means, by the definition.
     for task, metric in (("upos", "upos"), ("las", "las")):
@@ -90,16 +97,29 @@ def test_categorize_end_to_end_and_resume(toy_treebanks: dict[str, Path], tiny_b
     assert r["adaptation"]["none"]["steps"] == 2
     md = (run / "report.md").read_text(encoding="utf-8")
     assert f"**Measured category: {r['verdict']['category']}**" in md
+    # What training did comes from each run's train.json: the baseline ran its one planned epoch, no early stopping.
+    [baseline] = r["variants"]["baseline"]["runs"]
+    assert (baseline["epochs_run"], baseline["epochs_planned"], baseline["stopped_early"]) == (1, 1, False)
+    assert "- baseline: epochs run 1 of 1 planned; early stopping off" in md
 
     # A complete rerun reuses everything and reproduces the same numbers.
-    again = run_categorize(config)
-    assert {s.status for s in again.stages} == {"reused"}
-    assert again.report["variants"] == r["variants"] and again.report["verdict"] == r["verdict"]
+    again = run_categorize(config).to_dict()
+    assert {s["status"] for s in again["stages"]} == {"reused"}
+    assert again["variants"] == r["variants"] and again["verdict"] == r["verdict"]
+
+    # Stages are keyed by content, not by where the run directory is: a copy, named by an absolute path, reuses
+    # every stage, and its results point into the copy.
+    copy = (tmp_path / "elsewhere" / "run-copy").absolute()
+    shutil.copytree(run, copy)
+    moved = run_categorize(_config(toy_treebanks, tiny_bert_dir, copy, seeds=1, translit="auto"))
+    assert {s.status for s in moved.stages} == {"reused"}
+    assert moved.to_dict()["verdict"] == r["verdict"]
+    assert all(Path(run.model).is_relative_to(copy) for v in moved.variants.values() for run in v.runs)
 
     # More seeds: only the new runs are trained (the bootstrap settings are not a stage: nothing reruns for them).
-    more = run_categorize(_config(toy_treebanks, tiny_bert_dir, run, seeds=2, n_bootstrap=300))
+    more = run_categorize(_config(toy_treebanks, tiny_bert_dir, run, seeds=2, n_bootstrap=300, translit="auto"))
     assert [s.name for s in more.stages if s.status == "ran"] == ["baseline seed 2", "direct seed 2", "mlm seed 2"]
-    r = more.report
+    r = more.to_dict()
     assert r["variants"]["mlm"]["seeds"] == 2 and r["statistics"]["n_bootstrap"] == 300
 
 
@@ -110,6 +130,12 @@ def test_categorize_errors(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, 
         run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", translit="table:nope"))
     with pytest.raises(UsageError, match="--test .*no such file"):
         run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", test=str(tmp_path / "missing.conllu")))
+    # A binary corpus fails before the run directory exists: nothing is left behind.
+    binary = tmp_path / "corpus.bin"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(InputError, match="corpus.bin.*binary"):
+        run_categorize(_config(toy_treebanks, tiny_bert_dir, tmp_path / "r", corpus=str(binary)))
+    assert not (tmp_path / "r").exists()
     stranger = tmp_path / "stranger"
     stranger.mkdir()
     (stranger / "keep.txt").write_text("mine", encoding="utf-8")

@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adaptlang.pipeline import CategorizeConfig, StageRecord, build_results, choose_translit, config_key
-from adaptlang.report import categorize_markdown, write_categorize_report
+from adaptlang.pipeline import CategorizeConfig, RunResult, StageRecord, build_results, config_key, decide_translit
+from adaptlang.report import VARIANT_LABELS, categorize_markdown, training_lines, write_categorize_report
+from adaptlang.runs import TrainSummary
+from adaptlang.translit.choice import Resolved
 
 
 def _runs(rng: np.random.Generator, words: np.ndarray, rates: dict[str, float], seeds: int,
-          last_epoch_best: tuple[str, ...] = ()) -> dict[str, list]:
-    runs = {}
+          last_epoch_best: tuple[str, ...] = ()) -> dict[str, list[RunResult]]:
+    runs: dict[str, list[RunResult]] = {}
     for variant, rate in rates.items():
         runs[variant] = []
         for s in range(seeds):
@@ -24,14 +26,24 @@ def _runs(rng: np.random.Generator, words: np.ndarray, rates: dict[str, float], 
             las = np.minimum(uas, rng.binomial(words, rate - 0.05))
             counts = np.stack([words, upos, uas, las], axis=1)
             scores = {m: 100.0 * counts[:, j].sum() / words.sum() for j, m in enumerate(("upos", "uas", "las"), 1)}
-            runs[variant].append({"model": f"{variant}-{s}", "scores": scores, "counts": counts.tolist(),
-                                  "train_seconds": 10.0 + s, "dev": {}, "epochs_run": 2,
-                                  "best_epoch": 2 if variant in last_epoch_best and s < 2 else 1})
+            baseline = variant == "baseline"  # the baseline runs its whole schedule; the others may stop early
+            stopped = not baseline and s == 0
+            last = 2 if baseline or stopped else 3
+            best = last if variant in last_epoch_best and s < 2 else 1
+            train = TrainSummary(train_seconds=10.0 + s, best_epoch=best, epochs_run=last,
+                                 epochs_planned=2 if baseline else 3, stopped_early=stopped,
+                                 patience=0 if baseline else 5)
+            runs[variant].append(RunResult(f"{variant}-{s}", scores, counts.tolist(), train))
     return runs
 
 
 def _results(rates: dict[str, float], seeds: int = 3, scheme: str | None = None, n_sent: int = 300,
              last_epoch_best: tuple[str, ...] = ()) -> dict:
+    return _result(rates, seeds, scheme, n_sent, last_epoch_best).to_dict()
+
+
+def _result(rates: dict[str, float], seeds: int = 3, scheme: str | None = None, n_sent: int = 300,
+            last_epoch_best: tuple[str, ...] = ()):  # -> CategorizeResult
     rng = np.random.default_rng(0)
     words = rng.integers(3, 30, size=n_sent)
     c = CategorizeConfig(corpus="c.txt", train="t.conllu", test="x.conllu", model="m", output="run", seeds=seeds,
@@ -44,11 +56,11 @@ def _results(rates: dict[str, float], seeds: int = 3, scheme: str | None = None,
                   if scheme else None}}
     data = {"train_cut": None, "n_train_sentences": 100, "n_train_sentences_total": 100, "n_train_words": 1000,
             "n_test_sentences": n_sent, "n_test_words": int(words.sum())}
-    adapted = {None: {"model": "a", "result": {"steps": 5, "heldout": {"mlm_loss_before": 5.0, "mlm_loss_after": 4.0},
-                                              "train_seconds": 3.0}}}
+    adaptation = {"none": {"steps": 5, "heldout": {"mlm_loss_before": 5.0, "mlm_loss_after": 4.0},
+                           "train_seconds": 3.0}}
     records = [StageRecord("assess", "k", "d", "ran", 1.0)]
-    return build_results(c, assess, scheme, "reason", data, adapted, _runs(rng, words, rates, seeds, last_epoch_best),
-                         records)
+    return build_results(c, assess, Resolved(scheme, "reason"), data, adaptation,
+                         _runs(rng, words, rates, seeds, last_epoch_best), records)
 
 
 def test_clear_intermediate_language() -> None:
@@ -92,41 +104,68 @@ def test_translit_variants_and_gain() -> None:
 
 
 def test_report_files(tmp_path: Path) -> None:
-    r = _results({"baseline": 0.7, "direct": 0.6, "mlm": 0.65, "direct+translit": 0.72, "mlm+translit": 0.8},
-                 scheme="table:ug-uly")
-    files = write_categorize_report(tmp_path, r)
+    result = _result({"baseline": 0.7, "direct": 0.6, "mlm": 0.65, "direct+translit": 0.72, "mlm+translit": 0.8},
+                     scheme="table:ug-uly")
+    files = write_categorize_report(tmp_path, result)
     assert files == ["results.json", "report.md", "scores.png", "tokenizer.png"]
     for png in ("scores.png", "tokenizer.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved == json.loads(json.dumps({**result.to_dict(), "files": files}))
     assert saved["verdict"]["category"] == "intermediate"
     md = (tmp_path / "report.md").read_text()
     assert "**Measured category: intermediate**" in md
     assert "![scores per variant](scores.png)" in md and "table:ug-uly" in md
     assert "| LAS | mlm+translit - mlm |" in md
-    assert md == categorize_markdown(saved)
+    # Each variant's row shows the mean ± sd of its seeds' own scores, as saved.
+    for name, v in result.variants.items():
+        cells = " | ".join(f"{np.mean(vals):.2f} ± {np.std(vals, ddof=1):.2f}"
+                           for vals in ([r.scores[m] for r in v.runs] for m in ("upos", "uas", "las")))
+        assert f"| {VARIANT_LABELS[name]} | {cells} |" in md
+    gain = saved["translit_gain"]["las"]["mlm+translit - mlm"]
+    assert f"| LAS | mlm+translit - mlm | {gain['diff']:+.2f} [{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}]" in md
     assert not list(tmp_path.glob(".*tmp"))  # nothing half-written left behind
 
 
-def test_choose_translit_and_keys() -> None:
+def test_report_says_what_training_did() -> None:
+    """The report takes early stopping from each run's train.json, never from a default it assumes."""
+    r = _results({"baseline": 0.7, "direct": 0.6, "mlm": 0.65})
+    lines = training_lines(r)
+    assert lines[0] == "baseline: epochs run 2, 2, 2 of 2 planned; early stopping off"
+    assert lines[1] == "direct: epochs run 2, 3, 3 of 3 planned; early stopping on (patience 5), stopped 1 of 3 runs early"
+    md = categorize_markdown(r)
+    assert "- baseline: epochs run 2, 2, 2 of 2 planned; early stopping off" in md
+    assert "with early stopping" not in md
+    assert r["variants"]["baseline"]["runs"][0]["patience"] == 0 and not r["variants"]["baseline"]["runs"][0]["stopped_early"]
+
+
+def test_decide_translit_and_keys() -> None:
+    def decide(choice: str, assess: dict | None, lang: str | None = None) -> str | None:
+        c = CategorizeConfig(corpus="c", train="t", test="x", model="m", output="o", translit=choice, lang=lang)
+        return decide_translit(c, assess).scheme
+
     helps = {"translit": {"scheme": "uroman", "helps": True}}
-    assert choose_translit("auto", helps)[0] == "uroman"
-    assert choose_translit("none", helps)[0] is None
-    assert choose_translit("auto", {"translit": {"scheme": "uroman", "helps": False}})[0] is None
-    assert choose_translit("table:ug-uly", {})[0] == "table:ug-uly"
+    assert decide("auto", helps) == "uroman"
+    assert decide("none", helps) is None
+    assert decide("auto", {"translit": {"scheme": "uroman", "helps": False}}) is None
+    assert decide("table:ug-uly", {}) == "table:ug-uly"
     arabic = {"scripts": {"dominant_script": "Arab"}}
-    assert choose_translit("latin", arabic, "ug")[0] == "table:ug-uly"
-    assert choose_translit("latin", {"scripts": {"dominant_script": "Latn"}}, "wo")[0] is None
+    assert decide("latin", arabic, "ug") == "table:ug-uly"
+    assert decide("latin", {"scripts": {"dominant_script": "Latn"}}, "wo") is None
+    # While assess is pending (a plan), auto and latin are undecided; a named scheme is known already.
+    assert decide("auto", None) is None and decide("latin", None, "ug") is None
+    assert decide("table:ug-uly", None) == "table:ug-uly"
     assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
     assert config_key({"a": 1}) != config_key({"a": 2})
 
 
 def test_budget_caution_when_most_runs_peak_at_their_last_epoch(tmp_path: Path) -> None:
-    r = _results({"baseline": 0.75, "direct": 0.65, "mlm": 0.85}, last_epoch_best=("direct", "mlm"))
+    result = _result({"baseline": 0.75, "direct": 0.65, "mlm": 0.85}, last_epoch_best=("direct", "mlm"))
+    r = result.to_dict()
     assert r["budget"]["best_epoch_is_last"] == {"baseline": {"runs": 0, "of": 3}, "direct": {"runs": 2, "of": 3},
                                                  "mlm": {"runs": 2, "of": 3}}
     assert r["budget"]["still_improving"] == ["direct", "mlm"]
-    write_categorize_report(tmp_path, r)
+    write_categorize_report(tmp_path, result)
     md = (tmp_path / "report.md").read_text()
     assert "**Budget:** the best dev epoch was the last one in most runs of direct (2/3 runs), mlm (2/3 runs)" in md
     calm = _results({"baseline": 0.75, "direct": 0.65, "mlm": 0.85})

@@ -15,6 +15,7 @@ from adaptlang.fileio import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from adaptlang.analysis.cka import CkaResult
+    from adaptlang.pipeline.results import CategorizeResult
 
 
 def _pyplot() -> Any:
@@ -111,18 +112,19 @@ TOKENIZER_METRICS = (
 )
 
 
-def write_categorize_report(run_dir: str | os.PathLike, results: dict[str, Any]) -> list[str]:
+def write_categorize_report(run_dir: str | os.PathLike, result: "CategorizeResult") -> list[str]:
     """Write results.json, the plots and report.md into ``run_dir``; return the file names written."""
     from adaptlang.fileio import write_json_atomic, write_text_atomic
 
     run = Path(run_dir)
+    results = result.to_dict()
     written = []
     plot_variant_scores(results, run / "scores.png")
     written.append("scores.png")
     if tokenizer_rows(results):
         plot_tokenizer_metrics(results, run / "tokenizer.png")
         written.append("tokenizer.png")
-    results = dict(results, files=["results.json", "report.md", *written])
+    results["files"] = ["results.json", "report.md", *written]
     write_json_atomic(run / "results.json", results)
     write_text_atomic(run / "report.md", categorize_markdown(results))
     return results["files"]
@@ -194,8 +196,13 @@ def budget_caution(r: dict[str, Any]) -> str | None:
 
 
 def categorize_markdown(r: dict[str, Any]) -> str:
-    c = r["config"]
-    v = r["verdict"]
+    """report.md from the content of results.json."""
+    sections = (_md_verdict, _md_scores, _md_translit, _md_tokenizer, _md_adaptation, _md_run)
+    return "\n".join(line for section in sections for line in section(r)) + "\n"
+
+
+def _md_verdict(r: dict[str, Any]) -> list[str]:
+    c, v = r["config"], r["verdict"]
     pct = int(round(100 * r["statistics"]["ci_level"]))
     seeds = c["seeds"]
     lines = [
@@ -230,9 +237,11 @@ def categorize_markdown(r: dict[str, Any]) -> str:
             f"| {', '.join(t['possible'])} |"
         )
     caution = budget_caution(r)
-    if caution:
-        lines += ["", f"**Budget:** {caution}"]
-    lines += [
+    return lines + (["", f"**Budget:** {caution}"] if caution else [])
+
+
+def _md_scores(r: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         f"## Test scores (mean ± sd over seeds; test set: {r['data']['n_test_sentences']} sentences, "
         f"{r['data']['n_test_words']} words)",
@@ -249,51 +258,86 @@ def categorize_markdown(r: dict[str, Any]) -> str:
         for name, d in diffs.items():
             if isinstance(d, dict):
                 lines.append(f"| {task.upper()} | {name} | {_diff(d)} |")
-    lines += ["", "## Transliteration", "", f"Scheme: {r['translit']['reason']}.", ""]
+    return lines
+
+
+def _md_translit(r: dict[str, Any]) -> list[str]:
+    lines = ["", "## Transliteration", "", f"Scheme: {r['translit']['reason']}.", ""]
     if r["translit_gain"]:
         lines += ["| task | gain | points [interval] |", "| --- | --- | --- |"]
         for task, gains in r["translit_gain"].items():
             for name, d in gains.items():
                 lines.append(f"| {task.upper()} | {name} | {_diff(d)} |")
         lines.append("")
+    return lines
+
+
+def _md_tokenizer(r: dict[str, Any]) -> list[str]:
     rows = tokenizer_rows(r)
-    if rows:
-        lines += ["## Tokenizer metrics (from `assess`)", "",
-                  "| | " + " | ".join(label for _, label, _ in TOKENIZER_METRICS) + " |",
-                  "| --- | " + " | ".join("---" for _ in TOKENIZER_METRICS) + " |"]
-        for name, values in rows:
-            lines.append(f"| {name} | " + " | ".join("—" if x is None else f"{x:.2f}" for x in values) + " |")
-        lines += ["", "![tokenizer metrics](tokenizer.png)", ""]
-    if r.get("adaptation"):
-        lines += ["## MLM adaptation", "", "| translit | steps | held-out MLM loss before → after | "
-                  "pseudo-perplexity before → after | time (s) |", "| --- | --- | --- | --- | --- |"]
-        for name, a in r["adaptation"].items():
-            h = a.get("heldout") or {}
-            lines.append(
-                f"| {name} | {a.get('steps')} | {_num(h.get('mlm_loss_before'))} → {_num(h.get('mlm_loss_after'))} "
-                f"| {_num(h.get('pseudo_perplexity_before'))} → {_num(h.get('pseudo_perplexity_after'))} "
-                f"| {_num(a.get('train_seconds'), 0)} |"
-            )
-        lines.append("")
-    d = r["data"]
-    lines += [
+    if not rows:
+        return []
+    lines = ["## Tokenizer metrics (from `assess`)", "",
+             "| | " + " | ".join(label for _, label, _ in TOKENIZER_METRICS) + " |",
+             "| --- | " + " | ".join("---" for _ in TOKENIZER_METRICS) + " |"]
+    for name, values in rows:
+        lines.append(f"| {name} | " + " | ".join("—" if x is None else f"{x:.2f}" for x in values) + " |")
+    return lines + ["", "![tokenizer metrics](tokenizer.png)", ""]
+
+
+def _md_adaptation(r: dict[str, Any]) -> list[str]:
+    if not r.get("adaptation"):
+        return []
+    lines = ["## MLM adaptation", "", "| translit | steps | held-out MLM loss before → after | "
+             "pseudo-perplexity before → after | time (s) |", "| --- | --- | --- | --- | --- |"]
+    for name, a in r["adaptation"].items():
+        h = a.get("heldout") or {}
+        lines.append(
+            f"| {name} | {a.get('steps')} | {_num(h.get('mlm_loss_before'))} → {_num(h.get('mlm_loss_after'))} "
+            f"| {_num(h.get('pseudo_perplexity_before'))} → {_num(h.get('pseudo_perplexity_after'))} "
+            f"| {_num(a.get('train_seconds'), 0)} |"
+        )
+    return lines + [""]
+
+
+def _md_run(r: dict[str, Any]) -> list[str]:
+    c, d, st = r["config"], r["data"], r["statistics"]
+    lines = [
         "## Run",
         "",
         f"- Training sentences: {d['n_train_sentences']} of {d['n_train_sentences_total']}"
         + (" (cut with --max-train-sentences)" if d.get("train_cut") else ""),
-        f"- Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}, with early "
-        f"stopping on dev LAS{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM steps: "
+        f"- Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}"
+        f"{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM steps: "
         f"{c['adapt_steps']} ({c['adapt_method']})"
         + (f"; time budget per fine-tuning run: {c['max_minutes']} min" if c.get("max_minutes") else ""),
-        f"- Statistics: {r['statistics']['method']}; {r['statistics']['n_bootstrap']} samples. "
-        f"{r['statistics']['beats']}. {r['statistics']['adaptation_runs']}.",
+        *(f"- {line}" for line in training_lines(r)),
+        f"- Statistics: {st['method']}; {st['n_bootstrap']} samples. {st['beats']}. {st['adaptation_runs']}.",
         "",
         "| stage | status | seconds |",
         "| --- | --- | --- |",
     ]
-    for s in r["stages"]:
-        lines.append(f"| {s['name']} | {s['status']} | {s['seconds']:.0f} |")
-    return "\n".join(lines) + "\n"
+    return lines + [f"| {s['name']} | {s['status']} | {s['seconds']:.0f} |" for s in r["stages"]]
+
+
+def training_lines(r: dict[str, Any]) -> list[str]:
+    """What the training runs of each variant did, from their train.json: epochs run of those planned, and whether
+    early stopping was on and stopped them (results written before these were recorded give no line)."""
+    lines = []
+    for name, d in r["variants"].items():
+        runs = d.get("runs") or []
+        if not runs or any(run.get("epochs_planned") is None for run in runs):
+            continue
+        ran = ", ".join(str(run.get("epochs_run")) for run in runs)
+        planned = "/".join(sorted({str(run["epochs_planned"]) for run in runs}))
+        patience = sorted({run.get("patience") or 0 for run in runs})
+        stopped = sum(bool(run.get("stopped_early")) for run in runs)
+        if patience == [0]:
+            how = "early stopping off"
+        else:
+            how = (f"early stopping on (patience {'/'.join(map(str, patience))}), stopped {stopped} of "
+                   f"{len(runs)} run{'s' if len(runs) > 1 else ''} early")
+        lines.append(f"{name}: epochs run {ran} of {planned} planned; {how}")
+    return lines
 
 
 def _num(x: Any, digits: int = 3) -> str:

@@ -1,0 +1,322 @@
+"""``categorize``: measure whether a language is easy, intermediate or hard for a pretrained multilingual model.
+
+Stages (each one's output under ``RUN/stages/<name>-<key>/``, keyed by content: see :mod:`adaptlang.runs`), so
+that a rerun skips every finished stage and an interrupted run resumes where it stopped:
+
+1. ``assess``: tokenizer and script profile of the corpus, the predicted category, the transliteration what-if;
+   it decides whether the transliterated variants run;
+2. ``data``: the training treebank cut to ``max_train_sentences`` (when asked);
+3. ``adapt`` (and ``adapt+translit``): MLM adaptation of the model on the corpus (run once, seed 0; the seeds vary
+   the fine-tuning runs);
+4. for each seed: ``baseline`` (BiLSTM from scratch), ``direct`` (the model fine-tuned directly), ``mlm`` (the adapted
+   model fine-tuned), and with transliteration ``direct+translit`` and ``mlm+translit``; each is
+   :func:`adaptlang.runs.train_and_score`, keeping the per-sentence counts for the bootstrap;
+5. the verdict (:mod:`adaptlang.pipeline.results`) and the report (:mod:`adaptlang.report`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from adaptlang.errors import InputError, UsageError
+from adaptlang.events import Event, Progress, silent
+from adaptlang.pipeline.results import CategorizeResult, RunResult, build_results
+from adaptlang.runs import (RESUME_HINT, Interrupted, ScoredRun, StageOutput, StageRecord, StageRunner, check_run_dir,
+                            cut_treebank, file_sha256, model_fingerprint, prepare_dir, train_and_score,
+                            training_treebank)
+from adaptlang.translit.choice import AUTO, LATIN, SCHEME, Resolved, TranslitChoice, check_scheme, resolve_translit
+
+VARIANTS: tuple[str, ...] = ("baseline", "direct", "mlm", "direct+translit", "mlm+translit")
+KIND = "categorize"
+
+
+@dataclass(frozen=True)
+class CategorizeConfig:
+    corpus: str  # raw text of the language, for MLM adaptation and assessment
+    train: str
+    test: str
+    model: str
+    output: str
+    dev: str | None = None
+    lang: str | None = None  # ISO 639 code (assess, transliteration)
+    seeds: int = 3
+    translit: str = "auto"  # see adaptlang.translit.choice: auto, none, latin, or a scheme name
+    epochs: int = 10  # fine-tuning epochs of the transformer runs
+    baseline_epochs: int | None = None  # None: the baseline's own default
+    baseline_corpus: bool = True  # the baseline also gets word embeddings trained on the corpus (fair: both see it)
+    adapt_steps: int = 500
+    adapt_method: str = "full"
+    adapt_options: dict[str, Any] = field(default_factory=dict)  # other AdaptConfig fields (library use), e.g. lr
+    max_train_sentences: int | None = None
+    max_minutes: float | None = None  # time budget of each fine-tuning run (the loop plans its epochs to fit)
+    batch_size: int = 32
+    max_seq_len: int = 128  # MLM sequence length
+    n_bootstrap: int = 1000
+    level: float = 0.95
+    device: str = "auto"
+    force: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Content fingerprints of the inputs: what the stage keys are taken over (never their paths)."""
+
+    corpus: str
+    train: str
+    test: str
+    dev: str | None
+    model: str
+
+
+@dataclass(frozen=True)
+class CategorizePlan:
+    """What a run would do: each stage done (reused) or pending; nothing is run or written."""
+
+    run_dir: str
+    translit: Resolved
+    stages: tuple[StageRecord, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "categorize-plan", "translit": self.translit.to_dict(),
+                "stages": [r.to_dict() for r in self.stages]}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the stages measured (``None`` parts: pending in a plan)."""
+
+    assess: dict[str, Any] | None
+    translit: Resolved
+    data: dict[str, Any] | None
+    adaptation: dict[str, dict[str, Any] | None]
+    runs: dict[str, list[RunResult | None]]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> CategorizeResult:
+    """Run (or resume) every stage of ``c`` and write RUN/results.json, RUN/report.md and the plots. Every input is
+    checked before the run directory is created."""
+    from adaptlang.report import write_categorize_report
+
+    inputs = check_inputs(c)
+    run_dir = prepare_dir(Path(c.output), KIND, c.to_dict(), c.force)
+    stages = StageRunner(run_dir, progress)
+    m = run_stages(c, inputs, stages, progress or silent)
+    result = build_results(c, m.assess or {}, m.translit, m.data or {},
+                           {("none" if k is None else k): v for k, v in m.adaptation.items()}, m.runs,
+                           stages.records, str(run_dir))
+    files = write_categorize_report(run_dir, result)
+    return dataclasses.replace(result, files=tuple(files))
+
+
+def plan_categorize(c: CategorizeConfig) -> CategorizePlan:
+    """Which stages of ``c`` are done and which are pending; runs nothing, writes nothing. The transliterated
+    variants are listed once the assess stage that decides them is done, or when asked for by name."""
+    inputs = check_inputs(c)
+    check_run_dir(Path(c.output), KIND)
+    stages = StageRunner(Path(c.output), dry=True)
+    m = run_stages(c, inputs, stages, silent)
+    return CategorizePlan(c.output, m.translit, tuple(stages.records))
+
+
+def run_stages(c: CategorizeConfig, inputs: Inputs, stages: StageRunner, say: Progress) -> Measured:
+    """The stages of a categorize run, in order; the stage count is fixed once assess has decided the variants."""
+    assess = assess_stage(stages, c, inputs).result
+    translit = decide_translit(c, assess)
+    say(Event("note", message=f"transliteration: {translit.reason}"))
+    settings = [None] + ([translit.scheme] if translit.scheme else [])
+    variants = [v for v in VARIANTS if translit.scheme or not v.endswith("+translit")]
+    stages.expect(1 + len(settings) + c.seeds * len(variants))
+    data = data_stage(stages, c, inputs)
+    adapted = {t: adapt_stage(stages, c, inputs, t) for t in settings}
+    runs: dict[str, list[RunResult | None]] = {v: [] for v in variants}
+    for seed in range(1, c.seeds + 1):
+        for variant in variants:
+            runs[variant].append(model_stage(stages, c, inputs, data, adapted, translit.scheme, variant, seed))
+    return Measured(assess, translit, data.result, {t: a.result and a.result["result"] for t, a in adapted.items()},
+                    runs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checks (all before the run directory exists)
+
+
+def check_inputs(c: CategorizeConfig) -> Inputs:
+    """Check the options and read every input once, so that bad input fails in seconds with one line (and leaves
+    no run directory behind); return the inputs' fingerprints."""
+    check_config(c)
+    _check_corpus(c.corpus)
+    from adaptlang.data.conllu import read_conllu
+
+    for option, path in (("--train", c.train), ("--dev", c.dev), ("--test", c.test)):
+        if path is not None and not read_conllu(path, require_tree=True):
+            raise InputError(path, f"no sentences ({option}); give a CoNLL-U treebank")
+    return Inputs(corpus=file_sha256(c.corpus), train=file_sha256(c.train), test=file_sha256(c.test),
+                  dev=file_sha256(c.dev) if c.dev else None, model=model_fingerprint(c.model))
+
+
+def _check_corpus(path: str) -> None:
+    """The corpus is UTF-8 text with at least one non-blank line (a binary file fails here, with its name)."""
+    from adaptlang.data.text import iter_lines
+
+    has_text = False
+    for line in iter_lines(path):  # to the end: invalid UTF-8 deep in the file fails now, not hours later
+        has_text = has_text or bool(line.strip())
+    if not has_text:
+        raise InputError(path, "no text (--corpus); give raw text of the language, one sentence or paragraph a line")
+
+
+def check_config(c: CategorizeConfig) -> None:
+    if c.seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    if c.epochs < 1 or (c.baseline_epochs is not None and c.baseline_epochs < 1):
+        raise UsageError("--epochs and --baseline-epochs must be at least 1")
+    if c.adapt_steps < 1:
+        raise UsageError("--adapt-steps must be at least 1")
+    if c.max_train_sentences is not None and c.max_train_sentences < 2:
+        raise UsageError("--max-train-sentences must be at least 2")
+    if c.max_minutes is not None and not c.max_minutes > 0:
+        raise UsageError("--max-minutes must be positive")
+    if c.n_bootstrap < 100:
+        raise UsageError("--bootstrap must be at least 100")
+    if not 0.5 <= c.level < 1.0:
+        raise UsageError("--level must be in [0.5, 1)")
+    if c.adapt_method not in ("full", "lora"):
+        raise UsageError(f"--adapt-method must be full or lora, not {c.adapt_method!r}")
+    _check_adapt_options(c.adapt_options)
+    choice = TranslitChoice.parse(c.translit)
+    if choice.kind == SCHEME and choice.scheme:
+        check_scheme(choice.scheme, c.lang)  # an unknown scheme fails now, listing the valid ones
+    for option, path in (("--corpus", c.corpus), ("--train", c.train), ("--test", c.test), ("--dev", c.dev)):
+        if path is not None and not Path(path).is_file():
+            raise UsageError(f"{option} {path}: no such file")
+
+
+ADAPT_RESERVED = {"corpus", "model", "output", "method", "translit", "lang", "steps", "batch_size", "max_seq_len",
+                  "seed", "resume", "force"}
+
+
+def _check_adapt_options(options: dict[str, Any]) -> None:
+    if not options:
+        return
+    from adaptlang.adapt.config import AdaptConfig
+
+    allowed = {f.name for f in dataclasses.fields(AdaptConfig)} - ADAPT_RESERVED
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise UsageError(f"adapt_options: unknown or reserved {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stages
+
+
+def assess_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs) -> StageOutput:
+    choice = TranslitChoice.parse(c.translit)
+    scheme = choice.scheme if choice.kind == SCHEME else "auto"  # the what-if, for the report, whatever is chosen
+
+    def do_assess(directory: Path, progress: Progress) -> dict[str, Any]:
+        from adaptlang.assess import assess_corpus
+        from adaptlang.fileio import write_json_atomic
+
+        data = assess_corpus(c.corpus, model=c.model, lang=c.lang, translit=scheme).to_dict()
+        write_json_atomic(directory / "assess.json", data)
+        return data
+
+    return stages.run("assess", {"corpus": inputs.corpus, "model": inputs.model, "lang": c.lang,
+                                 "translit": scheme}, do_assess)
+
+
+def decide_translit(c: CategorizeConfig, assess: dict[str, Any] | None) -> Resolved:
+    """The scheme of the transliterated variants (or none) and why; ``assess`` is None while it is pending."""
+    choice = TranslitChoice.parse(c.translit)
+    if assess is None and choice.kind in (AUTO, LATIN):
+        return Resolved(None, "decided by the assess stage (pending)")
+    script = ((assess or {}).get("scripts") or {}).get("dominant_script")
+    return resolve_translit(choice, script=script, lang=c.lang, what_if=(assess or {}).get("translit"))
+
+
+def data_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs) -> StageOutput:
+    return stages.run("data", {"train": inputs.train, "test": inputs.test, "max": c.max_train_sentences},
+                      lambda directory, _: cut_treebank(directory, c.train, c.max_train_sentences, c.test))
+
+
+def adapt_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, translit: str | None) -> StageOutput:
+    """One MLM adaptation (the adapted model is ``<stage directory>/model``)."""
+    batch_size = min(c.batch_size, 16)
+
+    def do_adapt(directory: Path, progress: Progress) -> dict[str, Any]:
+        from adaptlang.adapt import AdaptConfig, adapt_model
+        from adaptlang.adapt import Interrupted as AdaptInterrupted
+        from adaptlang.runs.progress import adapt_progress
+
+        config = AdaptConfig(corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
+                             translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
+                             max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
+        try:
+            return {"result": adapt_model(config, adapt_progress(progress)).to_dict()}
+        except AdaptInterrupted:  # adapt saved a checkpoint; its own hint (--resume) does not apply here
+            raise Interrupted(f"interrupted during MLM adaptation (checkpoint saved); {RESUME_HINT}") from None
+
+    name = "adapt" if translit is None else "adapt+translit"
+    return stages.run(name, {"corpus": inputs.corpus, "model": inputs.model, "method": c.adapt_method,
+                             "translit": translit, "steps": c.adapt_steps, "lang": c.lang,
+                             "max_seq_len": c.max_seq_len, "batch_size": batch_size, "options": c.adapt_options},
+                      do_adapt)
+
+
+def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: StageOutput,
+                adapted: dict[str | None, StageOutput], scheme: str | None, variant: str, seed: int) -> RunResult | None:
+    """Train one variant with one seed and score it on the test set (None while pending in a plan)."""
+    translit = scheme if variant.endswith("+translit") else None
+    if variant == "baseline":
+        encoder_key: dict[str, Any] = {"kind": "bilstm", "corpus": inputs.corpus if c.baseline_corpus else None}
+    elif variant.startswith("direct"):
+        encoder_key = {"kind": "transformer", "model": inputs.model, "translit": translit}
+    else:
+        encoder_key = {"kind": "transformer", "adapted": adapted[translit].key}
+    epochs = (c.baseline_epochs or _baseline_default_epochs()) if variant == "baseline" else c.epochs
+    train = training_treebank(data.directory, data.result, c.train)
+    trainer = _trainer(c, variant, translit, adapted, train, seed)
+
+    def do_run(directory: Path, progress: Progress) -> dict[str, Any]:
+        return train_and_score(trainer(str(directory / "model")), [c.test], progress, c.batch_size).to_dict()
+
+    out = stages.run(f"{variant} seed {seed}", {
+        "variant": variant, "seed": seed, "encoder": encoder_key, "epochs": epochs, "data": data.key,
+        "dev": inputs.dev, "test": inputs.test, "batch_size": c.batch_size, "max_minutes": c.max_minutes}, do_run)
+    return None if out.result is None else RunResult.of(str(out.directory / "model"), ScoredRun.from_dict(out.result))
+
+
+def _trainer(c: CategorizeConfig, variant: str, translit: str | None, adapted: dict[str | None, StageOutput],
+             train: str, seed: int) -> Callable[[str], Any]:
+    """The training configuration of one run, given its output directory."""
+    from adaptlang.baseline import BaselineConfig
+    from adaptlang.tasks import TrainConfig
+
+    if variant == "baseline":
+        epochs = {"epochs": c.baseline_epochs} if c.baseline_epochs else {}
+        return lambda out: BaselineConfig(train=train, dev=c.dev, out=out, seed=seed, device=c.device,
+                                          corpus=c.corpus if c.baseline_corpus else None, max_minutes=c.max_minutes,
+                                          resume=True, **epochs)
+    if variant.startswith("direct"):
+        encoder: dict[str, Any] = {"kind": "transformer", "model": c.model, "translit": translit}
+    else:
+        encoder = {"kind": "transformer", "model": str(adapted[translit].directory / "model")}
+    return lambda out: TrainConfig(train=train, dev=c.dev, out=out, encoder=encoder, epochs=c.epochs, seed=seed,
+                                   batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True)
+
+
+def _baseline_default_epochs() -> int:
+    from adaptlang.baseline import BaselineConfig
+
+    return int(BaselineConfig.__dataclass_fields__["epochs"].default)

@@ -1,0 +1,186 @@
+"""categorize's measured result: per-variant scores over seeds, paired bootstrap differences, the verdict.
+
+Every part is a frozen dataclass; :meth:`CategorizeResult.to_dict` is what ``RUN/results.json`` holds and what
+:mod:`adaptlang.report` renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from adaptlang.errors import InputError
+from adaptlang.runs import ScoredRun, StageRecord, TrainSummary, config_key
+from adaptlang.stats import Difference, MeanSd, OverallVerdict
+from adaptlang.translit.choice import Resolved
+
+if TYPE_CHECKING:  # pragma: no cover
+    from adaptlang.pipeline.categorize import CategorizeConfig
+
+TASKS: dict[str, int] = {"upos": 1, "las": 3}  # task -> column of evaluate.sentence_counts ([words, upos, uas, las])
+METRIC_COLUMNS: dict[str, int] = {"upos": 1, "uas": 2, "las": 3}
+MLM_VARIANTS = ("mlm", "mlm+translit")
+STATISTICS = {
+    "method": "paired bootstrap over test sentences, seeds of each variant resampled too; percentile interval of "
+              "the difference of seed-averaged micro accuracies",
+    "beats": "a variant beats another when its mean score is higher; 'within noise' when the interval of the "
+             "difference covers 0",
+    "adaptation_runs": "one MLM adaptation per transliteration setting (seed 0); the seeds vary the fine-tuning runs",
+}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One fine-tuning run: its model directory, test scores, per-sentence counts and what training did."""
+
+    model: str
+    scores: dict[str, float]
+    counts: list[list[int]]  # [n_sentences, 4]
+    train: TrainSummary
+
+    @classmethod
+    def of(cls, model: str, scored: ScoredRun) -> "RunResult":
+        [test] = scored.tests
+        return cls(model, test.scores, test.counts, scored.train)
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.train
+        return {"model": self.model, "scores": self.scores, "train_seconds": t.train_seconds,
+                "best_epoch": t.best_epoch, "epochs_run": t.epochs_run, "epochs_planned": t.epochs_planned,
+                "stopped_early": t.stopped_early, "patience": t.patience}
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    upos: MeanSd
+    uas: MeanSd
+    las: MeanSd
+    train_seconds: MeanSd
+    runs: tuple[RunResult, ...]
+
+    @classmethod
+    def of(cls, runs: Sequence[RunResult]) -> "VariantResult":
+        from adaptlang.stats import mean_sd
+
+        scores = [mean_sd([r.scores[m] for r in runs]) for m in METRIC_COLUMNS]
+        return cls(*scores, mean_sd([r.train.train_seconds or 0.0 for r in runs]), tuple(runs))
+
+    def best_epoch_is_last(self) -> int:
+        """Runs whose best dev epoch was their last: they were still improving when their budget ended."""
+        return sum(1 for r in self.runs if r.train.best_epoch and r.train.best_epoch == r.train.epochs_run)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seeds": len(self.runs), "upos": self.upos.to_dict(), "uas": self.uas.to_dict(),
+                "las": self.las.to_dict(), "train_seconds": self.train_seconds.to_dict(),
+                "runs": [r.to_dict() for r in self.runs]}
+
+
+@dataclass(frozen=True)
+class TaskComparison:
+    """The differences measured for one task, the adapted variant that decides, and the transliteration gains."""
+
+    differences: dict[str, Difference]
+    best_adapted: str
+    translit_gain: dict[str, Difference] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: d.to_dict() for k, d in self.differences.items()}, "best adapted": self.best_adapted}
+
+
+@dataclass(frozen=True)
+class CategorizeResult:
+    run_dir: str
+    config: "CategorizeConfig"
+    data: dict[str, Any]
+    translit: Resolved
+    assess: dict[str, Any]  # the assess stage's report
+    adaptation: dict[str, dict[str, Any]]  # translit setting ("none" or a scheme) -> adapt_model's result
+    variants: dict[str, VariantResult]
+    tasks: dict[str, TaskComparison]
+    verdict: OverallVerdict
+    stages: tuple[StageRecord, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def budget(self) -> dict[str, Any]:
+        at_last = {v: r.best_epoch_is_last() for v, r in self.variants.items()}
+        return {"best_epoch_is_last": {v: {"runs": n, "of": len(self.variants[v].runs)} for v, n in at_last.items()},
+                "still_improving": [v for v, n in at_last.items() if 2 * n > len(self.variants[v].runs)]}
+
+    def prediction_vs_measured(self) -> dict[str, Any]:
+        predicted = (self.assess.get("prediction") or {}).get("category")
+        return {"predicted": predicted, "measured": self.verdict.category,
+                "agree": predicted == self.verdict.category if predicted else None}
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.assess
+        return {
+            "kind": "categorize", "config": self.config.to_dict(), "data": self.data,
+            "translit": self.translit.to_dict(),
+            "assess": {"prediction": a.get("prediction") or {}, "tokenizer": a.get("tokenizer"),
+                       "translit_what_if": a.get("translit"), "scripts": a.get("scripts"),
+                       "language": a.get("language")},
+            "adaptation": self.adaptation,
+            "variants": {v: r.to_dict() for v, r in self.variants.items()},
+            "differences": {t: c.to_dict() for t, c in self.tasks.items()},
+            "translit_gain": {t: {k: d.to_dict() for k, d in c.translit_gain.items()}
+                              for t, c in self.tasks.items() if c.translit_gain},
+            "verdict": self.verdict.to_dict(), "budget": self.budget(),
+            "prediction_vs_measured": self.prediction_vs_measured(),
+            "stages": [r.to_dict() for r in self.stages],
+            "statistics": {"ci_level": self.config.level, "n_bootstrap": self.config.n_bootstrap, **STATISTICS},
+            **({"files": list(self.files)} if self.files else {}),
+        }
+
+
+class _Comparisons:
+    """Paired bootstrap differences between variants: one interval per (a, b, task), the same wherever it is
+    shown; its bootstrap seed derives from the names."""
+
+    def __init__(self, counts: Mapping[str, np.ndarray], words: np.ndarray, n_bootstrap: int, level: float):
+        self.counts, self.words, self.n_bootstrap, self.level = counts, words, n_bootstrap, level
+        self.cache: dict[tuple[str, str, str], Difference] = {}
+
+    def diff(self, a: str, b: str, task: str) -> Difference:
+        from adaptlang.stats import paired_bootstrap_diff
+
+        if (a, b, task) not in self.cache:
+            col, seed = TASKS[task], int(config_key({"a": a, "b": b, "task": task}), 16)
+            self.cache[a, b, task] = paired_bootstrap_diff(
+                self.counts[a][:, :, col], self.counts[b][:, :, col], self.words, a=a, b=b,
+                n_bootstrap=self.n_bootstrap, level=self.level, seed=seed)
+        return self.cache[a, b, task]
+
+    def task(self, task: str, scheme: str | None) -> TaskComparison:
+        from adaptlang.stats import best_of
+
+        col = TASKS[task]
+        names = list(self.counts)
+        best = best_of({v: self.counts[v][:, :, col] for v in MLM_VARIANTS if v in self.counts}, self.words)
+        differences = {f"{v} - baseline": self.diff(v, "baseline", task) for v in names if v != "baseline"}
+        differences["mlm - direct"] = self.diff("mlm", "direct", task)
+        gain = {"direct+translit - direct": self.diff("direct+translit", "direct", task),
+                "mlm+translit - mlm": self.diff("mlm+translit", "mlm", task)} if scheme else {}
+        return TaskComparison(differences, best, gain)
+
+
+def build_results(c: "CategorizeConfig", assess: dict[str, Any], translit: Resolved, data: dict[str, Any],
+                  adaptation: dict[str, dict[str, Any]], runs: Mapping[str, Sequence[RunResult]],
+                  stages: Sequence[StageRecord] = (), run_dir: str = "") -> CategorizeResult:
+    """The measured result of the runs of each variant (in the order given; ``baseline``, ``direct`` and ``mlm``
+    are required): means over seeds, differences with intervals, the verdict."""
+    from adaptlang.stats import overall_verdict, task_verdict
+
+    counts = {v: np.array([r.counts for r in rs], dtype=np.int64) for v, rs in runs.items()}  # [seeds, n, 4]
+    words = counts["baseline"][0, :, 0]
+    for v, arr in counts.items():
+        if arr.shape[1] != len(words) or not (arr[:, :, 0] == words[None, :]).all():
+            raise InputError(c.test, f"runs of {v} were scored on a different test set; rerun with --force")
+    compare = _Comparisons(counts, words, c.n_bootstrap, c.level)
+    tasks = {task: compare.task(task, translit.scheme) for task in TASKS}
+    verdict = overall_verdict([task_verdict(task, compare.diff("direct", "baseline", task),
+                                            compare.diff(t.best_adapted, "baseline", task))
+                               for task, t in tasks.items()])
+    variants = {v: VariantResult.of(rs) for v, rs in runs.items()}
+    return CategorizeResult(run_dir, c, data, translit, assess, adaptation, variants, tasks, verdict, tuple(stages))

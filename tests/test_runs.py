@@ -1,0 +1,132 @@
+"""adaptlang.runs: content-keyed stages (resume, moved run directories, stage counts) and train_and_score (train,
+then score several test sets in memory, with the per-sentence counts)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adaptlang.errors import OutputExistsError
+from adaptlang.events import Event, Progress
+from adaptlang.runs import (RUN_MARKER, StageRunner, cut_treebank, file_sha256, model_fingerprint, prepare_dir,
+                            train_and_score, training_treebank)
+
+TREEBANK = "".join(
+    f"# sent_id = {k}\n1\tw{k}\t_\tNOUN\t_\t_\t2\tnsubj\t_\t_\n2\tv{k}\t_\tVERB\t_\t_\t0\troot\t_\t_\n\n"
+    for k in range(1, 6)
+)
+
+
+def _study(run: Path, train: Path, ran: list[str], progress: Progress | None = None) -> dict[str, Any]:
+    """A tiny categorize-like sequence: cut the treebank, 'train' on the cut (a stage built on the data stage, keyed
+    by its key), then 'score' the model (built on the training stage)."""
+    stages = StageRunner(run, progress)
+    stages.expect(3)
+    sha = file_sha256(train)
+
+    def fake_train(directory: Path, _: Progress) -> dict[str, Any]:
+        ran.append("train")
+        (directory / "model.txt").write_text(Path(cut_path).read_text(encoding="utf-8").upper(), encoding="utf-8")
+        return {"words": Path(cut_path).read_text(encoding="utf-8").count("\tNOUN\t")}
+
+    def fake_score(directory: Path, _: Progress) -> dict[str, Any]:
+        ran.append("score")
+        return {"chars": len((trained.directory / "model.txt").read_text(encoding="utf-8"))}
+
+    def cut(directory: Path, _: Progress) -> dict[str, Any]:
+        ran.append("data")
+        return cut_treebank(directory, str(train), 3)
+
+    data = stages.run("data", {"train": sha, "max": 3}, cut)
+    cut_path = training_treebank(data.directory, data.result, str(train))
+    trained = stages.run("train", {"data": data.key, "epochs": 1}, fake_train)
+    scored = stages.run("score", {"model": trained.key}, fake_score)
+    return {"cut": cut_path, "words": trained.result["words"], "chars": scored.result["chars"],  # type: ignore[index]
+            "status": [r.status for r in stages.records]}
+
+
+def test_stages_resume_and_survive_a_moved_run_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train = tmp_path / "train.conllu"
+    train.write_text(TREEBANK, encoding="utf-8")
+    ran: list[str] = []
+    first = _study(tmp_path / "run", train, ran)
+    assert ran == ["data", "train", "score"] and first["status"] == ["ran"] * 3 and first["words"] == 3
+    assert _study(tmp_path / "run", train, ran)["status"] == ["reused"] * 3 and len(ran) == 3
+
+    # Copied elsewhere (and named by an absolute path, or a relative one): every stage is reused, and what the
+    # stages built on points into the copy.
+    copy = (tmp_path / "other" / "run2").absolute()
+    shutil.copytree(tmp_path / "run", copy)
+    shutil.rmtree(tmp_path / "run")
+    moved = _study(copy, train, ran)
+    assert moved["status"] == ["reused"] * 3 and len(ran) == 3
+    assert Path(moved["cut"]).parent.parent.parent == copy and Path(moved["cut"]).is_file()
+    monkeypatch.chdir(tmp_path / "other")
+    assert _study(Path("run2"), train, ran)["status"] == ["reused"] * 3 and len(ran) == 3
+
+    # Other content upstream: the stages built on it rerun too.
+    train.write_text(TREEBANK.replace("w1", "x1"), encoding="utf-8")
+    assert _study(copy, train, ran)["status"] == ["ran"] * 3 and ran[3:] == ["data", "train", "score"]
+
+
+def test_stage_events_and_a_damaged_record(tmp_path: Path) -> None:
+    train = tmp_path / "train.conllu"
+    train.write_text(TREEBANK, encoding="utf-8")
+    events: list[Event] = []
+    _study(tmp_path / "run", train, [], events.append)
+    assert [(e.kind, e.stage, e.index, e.count) for e in events] == [
+        ("stage", "data", 1, 3), ("done", "data", 1, 3), ("stage", "train", 2, 3), ("done", "train", 2, 3),
+        ("stage", "score", 3, 3), ("done", "score", 3, 3)]
+    [record] = (tmp_path / "run" / "stages").glob("score-*/stage.json")
+    record.write_text("{not json", encoding="utf-8")  # e.g. a disk that filled up
+    ran: list[str] = []
+    assert _study(tmp_path / "run", train, ran)["status"] == ["reused", "reused", "ran"] and ran == ["score"]
+
+
+def test_prepare_dir_and_fingerprints(tmp_path: Path) -> None:
+    run = prepare_dir(tmp_path / "run", "study", {"a": 1}, force=False)
+    assert json.loads((run / RUN_MARKER).read_text(encoding="utf-8"))["kind"] == "study"
+    (run / "stages" / "x").mkdir(parents=True)
+    prepare_dir(run, "study", {"a": 1}, force=True)
+    assert not (run / "stages").exists()
+    with pytest.raises(OutputExistsError, match="not a other run directory"):
+        prepare_dir(run, "other", {}, force=True)
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    twin = tmp_path / "twin"
+    shutil.copytree(model, twin)
+    assert model_fingerprint(str(model)) == model_fingerprint(str(twin)) != model_fingerprint("bert-base-cased")
+    (twin / "config.json").write_text('{"a": 1}', encoding="utf-8")
+    assert model_fingerprint(str(model)) != model_fingerprint(str(twin))
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_train_and_score_in_memory(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from adaptlang.tasks import TrainConfig, evaluate_model
+
+    t = toy_treebanks
+    config = TrainConfig(train=str(t["train"]), dev=str(t["dev"]), out=str(tmp_path / "model"), epochs=1,
+                         encoder={"kind": "transformer", "model": str(tiny_bert_dir)}, device="cpu", resume=True)
+    events: list[Event] = []
+    run = train_and_score(config, [str(t["test"]), str(t["cross"])], events.append)
+    assert {"start", "step"} <= {e.kind for e in events}
+    assert [s.test for s in run.tests] == [str(t["test"]), str(t["cross"])]
+    assert run.train.epochs_run == 1 and run.train.epochs_planned == 1 and run.train.stopped_early is False
+    for scored, path in zip(run.tests, (t["test"], t["cross"])):
+        on_disk = evaluate_model(str(tmp_path / "model"), str(path), n_bootstrap=0, device="cpu").scores
+        # The same scores as evaluating the saved model from disk; the counts add up to them.
+        for j, metric in enumerate(("upos", "uas", "las"), start=1):
+            assert scored.scores[metric] == pytest.approx(getattr(on_disk, metric))
+            total = [sum(row[0] for row in scored.counts), sum(row[j] for row in scored.counts)]
+            assert 100.0 * total[1] / total[0] == pytest.approx(scored.scores[metric])
+        assert len(scored.counts) == on_disk.n_sentences
+    trained_at = (tmp_path / "model" / "train.json").stat().st_mtime_ns
+    again = train_and_score(config, [str(t["test"])])  # a finished model is scored, not trained again
+    assert again.tests[0] == run.tests[0]
+    assert (tmp_path / "model" / "train.json").stat().st_mtime_ns == trained_at
+    assert not list(tmp_path.rglob("*.pred.conllu"))  # no predictions written to disk
