@@ -39,3 +39,29 @@ class OutputExistsError(AdaptlangError):
 
 class ModelError(AdaptlangError):
     """A model or tokenizer that cannot be loaded or used for the requested job."""
+
+
+class OutputBusyError(AdaptlangError):
+    """Another adaptlang process holds the lock of the same output (see :func:`adaptlang.fileio.output_lock`)."""
+
+    def __init__(self, path: object, pid: int | None):
+        who = f"pid {pid}" if pid else "pid unknown"
+        super().__init__(f"{path} is being written by another adaptlang run ({who}); wait for it or choose "
+                         "another -o")
+
+
+class OutputClosedError(AdaptlangError):
+    """The reader of a pipe (stdout or a FIFO) went away before the output was complete.
+
+    Exit status 141 = 128 + SIGPIPE, what a shell reports for standard tools killed by a closed pipe.
+    """
+
+    exit_code = 141
+
+    def __init__(self, path: object = "-"):
+        where = "stdout" if str(path) == "-" else f"{path}: the reader of this pipe"
+        super().__init__(f"{where} closed early: output incomplete")
+
+
+class OutputWriteError(AdaptlangError):
+    """Writing an output failed for a reason the user can fix (disk full, quota, read-only file system, ...)."""

@@ -5,6 +5,7 @@ so ``adaptlang --help`` starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -54,34 +55,73 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console entry point: library errors become one line on stderr and a non-zero exit, never a traceback."""
-    from adaptlang.errors import AdaptlangError
+    """Console entry point: library errors become one line on stderr and a non-zero exit, never a traceback.
+
+    Only an unexpected exception (a bug) is reported as an internal error; closed pipes, full disks and memory
+    exhaustion are the user's to fix and say so.
+    """
+    from adaptlang.errors import AdaptlangError, OutputClosedError
 
     debug = bool(os.environ.get("ADAPTLANG_DEBUG"))
     try:
         app()
+    except SystemExit as e:
+        # click turns a write to a closed stdout into a silent exit 1: it must not pass for a finished output
+        if isinstance(e.__context__, BrokenPipeError):
+            _closed(OutputClosedError())
+        raise
+    except OutputClosedError as e:
+        _closed(e)
     except AdaptlangError as e:
         if debug:
             raise
-        print(f"adaptlang: error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
+        _fail(f"error: {e}", e.exit_code)
     except KeyboardInterrupt:
-        print("adaptlang: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except OSError as e:
+        _fail("interrupted", 130)
+    except Exception as e:
         if debug:
             raise
+        message, code = describe_exception(e)
+        _fail(message, code)
+
+
+def describe_exception(e: Exception) -> tuple[str, int]:
+    """The one line (without the ``adaptlang:`` prefix) and exit status for an exception that is not an
+    AdaptlangError: system errors, a full disk, memory exhaustion, and last of all real bugs."""
+    import errno
+
+    from adaptlang.fileio import DISK_ERRNOS, disk_errno
+
+    code = disk_errno(e)
+    if code is not None:
+        label, todo = DISK_ERRNOS[code]
+        return f"error: {label} ({os.strerror(code)}); the output is incomplete; {todo} and rerun", 1
+    if isinstance(e, BrokenPipeError) or (isinstance(e, OSError) and e.errno == errno.EPIPE):
+        return "stdout closed early: output incomplete", 141
+    if isinstance(e, OSError):
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-        print(f"adaptlang: error: {where}{e.strerror or e}", file=sys.stderr)
-        sys.exit(1)
-    except Exception as e:  # last resort: still one line, with a way to get the traceback
-        if debug:
-            raise
-        print(
-            f"adaptlang: internal error: {type(e).__name__}: {e} (rerun with ADAPTLANG_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        sys.exit(3)
+        return f"error: {where}{e.strerror or e}", 1
+    if type(e).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch here
+        return "error: out of GPU memory; lower --batch-size (or --max-tokens), or use --device cpu", 1
+    if isinstance(e, MemoryError):
+        return "error: out of memory; lower --batch-size or use a machine with more memory", 1
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""  # one line, however long the original
+    return (f"internal error: {type(e).__name__}: {text} (please report it; rerun with ADAPTLANG_DEBUG=1 for "
+            "the traceback)", 3)
+
+
+def _fail(message: str, code: int) -> None:
+    with contextlib.suppress(OSError):
+        print(f"adaptlang: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _closed(e: Exception) -> None:
+    """A closed stdout: silence the interpreter's final flush, say so in one line, exit 141 (128 + SIGPIPE)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    _fail(str(e), 141)
 
 
 if __name__ == "__main__":

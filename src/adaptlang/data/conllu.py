@@ -286,13 +286,7 @@ def conllu_text(sentences: Iterable[Sentence]) -> str:
 
 
 def write_conllu(path: str | os.PathLike, sentences: Iterable[Sentence]) -> None:
-    """Write sentences atomically (``-`` = stdout)."""
-    import sys
-
+    """Write sentences atomically (``-`` = stdout; a device or FIFO is written into, never replaced)."""
     from adaptlang.fileio import write_text_atomic
 
-    text = conllu_text(sentences)
-    if str(path) == "-":
-        sys.stdout.write(text)
-    else:
-        write_text_atomic(path, text)
+    write_text_atomic(path, conllu_text(sentences))

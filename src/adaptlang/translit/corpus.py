@@ -19,8 +19,8 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from adaptlang.data.text import ReadStats, display_name, iter_lines
 from adaptlang.errors import InputError, UsageError
-from adaptlang.fileio import atomic_path, check_output
-from adaptlang.translit.base import Transliterator, get_transliterator
+from adaptlang.fileio import check_output, open_output
+from adaptlang.translit.base import ChainTransliterator, Transliterator, get_transliterator
 from adaptlang.translit.conllu import ConlluTransliterator, iter_sentences, looks_like_conllu
 from adaptlang.translit.coverage import Coverage
 from adaptlang.translit.scripts import normalize_script
@@ -29,6 +29,7 @@ FORMATS = ("auto", "text", "conllu")
 UNCOVERED_WARN_SHARE = 0.01  # warn when more than 1% of output letters are outside the target script
 CHUNK_CHARS = 1 << 20  # characters of text per chunk sent to a worker
 _PARALLEL_MIN_BYTES = 4 << 20  # smaller inputs are not worth starting worker processes for
+STRIP = "strip-diacritics"  # the scheme --strip-diacritics adds in front
 
 
 @dataclass(frozen=True)
@@ -200,26 +201,6 @@ class _Peekable:
         yield from self._it
 
 
-def _open_out(output: str, force: bool):  # type: ignore[no-untyped-def]
-    import contextlib
-
-    if output == "-":
-        @contextlib.contextmanager
-        def stdout() -> Iterator[BinaryIO]:
-            yield sys.stdout.buffer
-            sys.stdout.buffer.flush()
-
-        return stdout()
-    check_output(output, force)
-
-    @contextlib.contextmanager
-    def atomic() -> Iterator[BinaryIO]:
-        with atomic_path(output) as tmp:
-            with open(tmp, "wb") as f:
-                yield f
-    return atomic()
-
-
 def transliterate_file(
     input_path: str,
     output: str,
@@ -232,19 +213,27 @@ def transliterate_file(
     workers: int | None = None,
     encoding_errors: str = "strict",
     progress: Callable[[int], None] | None = None,
+    strip_diacritics: bool = False,
 ) -> TranslitReport:
     """Transliterate ``input_path`` into ``output`` (``-`` = stdin / stdout) and report coverage.
 
     Give ``scheme`` (a name or a transliterator), or ``to`` (an ISO 15924 target such as ``Latn``) to pick the
     best scheme for the detected script and ``lang``. ``progress`` is called with the input bytes read so far.
+    ``strip_diacritics`` removes optional marks first (scheme ``strip-diacritics+<scheme>``), or alone when neither
+    ``scheme`` nor ``to`` is given.
     """
     from adaptlang.translit.base import pick_scheme
     from adaptlang.translit.scripts import dominant_script
 
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if strip_diacritics and scheme is None and to is None:
+        scheme = STRIP
+    elif strip_diacritics and scheme is not None:
+        scheme = f"{STRIP}+{scheme}" if isinstance(scheme, str) else ChainTransliterator(
+            [get_transliterator(STRIP), scheme])
     if (scheme is None) == (to is None):
-        raise UsageError("give either --scheme NAME or --to SCRIPT (e.g. --to latin)")
+        raise UsageError("give either --scheme NAME or --to SCRIPT (e.g. --to latin), or --strip-diacritics alone")
     t: Transliterator | None = None
     if scheme is not None:  # an unknown scheme is reported before any file is opened
         t = get_transliterator(scheme, lang=lang) if isinstance(scheme, str) else scheme
@@ -258,6 +247,8 @@ def transliterate_file(
     lines = _Peekable(iter_lines(input_path, encoding_errors, stats), n=1 if interactive else 200)
     chunk_chars = 1 if interactive else CHUNK_CHARS
     name = display_name(input_path)
+    if not lines.head:  # as assess: nothing to transliterate is a mistake, not an empty success
+        raise InputError(name, "is empty; give a text or CoNLL-U file with some lines")
     if fmt == "auto":
         fmt = "conllu" if (str(input_path).endswith((".conllu", ".conll")) or looks_like_conllu(lines.head)) \
             else "text"
@@ -276,7 +267,7 @@ def transliterate_file(
                 + (" (the text is already in that script)" if script == to else "")
                 + "; give --scheme (see --list)")
         picked = f"{chosen} (input script {script}, language {lang or 'not given'})"
-        t = get_transliterator(chosen, lang=lang)
+        t = get_transliterator(f"{STRIP}+{chosen}" if strip_diacritics else chosen, lang=lang)
     assert t is not None
     n_workers = workers if workers is not None else default_workers(input_path)
     if fmt == "conllu":
@@ -285,7 +276,9 @@ def transliterate_file(
     start = time.perf_counter()
     n_out = 0
     conllu_stats: dict[str, int] | None = None
-    with _open_out(output, force) as f:
+    # Written into place at the end (a regular file), or streamed into stdout, a device or a FIFO; a reader that
+    # closes the pipe early ends the run with OutputClosedError, never a success.
+    with open_output(output, binary=True, fsync=False) as f:
         if fmt == "conllu":
             ct = ConlluTransliterator(t.transliterate, name)
             for block, first in iter_sentences(iter(lines)):
