@@ -38,29 +38,35 @@ TINY_TEXT = [
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer BERT (hidden 32) with a WordPiece vocabulary trained on TINY_TEXT, saved as a Hugging Face
     model directory (config.json, model.safetensors, tokenizer files). Random weights, fixed seed."""
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), TINY_TEXT)
+
+
+def make_tiny_bert(out: Path, texts: list[str], vocab_size: int = 200, max_length: int = 128, seed: int = 0) -> Path:
+    """Save a 2-layer BERT (hidden 32, random weights from ``seed``) with a lowercasing WordPiece vocabulary of at
+    most ``vocab_size`` pieces trained on ``texts`` into ``out``; returns ``out``."""
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    out = tmp_path_factory.mktemp("tiny-bert")
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(TINY_TEXT, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special,
+                                                             show_progress=False))
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
         special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
     )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=128,
+        mask_token="[MASK]", model_max_length=max_length,
     )
     fast.save_pretrained(out)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128,
+        intermediate_size=64, max_position_embeddings=max_length,
     )
     BertModel(config).save_pretrained(out)
     return out

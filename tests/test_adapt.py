@@ -333,7 +333,7 @@ def test_non_maskable_model(tmp_path: Path) -> None:
     GPT2Model(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).save_pretrained(d)
     with pytest.raises(ModelError, match="no masked-language-model architecture"):
         adapt_model(_cfg(d, tmp_path / "out"))
-    with pytest.raises(ModelError, match="not a model directory"):
+    with pytest.raises(ModelError, match="nope: no such directory"):
         adapt_model(_cfg(tmp_path / "nope", tmp_path / "out"))
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from adaptlang.errors import ModelError
+from adaptlang.errors import ModelError, UsageError
+from adaptlang.specs import ModelSpec, causal_reason, quiet_transformers, resolve_model
 
 # model attribute holding the MLM head, by head class layout: the head maps hidden states [n, H] -> logits [n, V].
 # Models whose head is not one module (e.g. DistilBERT) fall back to the full forward pass (slower, same loss).
@@ -26,22 +24,6 @@ HEAD_TRANSFORMS = {
 }
 
 
-def quiet_transformers() -> None:
-    """Keep library chatter (load reports, download hints) out of the command's output."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:  # pragma: no cover - logging setup is best effort
-        pass
-    logging.getLogger("accelerate").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="peft")
-    warnings.filterwarnings("ignore", module="transformers")
-
-
 @dataclass
 class LoadedModel:
     mlm: nn.Module  # an AutoModelForMaskedLM instance
@@ -51,47 +33,48 @@ class LoadedModel:
     base_prefix: str
 
 
-def load_masked_lm(model_dir: str) -> LoadedModel:
-    """Load ``model_dir`` as a masked LM; encoder-only checkpoints get a fresh head tied to the input embeddings."""
+def load_masked_lm(model: str | ModelSpec) -> LoadedModel:
+    """Load ``model`` (a model string, resolved here, or a resolved spec) as a masked LM; encoder-only checkpoints
+    get a fresh head tied to the input embeddings."""
+    spec = resolve_model(model, purpose="encoder")
+    name = f"{spec.option} {spec.spec}"
+    if spec.adapter:
+        raise UsageError(f"{name} is {spec.describe()} holding a LoRA adapter; adapt a full model (or an adapted "
+                         "model written with --merge)")
+    if spec.tokenizer is None:
+        raise ModelError(f"{name}: no tokenizer files (tokenizer.json, vocab.txt, sentencepiece model) in it")
     quiet_transformers()
     from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    path = Path(model_dir)
-    if not path.is_dir() or not (path / "config.json").is_file():
-        raise ModelError(f"{model_dir}: not a model directory (no config.json); give a local Hugging Face model folder")
-    if (path / "adapter_config.json").is_file():
-        raise ModelError(f"{model_dir}: is a LoRA adapter; adapt a full model (or one written with --merge)")
-    try:
-        config = AutoConfig.from_pretrained(model_dir)
-    except Exception as e:
-        raise ModelError(f"{model_dir}/config.json: cannot read the model config: {_first_line(e)}") from None
+    kwargs = spec.pretrained_kwargs()
+    with spec.loading("model config"):
+        config = AutoConfig.from_pretrained(spec.location, **kwargs)
     if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
-        raise ModelError(
-            f"{model_dir}: model type {config.model_type!r} has no masked-language-model architecture; "
-            "give an encoder such as BERT, XLM-R or their kin"
-        )
-    if getattr(config, "is_decoder", False):
-        raise ModelError(f"{model_dir}: the model is configured as a decoder (is_decoder=true); MLM needs an encoder")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    except Exception as e:
-        raise ModelError(f"{model_dir}: cannot load its tokenizer: {_first_line(e)}") from None
+        raise ModelError(f"{name}: model type {config.model_type!r} has no masked-language-model architecture; "
+                         "give an encoder such as BERT, XLM-R or their kin")
+    causal = spec.causal or causal_reason(config.to_dict())
+    if causal:
+        raise ModelError(f"{name}: a causal language model ({causal}); MLM adaptation needs an encoder")
+    with spec.loading("tokenizer"):
+        tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer, **kwargs)
     if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"{model_dir}: needs a fast (tokenizer.json) tokenizer")
+        raise ModelError(f"{name}: needs a fast (tokenizer.json) tokenizer")
     if tokenizer.mask_token_id is None:
-        raise ModelError(f"{model_dir}: the tokenizer has no mask token, so the model cannot be trained as a masked LM")
-    try:
-        mlm, info = AutoModelForMaskedLM.from_pretrained(model_dir, output_loading_info=True, dtype=torch.float32)
-    except Exception as e:
-        raise ModelError(f"{model_dir}: cannot load the weights: {_first_line(e)}") from None
+        raise ModelError(f"{name}: the tokenizer has no mask token, so the model cannot be trained as a masked LM")
+    with spec.loading("weights"):
+        mlm, info = AutoModelForMaskedLM.from_pretrained(spec.location, output_loading_info=True,
+                                                         dtype=torch.float32, **kwargs)
+    return _loaded(mlm, tokenizer, info, name)
+
+
+def _loaded(mlm: nn.Module, tokenizer: Any, info: dict[str, Any], name: str) -> LoadedModel:
     head_attr = next((a for a in HEAD_ATTRS if isinstance(getattr(mlm, a, None), nn.Module)), None)
     missing = set(info.get("missing_keys", ()))
     prefix = mlm.base_model_prefix
     if any(k.startswith(prefix + ".") for k in missing if "position_ids" not in k):
-        raise ModelError(
-            f"{model_dir}: encoder weights missing from the checkpoint ({sorted(missing)[0]}, ...); is it complete?"
-        )
+        raise ModelError(f"{name}: encoder weights missing from the checkpoint ({sorted(missing)[0]}, ...); is it "
+                         "complete?")
     head_missing = [k for k in missing if not k.startswith(prefix + ".")]
     # A fresh head: its transform was newly initialised; the decoder is tied to the input embeddings.
     head_shipped = not head_missing
@@ -142,7 +125,7 @@ class MaskedLMObjective(nn.Module):
 
 
 def apply_lora(
-    loaded: LoadedModel, r: int, alpha: int, dropout: float, new_token_ids: list[int], base_path: str
+    loaded: LoadedModel, r: int, alpha: int, dropout: float, new_token_ids: list[int], base_path: str | ModelSpec
 ) -> tuple[list[str], list[str]]:
     """Wrap the encoder (not the MLM model) with LoRA on every attention and feed-forward projection, so the adapter
     loads onto ``AutoModel.from_pretrained(base)``. New tokens' embeddings train through peft's trainable tokens;
@@ -165,7 +148,7 @@ def apply_lora(
         lora_dropout=dropout,
         target_modules=targets,
         trainable_token_indices={"word_embeddings": list(new_token_ids)} if new_token_ids else None,
-        base_model_name_or_path=str(Path(base_path).resolve()),
+        base_model_name_or_path=base_location(base_path),
     )
     peft_encoder = get_peft_model(encoder, lora)
     setattr(loaded.mlm, loaded.base_prefix, peft_encoder)
@@ -177,6 +160,16 @@ def apply_lora(
                 p.requires_grad_(True)
                 head_trained.append(f"{module_name}.{pname}")
     return targets, head_trained
+
+
+def base_location(model: str | ModelSpec) -> str:
+    """What an adapter records as its base model: the absolute directory, or the hub id."""
+    spec = model if isinstance(model, ModelSpec) else None
+    location = spec.location if spec is not None else str(model)
+    if spec is not None and spec.kind == "hub":
+        return location
+    path = Path(location).expanduser()
+    return str(path.resolve()) if path.exists() else location
 
 
 def extend_embeddings(mlm: nn.Module, new_size: int, inits: dict[int, list[int]], unk_id: int | None) -> None:

@@ -15,7 +15,6 @@ The numeric part (:func:`linear_cka`, :func:`rbf_cka`) is plain numpy; torch and
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adaptlang.errors import InputError, ModelError, UsageError
+from adaptlang.specs import ModelSpec, resolve_model
 
 # ---------------------------------------------------------------------------------------------------------------
 # CKA itself (numpy, float64)
@@ -247,79 +247,29 @@ class EncoderInfo:
     translit: str | None  # transliteration scheme the model expects (from adaptlang.json), applied to all text
 
 
-def load_encoder(path: str | os.PathLike) -> tuple[Any, Any, EncoderInfo]:
-    """Load ``(model, tokenizer, info)`` from a Hugging Face model directory or a PEFT adapter directory."""
-    import torch  # noqa: F401  (imported here so the CLI starts fast)
-    import transformers
-    from transformers import AutoModel, AutoTokenizer
+def load_encoder(model: "str | os.PathLike[str] | ModelSpec", option: str = "--model") -> tuple[Any, Any, EncoderInfo]:
+    """Load ``(model, tokenizer, info)`` of an encoder (a model string, resolved here, or a resolved spec): a model
+    directory or hub id, an adapter (merged into its base), or a parser trained by ``adaptlang train`` (its
+    fine-tuned encoder)."""
+    from adaptlang.models.transformer import load_backbone
 
-    # Loading reports and weight-loading bars would interleave with the command's own progress display.
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-    p = Path(path)
-    if not p.is_dir():
-        raise ModelError(f"{p}: no such model directory; give a Hugging Face model or adapter directory")
-    parser_translit = None
-    parser_cfg = _parser_config(p)
-    if parser_cfg is not None:  # a tagger-parser trained by `adaptlang train`: analyse its fine-tuned encoder
-        encoder_cfg = parser_cfg.get("encoder") or {}
-        if encoder_cfg.get("kind") != "transformer" or not (p / "encoder").is_dir():
-            raise ModelError(f"{p}: a trained parser whose encoder is {encoder_cfg.get('kind')!r}, not a transformer")
-        parser_translit = encoder_cfg.get("translit")
-        p = p / "encoder"
-    meta: dict[str, Any] = {}
-    if (p / "adaptlang.json").is_file():
-        try:
-            meta = json.loads((p / "adaptlang.json").read_text(encoding="utf-8"))
-        except (ValueError, OSError) as e:
-            raise ModelError(f"{p / 'adaptlang.json'}: unreadable ({e})") from None
-    kind = "peft" if (p / "adapter_config.json").is_file() else "hf"
-    try:
-        if kind == "peft":
-            from peft import PeftModel
-
-            adapter_cfg = json.loads((p / "adapter_config.json").read_text(encoding="utf-8"))
-            base = (meta.get("base_model") or (parser_cfg or {}).get("encoder", {}).get("base_model")
-                    or adapter_cfg.get("base_model_name_or_path"))
-            if not base or not Path(base).is_dir():
-                raise ModelError(f"{p}: adapter's base model {base!r} is not a local directory")
-            model = AutoModel.from_pretrained(base)
-            model = PeftModel.from_pretrained(model, str(p)).merge_and_unload()
-        elif (p / "config.json").is_file():
-            model = AutoModel.from_pretrained(str(p))
-        else:
-            raise ModelError(f"{p}: neither config.json nor adapter_config.json; give a Hugging Face model directory")
-        tok_dir = p if any((p / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")) else None
-        if tok_dir is None and kind == "peft":
-            tok_dir = Path(meta.get("base_model") or adapter_cfg["base_model_name_or_path"])
-        if tok_dir is None:
-            raise ModelError(f"{p}: no tokenizer files (tokenizer.json / vocab.txt)")
-        tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-    except ModelError:
-        raise
-    except Exception as e:  # transformers raises many types for unloadable directories
-        raise ModelError(f"{p}: cannot load the model: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
-    model.eval()
-    cfg = model.config
+    spec = resolve_model(model, purpose="analysis", option=option)
+    translit = spec.translit
+    if spec.kind == "trained-parser":
+        assert spec.encoder is not None  # resolve_model refuses other trained parsers for "analysis"
+        spec = spec.encoder
+    hf_model, tokenizer = load_backbone(spec, trainable_adapter=False)
+    if spec.adapter:
+        with spec.loading():
+            hf_model = hf_model.merge_and_unload()
+    hf_model.eval()
+    cfg = hf_model.config
     info = EncoderInfo(
-        path=str(p), kind=kind,
+        path=spec.location, kind="peft" if spec.adapter else "hf",
         n_layers=int(getattr(cfg, "num_hidden_layers", 0)), hidden_size=int(getattr(cfg, "hidden_size", 0)),
-        translit=parser_translit or meta.get("translit"),
+        translit=translit,
     )
-    return model, tokenizer, info
-
-
-def _parser_config(p: Path) -> dict[str, Any] | None:
-    """The config of a model directory written by ``adaptlang train`` (kind ``adaptlang-parser``), else None."""
-    cfg = p / "config.json"
-    if not cfg.is_file():
-        return None
-    try:
-        data = json.loads(cfg.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        return None
-    return data if isinstance(data, dict) and data.get("kind") == "adaptlang-parser" else None
+    return hf_model, tokenizer, info
 
 
 def hidden_state_means(
@@ -456,6 +406,9 @@ def run_cka(
     ``progress(task, done, total)`` reports encoding progress, ``task`` naming the model and file.
     """
     kernel = get_kernel(config.kernel, config.debiased)
+    specs = [("before", resolve_model(config.model, purpose="analysis", option="--model"))]
+    if config.model_after:
+        specs.append(("after", resolve_model(config.model_after, purpose="analysis", option="--model-after")))
     if not config.targets:
         raise UsageError("give at least one --target")
     if config.max_sentences is not None and config.max_sentences < 2:
@@ -473,12 +426,11 @@ def run_cka(
             raise UsageError(f"--debiased needs at least 4 sentence pairs; {t} gives {len(pp.source)}")
         pairs.append(pp)
 
-    models = [("before", config.model)] + ([("after", config.model_after)] if config.model_after else [])
     infos: list[EncoderInfo] = []
     curves: list[CkaCurve] = []
     truncated: dict[str, int] = {}
-    for role, model_path in models:
-        model, tokenizer, info = load_encoder(model_path)
+    for role, spec in specs:
+        model, tokenizer, info = load_encoder(spec)
         if infos and (info.n_layers != infos[0].n_layers):
             raise UsageError(
                 f"--model-after has {info.n_layers} layers but --model has {infos[0].n_layers}; compare the same "
@@ -508,7 +460,7 @@ def run_cka(
             if config.control:
                 perm = _derangement(len(pp.source), seed=0)
                 control = tuple(kernel(x[layer], y[layer][perm], config.rbf_sigma) for layer in range(x.shape[0]))
-            curves.append(CkaCurve(model_path, role, target, len(pp.source), pp.aligned_by, scores, control))
+            curves.append(CkaCurve(spec.spec, role, target, len(pp.source), pp.aligned_by, scores, control))
         del model
     return CkaResult(config, tuple(infos), tuple(curves), truncated)
 

@@ -6,8 +6,7 @@ length (never truncated).
 
 from __future__ import annotations
 
-import json
-import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,10 +15,9 @@ from torch import nn
 
 from adaptlang.errors import ModelError, UsageError
 from adaptlang.models import WordEncoder, register_encoder
+from adaptlang.specs import ModelSpec, causal_reason, quiet_transformers, resolve_model
 
 POOLINGS = ("first", "mean")
-ADAPTLANG_JSON = "adaptlang.json"
-ADAPTER_CONFIG = "adapter_config.json"
 _CACHE_LIMIT = 500_000
 
 
@@ -43,76 +41,39 @@ def parse_layer_spec(spec: str | None, n_layers: int, option: str = "--random-in
     return sorted(layers)
 
 
-def read_model_info(spec: str) -> dict[str, Any]:
-    """What ``spec`` is: a local model dir, an adapted model (``adaptlang.json``), a PEFT adapter, or a hub id."""
-    info: dict[str, Any] = {"spec": spec, "local": False, "adapter": False, "translit": None, "base_model": None}
-    path = Path(spec)
-    if path.exists():
-        if not path.is_dir():
-            raise UsageError(f"--model {spec}: not a directory; give a model directory or a hub id")
-        info["local"] = True
-        meta = path / ADAPTLANG_JSON
-        if meta.is_file():
-            try:
-                data = json.loads(meta.read_text(encoding="utf-8"))
-            except ValueError as e:
-                raise ModelError(f"{meta}: not valid JSON ({e})") from None
-            info["translit"] = data.get("translit")
-            info["base_model"] = data.get("base_model")
-        if (path / ADAPTER_CONFIG).is_file():
-            info["adapter"] = True
-            try:
-                adapter = json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-            except ValueError as e:
-                raise ModelError(f"{path / ADAPTER_CONFIG}: not valid JSON ({e})") from None
-            info["base_model"] = info["base_model"] or adapter.get("base_model_name_or_path")
-            if not info["base_model"]:
-                raise ModelError(f"{path}: adapter without a base model (no base_model_name_or_path)")
-        elif not (path / "config.json").is_file():
-            raise ModelError(f"--model {spec}: no config.json or adapter_config.json in this directory")
-    elif spec.startswith((".", "/", "~")) or spec.count("/") > 1:  # a path, not a hub id like "org/name"
-        raise UsageError(f"--model {spec}: no such directory")
-    return info
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    logging.getLogger("peft").setLevel(logging.ERROR)
-    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-
-
-def load_backbone(spec: str, adapter: bool, base_model: str | None, trainable_adapter: bool = True) -> tuple[nn.Module, Any]:
-    """Load (model, tokenizer). For an adapter directory the base is loaded with AutoModel and the adapter applied
-    with PEFT; the tokenizer comes from the adapter directory when it has one (vocabulary may be extended)."""
-    _quiet_transformers()
+def load_backbone(spec: ModelSpec, trainable_adapter: bool = True) -> tuple[nn.Module, Any]:
+    """Load (model, tokenizer) of a resolved encoder spec. An adapter's base is loaded with AutoModel and the adapter
+    applied with PEFT; the tokenizer comes from the adapter directory when it has one (vocabulary may be extended)."""
+    quiet_transformers()
     from transformers import AutoModel, AutoTokenizer
 
-    try:
-        if adapter:
+    if spec.tokenizer is None:
+        raise ModelError(f"{spec.option} {spec.spec}: no tokenizer files (tokenizer.json, vocab.txt, sentencepiece "
+                         "model) in the model directory")
+    kwargs = spec.pretrained_kwargs()
+    with spec.loading():
+        if spec.adapter:
             from peft import PeftModel
 
-            assert base_model is not None
-            base = AutoModel.from_pretrained(base_model)
-            tok_source = spec if _has_tokenizer(Path(spec)) else base_model
-            tokenizer = AutoTokenizer.from_pretrained(tok_source)
+            assert spec.base_model is not None
+            base = AutoModel.from_pretrained(spec.base_model, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer, **kwargs)
             if len(tokenizer) > base.get_input_embeddings().weight.shape[0]:
                 base.resize_token_embeddings(len(tokenizer))
-            model = PeftModel.from_pretrained(base, spec, is_trainable=trainable_adapter)
+            model = PeftModel.from_pretrained(base, spec.location, is_trainable=trainable_adapter)
         else:
-            model = AutoModel.from_pretrained(spec)
-            tokenizer = AutoTokenizer.from_pretrained(spec)
-    except (OSError, ValueError, KeyError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        hint = "" if Path(spec).exists() else " (is it a local directory? the hub may be unreachable)"
-        raise ModelError(f"cannot load model {spec!r}: {first}{hint}") from None
+            model = AutoModel.from_pretrained(spec.location, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer, **kwargs)
     return model, tokenizer
 
 
-def _has_tokenizer(path: Path) -> bool:
-    return any((path / f).is_file() for f in ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "tokenizer_config.json"))
+def check_not_causal(spec: ModelSpec, hf_config: Any, allow: bool) -> None:
+    """A causal LM (GPT-2 and kin) sees only the left context of each word: a poor parser encoder. Refuse it
+    unless ``allow`` (``--allow-causal``). Hub ids are checked here, once their config is loaded."""
+    reason = spec.causal or (causal_reason(hf_config.to_dict()) if hf_config is not None else None)
+    if reason and not allow:
+        raise UsageError(f"{spec.option} {spec.spec} is a causal language model ({reason}): its states see only the "
+                         "words to their left; give an encoder such as mBERT or XLM-R, or pass --allow-causal")
 
 
 def _base(model: nn.Module) -> nn.Module:
@@ -151,7 +112,8 @@ class TransformerEncoder(WordEncoder):
     """Config keys: ``model`` (spec given by the user), ``pooling`` (first|mean), ``scalar_mix`` (bool),
     ``random_init`` / ``freeze_layers`` (layer specs like ``"1-2,5"``), ``freeze_embeddings`` (bool), ``translit``
     (scheme name or null, from the model's ``adaptlang.json``), ``max_length`` (pieces per window incl. special
-    tokens; default: the model's), ``adapter`` and ``base_model`` (PEFT adapters)."""
+    tokens; default: the model's), ``adapter`` and ``base_model`` (PEFT adapters), ``allow_causal`` (bool: accept a
+    causal LM such as GPT-2, refused by default)."""
 
     def __init__(self, model: nn.Module, tokenizer: Any, config: dict[str, Any]):
         super().__init__()
@@ -184,14 +146,19 @@ class TransformerEncoder(WordEncoder):
     # ---- construction --------------------------------------------------------------------------------------
     @classmethod
     def build(cls, config: dict, train_words: Sequence[Sequence[str]] = ()) -> "TransformerEncoder":
+        """``config["model"]`` is a model string (resolved here) or a resolved :class:`ModelSpec`."""
         config = dict(config)
-        info = read_model_info(config["model"])
-        config["adapter"] = info["adapter"]
-        config["base_model"] = info["base_model"]
+        spec = resolve_model(config["model"], purpose="encoder")
+        config["model"] = spec.spec
+        config["adapter"] = spec.adapter
+        config["base_model"] = spec.base_model if spec.adapter else None
         config.setdefault("translit", None)
-        if info["translit"] and not config["translit"]:
-            config["translit"] = info["translit"]
-        model, tokenizer = load_backbone(config["model"], info["adapter"], info["base_model"])
+        if spec.translit and not config["translit"]:
+            config["translit"] = spec.translit
+        allow_causal = bool(config.get("allow_causal"))
+        check_not_causal(spec, None, allow_causal)  # before reading weights, when config.json tells
+        model, tokenizer = load_backbone(spec)
+        check_not_causal(spec, _base(model).config, allow_causal)  # hub ids: once their config is loaded
         enc = cls(model, tokenizer, config)
         enc._apply_layer_options()
         return enc
@@ -254,10 +221,13 @@ class TransformerEncoder(WordEncoder):
 
     @classmethod
     def load(cls, config: dict, directory: Path) -> "TransformerEncoder":
-        model, tokenizer = load_backbone(str(directory), bool(config.get("adapter")), config.get("base_model"))
+        spec = resolve_model(str(directory), purpose="encoder", option="encoder directory")
+        if spec.adapter and config.get("base_model"):  # the base recorded at training time
+            spec = replace(spec, base_model=config["base_model"])
+        model, tokenizer = load_backbone(spec)
         enc = cls(model, tokenizer, config)
         if enc.mix is not None:
-            from adaptlang.training.checkpoint import load_tensors
+            from adaptlang.engine.checkpoint import load_tensors
 
             enc.mix.load_state_dict(load_tensors(directory / "scalar_mix.safetensors"))
         for p in enc.parameters():
