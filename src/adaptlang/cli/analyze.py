@@ -192,16 +192,16 @@ def random_init_command(
     )
     with _LazyProgress() as bar:
         def on_event(e: Any) -> None:
-            if e.kind == "step":
-                bar.update(e.stage, e.done, e.of or 1)
-            elif e.kind in ("skip", "done"):
-                err_console.print(f"[{e.index}/{e.total}] {e.stage}: " +
+            if e.kind in ("start", "step"):
+                bar.update(e.stage, e.step, e.total or 1)
+            elif e.kind == "skip" or (e.kind == "done" and e.index):  # (a job inside a stage reports no index)
+                err_console.print(f"[{e.index}/{e.count}] {e.stage}: " +
                                   ("reused (already done)" if e.kind == "skip" else f"done in {e.seconds:.0f} s"))
 
         try:
             result = run_random_init(config, on_event)
         except KeyboardInterrupt:
-            from adaptlang.pipeline import RESUME_HINT, Interrupted
+            from adaptlang.runs import RESUME_HINT, Interrupted
 
             raise Interrupted(f"interrupted; {RESUME_HINT}") from None
     out = err_console if json_out == "-" else console  # stdout carries only the JSON then

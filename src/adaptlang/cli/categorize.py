@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from adaptlang.cli.common import THREADS_HELP, apply_threads, console, emit_json, err_console
+from adaptlang.events import Event
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +31,7 @@ def categorize_command(
     ),
     epochs: int = typer.Option(10, "--epochs", help="Fine-tuning epochs (budget option)."),
     baseline_epochs: Optional[int] = typer.Option(
-        None, "--baseline-epochs", help="Baseline epochs (default: the baseline's own, with early stopping)."
+        None, "--baseline-epochs", help="Baseline epochs (default: the baseline's own)."
     ),
     baseline_corpus: bool = typer.Option(
         True, "--baseline-corpus/--no-baseline-corpus",
@@ -60,7 +61,7 @@ def categorize_command(
     from adaptlang.options import CATEGORIZE, validate_numeric
 
     validate_numeric(locals(), CATEGORIZE)
-    from adaptlang.pipeline import CategorizeConfig, run_categorize
+    from adaptlang.pipeline import RESUME_HINT, CategorizeConfig, Interrupted, plan_categorize, run_categorize
 
     apply_threads(threads)
 
@@ -71,21 +72,20 @@ def categorize_command(
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
         batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force,
     )
-    from adaptlang.pipeline import RESUME_HINT, Interrupted
-
     if plan:
-        print_plan(run_categorize(config, plan=True).report, err_console if json_out == "-" else console)
+        print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
         return
     try:
         with _StageProgress() as bar:
             result = run_categorize(config, bar.event)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; {RESUME_HINT}") from None
+    report = result.to_dict()
     out = err_console if json_out == "-" else console  # stdout carries only the JSON then
-    print_verdict(result.report, out)
+    print_verdict(report, out)
     out.print(f"report: {output}/report.md  (results.json, scores.png" +
-                  (", tokenizer.png" if "tokenizer.png" in result.report.get("files", []) else "") + ")")
-    emit_json(result.report, json_out)
+              (", tokenizer.png" if "tokenizer.png" in result.files else "") + ")")
+    emit_json(report, json_out)
 
 
 class _StageProgress:
@@ -102,25 +102,27 @@ class _StageProgress:
                              TimeElapsedColumn(), console=err_console, transient=True)
         self._bar.start()
 
-    def event(self, e: Any) -> None:
+    def event(self, e: Event) -> None:
+        """Stage lines (``[index/count]``; the count is known once assess has decided the variants), and a bar
+        over the running job's steps."""
         if self._bar is None:
             self._start()
-        where = f"[{e.index}/{e.total}]" if e.total else ""
+        where = f"[{e.index}/{e.count}]" if e.count else f"[{e.index}]"
         if e.kind == "skip":
             self._bar.console.print(f"{where} {e.stage}: reused (already done)")
         elif e.kind == "stage":
             if self._task is not None:
                 self._bar.remove_task(self._task)
             self._task = self._bar.add_task(f"{where} {e.stage}", total=None)
-        elif e.kind == "done":
+        elif e.kind == "done" and e.index:  # a stage finished (a job inside it reports done with no index)
             self._bar.console.print(f"{where} {e.stage}: done in {e.seconds:.0f} s")
             if self._task is not None:
                 self._bar.remove_task(self._task)
                 self._task = None
-        elif e.kind == "step" and self._task is not None:
-            self._bar.update(self._task, completed=e.done, total=e.of or None)
-        elif e.kind == "note":
-            self._bar.console.print(e.message)
+        elif e.kind in ("start", "step") and self._task is not None:
+            self._bar.update(self._task, completed=e.step, total=e.total or None)
+        elif e.kind == "note":  # the study's own notes, or a job's inside a stage (named then)
+            self._bar.console.print(f"{e.stage}: {e.message}" if e.stage else e.message)
 
     def __enter__(self) -> "_StageProgress":
         return self
