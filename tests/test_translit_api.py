@@ -26,7 +26,7 @@ def test_unknown_scheme_lists_valid_names():
 def test_list_schemes_has_every_backend():
     schemes = list_schemes()
     backends = {s.backend for s in schemes}
-    assert backends == {"table", "uroman", "epitran"}
+    assert backends == {"table", "uroman", "epitran", "strip-diacritics"}
     d = schemes[0].to_dict()
     assert {"name", "source_script", "target_script", "languages", "reference", "reversible"} <= set(d)
 

@@ -6,7 +6,7 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
 from adaptlang.assess.category import (
@@ -17,6 +17,7 @@ from adaptlang.assess.category import (
     recommend,
     translit_verdict,
 )
+from adaptlang.assess.diacritics import DiacriticsInfo, assess_diacritics
 from adaptlang.assess.languages import (
     LanguageKnowledge,
     identify_pretraining,
@@ -131,6 +132,7 @@ class AssessReport:
     prediction: Prediction
     recommendation: Recommendation
     seconds: float
+    diacritics: DiacriticsInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +148,7 @@ class AssessReport:
             "prediction": self.prediction.to_dict(),
             "recommendation": self.recommendation.to_dict(),
             "seconds": self.seconds,
+            "diacritics": self.diacritics.to_dict() if self.diacritics else None,
         }
 
 
@@ -325,13 +328,15 @@ def assess_corpus(
     translit: str | None = "auto",
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    strip_diacritics: bool = False,
 ) -> AssessReport:
     """Assess how well a model's vocabulary covers a corpus; see the package docstring for each figure.
 
     ``model``: tokenizer directory or hub id (None: the embedded mBERT vocabulary). ``lang``: ISO 639 code.
     ``pretraining``: "auto" (recognise mBERT / XLM-R by their vocabulary), a key of PRETRAINING_LISTS, or None.
     ``translit``: "auto" (pick a scheme when the script is not the one the model knows the family in), "none", or
-    a scheme name for the what-if.
+    a scheme name for the what-if. ``strip_diacritics``: measure the tokenizer on the text without its optional
+    marks (Arabic harakat, Hebrew niqqud, ...); diacritised text is detected and reported either way.
     """
     start = time.perf_counter()
     if encoding_errors not in ENCODING_ERRORS:
@@ -354,7 +359,9 @@ def assess_corpus(
     sample_counts: Counter = Counter()
     for words in sample:
         sample_counts.update(words)
-    metrics = tokenizer_metrics(tok, sample_counts)
+    diacritics, sample_counts = assess_diacritics(tok, sample_counts, strip_diacritics)
+    metrics = diacritics.without_marks if strip_diacritics and diacritics.without_marks else \
+        tokenizer_metrics(tok, sample_counts)
 
     key = identify_pretraining(tok.kind, tok.vocab_size, tok.name) if pretraining == "auto" else pretraining
     knowledge = language_knowledge(lang_code, key)
@@ -378,6 +385,9 @@ def assess_corpus(
             scheme=None if translit == "auto" else resolve_translit(translit, script=dominant, lang=lang_code).scheme,
         )
     rec = recommend(prediction, info.path, None if model is None else str(model), whatif.scheme, whatif.helps)
+    if diacritics.diacritised and not strip_diacritics:
+        prediction = replace(prediction, reasons=prediction.reasons + (diacritics.summary(),))
+        rec = replace(rec, explanation=rec.explanation + "; first strip the optional diacritics (see above)")
     model_info = tok.to_dict()
     model_info["pretraining"] = key
     return AssessReport(
@@ -392,4 +402,5 @@ def assess_corpus(
         prediction=prediction,
         recommendation=rec,
         seconds=time.perf_counter() - start,
+        diacritics=diacritics,
     )

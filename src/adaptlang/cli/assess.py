@@ -36,6 +36,11 @@ def assess_command(
         "character coverage always cover the whole corpus).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the sentence sample."),
+    strip_diacritics: bool = typer.Option(
+        False, "--strip-diacritics",
+        help="Measure the tokenizer on the text without its optional marks (Arabic harakat, Hebrew niqqud, Syriac "
+        "vowels, Cyrillic stress marks); diacritised text is detected and reported either way.",
+    ),
     encoding_errors: str = typer.Option(
         "strict", "--encoding-errors", help="Invalid UTF-8: strict (stop with the byte offset), replace or ignore."
     ),
@@ -58,7 +63,7 @@ def assess_command(
             corpus, model=model, lang=lang,
             pretraining=None if pretraining == "none" else pretraining,
             encoding_errors=encoding_errors, sample_sentences=sample_sentences,
-            translit=translit, seed=seed, progress=progress,
+            translit=translit, seed=seed, progress=progress, strip_diacritics=strip_diacritics,
         )
     d = report.to_dict()
     if json_path == "-":
@@ -161,6 +166,10 @@ def render(d: dict[str, Any]) -> None:
 
     # 4. language knowledge
     lk = d["language"]
+    dia = (d.get("diacritics") or {}).get("summary")
+    if dia:
+        colour = "dim" if d["diacritics"]["stripped"] else "yellow"
+        console.print(f"[{colour}]diacritics: {dia}[/{colour}]")
     console.print("[bold]4. Language knowledge[/bold]")
     if not lk["lang"]:
         console.print("no --lang given: pass the language's ISO 639 code to check the pretraining languages")

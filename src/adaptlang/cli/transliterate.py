@@ -26,6 +26,9 @@ def transliterate_command(
     lang: Optional[str] = typer.Option(
         None, "--lang", "-l", help="ISO 639 code of the input's language (ug, ckb, myv, ...): picks language tables "
         "and is passed to uroman."),
+    strip_diacritics: bool = typer.Option(
+        False, "--strip-diacritics", help="Remove optional marks first (Arabic harakat, Hebrew niqqud, Syriac vowels, "
+        "Cyrillic stress marks); alone (no --scheme or --to), only that."),
     fmt: str = typer.Option("auto", "--format", help="auto (CoNLL-U by extension or content), text or conllu."),
     list_: bool = typer.Option(False, "--list", help="List every scheme with its scripts, languages and reference."),
     workers: Optional[int] = typer.Option(
@@ -60,7 +63,7 @@ def transliterate_command(
     with ByteProgress(total, "transliterating") as progress:
         report = transliterate_file(
             input_path, output, scheme, to=to, lang=lang, fmt=fmt, force=force, workers=workers,
-            encoding_errors=encoding_errors, progress=progress,
+            encoding_errors=encoding_errors, progress=progress, strip_diacritics=strip_diacritics,
         )
     d = report.to_dict()
     if json_path and json_path != "-":
@@ -84,8 +87,9 @@ def _render(d: dict[str, Any]) -> None:
         k = d["conllu"]
         c.print(f"  {k['n_sentences']:,} sentences, {k['n_words']:,} words; # text rebuilt from forms in "
                 f"{k['n_text_rebuilt']:,}, transliterated directly in {k['n_text_direct']:,}")
-    c.print(f"  letters left outside {d['target_script']}: {d['n_uncovered']:,} of {d['n_letters_out']:,} "
-            f"({d['uncovered_share']:.2%})")
+    if d["target_script"] != "*":  # strip-diacritics alone keeps every letter in its script
+        c.print(f"  letters left outside {d['target_script']}: {d['n_uncovered']:,} of {d['n_letters_out']:,} "
+                f"({d['uncovered_share']:.2%})")
     if d["top_uncovered"]:
         top = ", ".join(f"{x['char']} {x['codepoint']} x{x['count']:,}" for x in d["top_uncovered"][:8])
         c.print(f"  most frequent: {top}")

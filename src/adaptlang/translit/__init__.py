@@ -16,6 +16,7 @@ from adaptlang.translit.base import (
     normalize_lang,
     pick_scheme,
 )
+from adaptlang.translit.diacritics import strip_diacritics
 from adaptlang.translit.scripts import dominant_script
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "list_schemes",
     "normalize_lang",
     "pick_scheme",
+    "strip_diacritics",
 ]

@@ -131,7 +131,7 @@ def register_backend(name: str, factory: BackendFactory, lister: BackendLister, 
 
 def _ensure_backends() -> None:
     # Importing the backend modules registers them (a no-op after the first time).
-    from adaptlang.translit import epitran_backend, table, uroman_backend  # noqa: F401
+    from adaptlang.translit import diacritics, epitran_backend, table, uroman_backend  # noqa: F401
 
 
 def backend_names() -> list[str]:
@@ -143,7 +143,7 @@ def list_schemes() -> list[SchemeInfo]:
     """Every scheme: each table, ``uroman``, and ``epitran:<code>`` for each language epitran knows."""
     _ensure_backends()
     out: list[SchemeInfo] = []
-    for name in ("table", "uroman", "epitran"):
+    for name in ("table", "uroman", "epitran", "strip-diacritics"):
         if name in _BACKENDS:
             out.extend(_BACKENDS[name].lister())
     return out
@@ -152,7 +152,8 @@ def list_schemes() -> list[SchemeInfo]:
 def _valid_names_hint() -> str:
     _ensure_backends()
     tables = [s.name for s in _BACKENDS["table"].lister()] if "table" in _BACKENDS else []
-    return ", ".join(tables + ["uroman", "uroman:<lang>", "epitran:<code> (see --list)"])
+    return ", ".join(tables + ["uroman", "uroman:<lang>", "epitran:<code> (see --list)", "strip-diacritics[:<script>]",
+                               "A+B (A, then B)"])
 
 
 def get_transliterator(scheme: str, lang: str | None = None) -> Transliterator:
@@ -172,10 +173,40 @@ def get_transliterator(scheme: str, lang: str | None = None) -> Transliterator:
 _INSTANCES: dict[tuple[str, str | None], Transliterator] = {}
 
 
+class ChainTransliterator(WordCachedTransliterator):
+    """``A+B``: scheme A, then scheme B on its output (e.g. ``strip-diacritics+table:ar-alalc``)."""
+
+    def __init__(self, parts: list[Transliterator]) -> None:
+        super().__init__()
+        self.parts = parts
+        self.name = "+".join(p.name for p in parts)
+        targets = [p.target_script for p in parts if p.target_script != "*"]
+        self.target_script = targets[-1] if targets else "*"
+        first = parts[0].info
+        sources = [p.info.source_script for p in parts if p.info.source_script != "*"]
+        self.info = SchemeInfo(
+            name=self.name, backend="chain", source_script=sources[0] if sources else first.source_script,
+            target_script=self.target_script, languages=first.languages,
+            reference="; ".join(p.info.reference for p in parts if p.info.reference),
+            description=" then ".join(p.name for p in parts),
+        )
+
+    def _convert(self, token: str) -> str:
+        for p in self.parts:
+            token = p.transliterate(token)
+        return token
+
+
 def _build(scheme: str, lang: str | None) -> Transliterator:
     _ensure_backends()
     if not isinstance(scheme, str) or not scheme.strip():
         raise UsageError(f"empty transliteration scheme; valid schemes: {_valid_names_hint()}")
+    if "+" in scheme:
+        names = [n.strip() for n in scheme.split("+")]
+        if any(not n for n in names):
+            raise UsageError(f"scheme {scheme!r}: an empty part around '+'; write A+B, e.g. "
+                             "strip-diacritics+table:ar-alalc")
+        return ChainTransliterator([get_transliterator(n, lang) for n in names])
     backend, _, arg = scheme.strip().partition(":")
     if backend not in _BACKENDS:
         raise UsageError(f"unknown transliteration scheme {scheme!r}; valid schemes: {_valid_names_hint()}")
