@@ -132,11 +132,13 @@ def test_report_says_what_training_did() -> None:
     r = _results({"baseline": 0.7, "direct": 0.6, "mlm": 0.65})
     lines = training_lines(r)
     assert lines[0] == "baseline: epochs run 2, 2, 2 of 2 planned; early stopping off"
-    assert lines[1] == "direct: epochs run 2, 3, 3 of 3 planned; early stopping on (patience 5), stopped 1 of 3 runs early"
+    assert lines[1] == ("direct: epochs run 2, 3, 3 of 3 planned; early stopping on (patience 5), stopped 1 of 3 "
+                        "runs early")
     md = categorize_markdown(r)
     assert "- baseline: epochs run 2, 2, 2 of 2 planned; early stopping off" in md
     assert "with early stopping" not in md
-    assert r["variants"]["baseline"]["runs"][0]["patience"] == 0 and not r["variants"]["baseline"]["runs"][0]["stopped_early"]
+    baseline = r["variants"]["baseline"]["runs"][0]
+    assert baseline["patience"] == 0 and not baseline["stopped_early"]
 
 
 def test_decide_translit_and_keys() -> None:

@@ -213,7 +213,8 @@ def _check_adapt_options(options: dict[str, Any]) -> None:
     allowed = {f.name for f in dataclasses.fields(AdaptConfig)} - ADAPT_RESERVED
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise UsageError(f"adapt_options: unknown or reserved {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
+        raise UsageError(f"adapt_options: unknown or reserved {', '.join(unknown)}; "
+                         f"valid: {', '.join(sorted(allowed))}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -275,7 +276,8 @@ def adapt_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, transl
 
 
 def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: StageOutput,
-                adapted: dict[str | None, StageOutput], scheme: str | None, variant: str, seed: int) -> RunResult | None:
+                adapted: dict[str | None, StageOutput], scheme: str | None, variant: str,
+                seed: int) -> RunResult | None:
     """Train one variant with one seed and score it on the test set (None while pending in a plan)."""
     translit = scheme if variant.endswith("+translit") else None
     if variant == "baseline":
