@@ -163,9 +163,6 @@ def render(d: dict[str, Any]) -> None:
     if after:
         ex = "; ".join(f"{e['word']} → {' '.join(e['pieces'])}" for e in after["examples"][:4])
         console.print(f"[dim]transliterated: {ex}[/dim]")
-
-    # 4. language knowledge
-    lk = d["language"]
     dia = (d.get("diacritics") or {}).get("summary")
     if dia:
         colour = "dim" if d["diacritics"]["stripped"] else "yellow"
@@ -173,6 +170,9 @@ def render(d: dict[str, Any]) -> None:
     console.print("[bold]4. Language knowledge[/bold]")
     if not lk["lang"]:
         console.print("no --lang given: pass the language's ISO 639 code to check the pretraining languages")
+
+    # 4. language knowledge
+    lk = d["language"]
     elif not lk["pretraining"]:
         console.print(f"{lk['lang_name']} ({lk['lang']}): the model's pretraining languages are unknown "
                       "(pass --pretraining mbert|xlmr if it is one of those)")
