@@ -167,12 +167,12 @@ def render(d: dict[str, Any]) -> None:
     if dia:
         colour = "dim" if d["diacritics"]["stripped"] else "yellow"
         console.print(f"[{colour}]diacritics: {dia}[/{colour}]")
-    console.print("[bold]4. Language knowledge[/bold]")
-    if not lk["lang"]:
-        console.print("no --lang given: pass the language's ISO 639 code to check the pretraining languages")
 
     # 4. language knowledge
     lk = d["language"]
+    console.print("[bold]4. Language knowledge[/bold]")
+    if not lk["lang"]:
+        console.print("no --lang given: pass the language's ISO 639 code to check the pretraining languages")
     elif not lk["pretraining"]:
         console.print(f"{lk['lang_name']} ({lk['lang']}): the model's pretraining languages are unknown "
                       "(pass --pretraining mbert|xlmr if it is one of those)")
