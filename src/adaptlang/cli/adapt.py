@@ -52,6 +52,9 @@ def adapt(
     from adaptlang.options import ADAPT, validate_numeric
 
     validate_numeric(locals(), ADAPT)
+    from adaptlang.cli.common import check_json_path
+
+    check_json_path(json_path)  # an unwritable --json fails now, not after the work
     from adaptlang.adapt import AdaptConfig, adapt_model
     from adaptlang.cli.common import console, emit_json, err_console
 

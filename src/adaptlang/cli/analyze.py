@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import THREADS_HELP, apply_threads, console, emit_json, err_console
+from adaptlang.cli.common import THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
 
 analyze_app = typer.Typer(
     help="Cross-lingual analyses: CKA similarity of parallel sentences per layer; re-initialised layers.",
@@ -75,25 +75,28 @@ def cka_command(
 
     validate_numeric(locals(), CKA)
     from adaptlang.analysis.cka import CkaConfig, run_cka
-    from adaptlang.fileio import atomic_path, check_output, write_json_atomic, write_text_atomic
+    from adaptlang.fileio import atomic_path, check_output, output_lock, write_json_atomic, write_text_atomic
     from adaptlang.report import plot_cka
 
+    check_json_path(json_out)
     apply_threads(threads)
 
-    check_output(output, force)
+    check_output(output, force, directory=True)
     config = CkaConfig(
         model=str(model), source=str(source), targets=tuple(str(t) for t in target),
         model_after=str(model_after) if model_after else None, kernel=kernel, debiased=debiased, rbf_sigma=rbf_sigma,
         max_sentences=max_sentences, batch_size=batch_size, max_length=max_length,
     )
-    with _LazyProgress() as bar:
-        result = run_cka(config, lambda what, done, total: bar.update(f"encoding {what}", done, total))
-    data = result.to_dict()
-    with atomic_path(output) as tmp:
-        tmp.mkdir()
-        write_json_atomic(tmp / "cka.json", data)
-        write_text_atomic(tmp / "cka.tsv", _tsv(result))
-        plot_cka(result, tmp / "cka.png")
+    with output_lock(output):
+        with _LazyProgress() as bar:
+            result = run_cka(config, lambda what, done, total: bar.update(f"encoding {what}", done, total))
+        data = result.to_dict()
+        check_output(output, force, directory=True)  # made meanwhile by another program: still not replaced
+        with atomic_path(output) as tmp:
+            tmp.mkdir()
+            write_json_atomic(tmp / "cka.json", data)
+            write_text_atomic(tmp / "cka.tsv", _tsv(result))
+            plot_cka(result, tmp / "cka.png")
     out = err_console if json_out == "-" else console  # stdout carries only the JSON then
     _print_table(result, out)
     out.print(f"wrote {output}/cka.json, cka.tsv, cka.png")
@@ -181,7 +184,9 @@ def random_init_command(
 
     validate_numeric(locals(), RANDOM_INIT)
     from adaptlang.analysis.randominit import RandomInitConfig, parse_pairs, run_random_init
+    from adaptlang.fileio import output_lock
 
+    check_json_path(json_out)
     apply_threads(threads)
 
     config = RandomInitConfig(
@@ -190,7 +195,7 @@ def random_init_command(
         batch_size=batch_size, max_train_sentences=max_train_sentences, n_bootstrap=bootstrap, device=device,
         force=force,
     )
-    with _LazyProgress() as bar:
+    with output_lock(output), _LazyProgress() as bar:
         def on_event(e: Any) -> None:
             if e.kind in ("start", "step"):
                 bar.update(e.stage, e.step, e.total or 1)

@@ -52,6 +52,9 @@ def assess_command(
     from adaptlang.options import ASSESS, validate_numeric
 
     validate_numeric(locals(), ASSESS)
+    from adaptlang.cli.common import check_json_path
+
+    check_json_path(json_path)  # an unwritable --json fails now, not after the work
     from adaptlang.assess import assess_corpus
     from adaptlang.fileio import check_output
 

@@ -52,6 +52,9 @@ def baseline(
     from adaptlang.options import BASELINE, validate_numeric
 
     validate_numeric(locals(), BASELINE)
+    from adaptlang.cli.common import check_json_path
+
+    check_json_path(json_path)  # an unwritable --json fails now, not after the work
     from adaptlang.baseline import train_baseline
     from adaptlang.cli.common import apply_threads, console, emit_json, err_console
     from adaptlang.cli.train import TrainProgress

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import THREADS_HELP, apply_threads, console, emit_json, err_console
+from adaptlang.cli.common import THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
 from adaptlang.events import Event
 
 
@@ -61,8 +61,12 @@ def categorize_command(
     from adaptlang.options import CATEGORIZE, validate_numeric
 
     validate_numeric(locals(), CATEGORIZE)
+    from adaptlang.data.text import check_text_file
+    from adaptlang.fileio import output_lock
     from adaptlang.pipeline import RESUME_HINT, CategorizeConfig, Interrupted, plan_categorize, run_categorize
 
+    check_json_path(json_out)
+    check_text_file(corpus, "--corpus")  # before the run directory exists: a binary corpus leaves nothing behind
     apply_threads(threads)
 
     config = CategorizeConfig(
@@ -76,7 +80,7 @@ def categorize_command(
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
         return
     try:
-        with _StageProgress() as bar:
+        with output_lock(output), _StageProgress() as bar:  # a second run into the same -o fails at once
             result = run_categorize(config, bar.event)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; {RESUME_HINT}") from None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -25,15 +22,20 @@ def apply_threads(threads: int | None) -> None:
 
 
 def emit_json(obj: Any, path: str | None) -> None:
-    """Write a command's JSON result: ``-`` prints it on stdout, a path writes it atomically."""
+    """Write a command's JSON result: ``-`` prints it on stdout, a path writes it atomically (a device or FIFO
+    is written into). Check the path with :func:`check_json_path` before any work."""
     if path is None:
         return
-    from adaptlang.fileio import _jsonable, write_json_atomic
+    from adaptlang.fileio import write_json_atomic
 
-    if path == "-":
-        sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
-    else:
-        write_json_atomic(Path(path), obj)
+    write_json_atomic(path, obj)
+
+
+def check_json_path(path: str | None) -> None:
+    """Call first thing in every command with ``--json``: an unwritable path fails before any work."""
+    from adaptlang.fileio import check_writable
+
+    check_writable(path, "--json")
 
 
 class ByteProgress:

@@ -3,6 +3,7 @@ parser fine-tuned on any pretrained encoder; scoring as the CoNLL 2018 UD evalua
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Optional
 
 import typer
@@ -72,6 +73,9 @@ def train(
     from adaptlang.options import TRAIN, validate_numeric
 
     validate_numeric(locals(), TRAIN)
+    from adaptlang.cli.common import check_json_path
+
+    check_json_path(json_path)  # an unwritable --json fails now, not after the work
     from adaptlang.tasks import TrainConfig, train_parser
 
     from adaptlang.cli.common import console, emit_json
@@ -109,13 +113,19 @@ def evaluate(
     from adaptlang.options import EVALUATE, validate_numeric
 
     validate_numeric(locals(), EVALUATE)
+    from adaptlang.cli.common import check_json_path
+
+    check_json_path(json_path)  # an unwritable --json fails now, not after the work
     from adaptlang.tasks import evaluate_model
 
     from adaptlang.cli.common import apply_threads, console, emit_json, err_console
 
     apply_threads(threads)
-    result = evaluate_model(model_dir, test_file, n_bootstrap=bootstrap, seed=seed, device=device,
-                            batch_size=batch_size, predictions_out=save_predictions, force=force)
+    from adaptlang.fileio import output_lock
+
+    with output_lock(save_predictions) if save_predictions else contextlib.nullcontext():
+        result = evaluate_model(model_dir, test_file, n_bootstrap=bootstrap, seed=seed, device=device,
+                                batch_size=batch_size, predictions_out=save_predictions, force=force)
     if json_path != "-":
         from rich.table import Table
 
@@ -158,13 +168,19 @@ def predict(
     from adaptlang.options import PREDICT, validate_numeric
 
     validate_numeric(locals(), PREDICT)
+    from adaptlang.cli.common import check_json_path
+
+    check_json_path(json_path)  # an unwritable --json fails now, not after the work
     from adaptlang.tasks import predict as run_predict
 
     from adaptlang.cli.common import apply_threads, emit_json, err_console
 
     apply_threads(threads)
-    result = run_predict(model_dir, input_file, output, input_format=input_format, device=device,
-                         batch_size=batch_size, force=force)
+    from adaptlang.fileio import output_lock
+
+    with output_lock(output):  # a second predict into the same OUTPUT fails at once
+        result = run_predict(model_dir, input_file, output, input_format=input_format, device=device,
+                             batch_size=batch_size, force=force)
     if output != "-" and json_path != "-":
         err_console.print(f"{result.output}: {result.n_sentences} sentences, {result.n_words} words "
                           f"({result.input_format} input, {result.seconds:.1f} s)")

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import ByteProgress, emit_json, err_console
+from adaptlang.cli.common import ByteProgress, check_json_path, emit_json, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +45,7 @@ def transliterate_command(
 
     validate_numeric(locals(), TRANSLITERATE)
     if list_:
+        check_json_path(json_path)
         _list(json_path)
         return
     if input_path is None:
@@ -53,14 +54,15 @@ def transliterate_command(
         raise UsageError("give -o OUTPUT (or -o - for stdout)")
     if output == "-" and json_path == "-":
         raise UsageError("--json - and -o - would both write to stdout; give --json a file path")
-    if json_path not in (None, "-"):
-        from adaptlang.fileio import check_output
+    from adaptlang.fileio import check_output, output_lock
 
+    check_json_path(json_path)
+    if json_path not in (None, "-"):
         check_output(json_path, force)
     from adaptlang.translit.corpus import transliterate_file
 
     total = os.path.getsize(input_path) if input_path != "-" and os.path.isfile(input_path) else None
-    with ByteProgress(total, "transliterating") as progress:
+    with output_lock(output), ByteProgress(total, "transliterating") as progress:
         report = transliterate_file(
             input_path, output, scheme, to=to, lang=lang, fmt=fmt, force=force, workers=workers,
             encoding_errors=encoding_errors, progress=progress, strip_diacritics=strip_diacritics,
