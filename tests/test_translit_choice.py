@@ -61,3 +61,13 @@ def test_auto_follows_the_what_if():
 def test_parse_keeps_scheme_spelling():
     assert TranslitChoice.parse("table:cyrl-iso9:reverse") == TranslitChoice("scheme", "table:cyrl-iso9:reverse")
     assert TranslitChoice.parse("AUTO").kind == "auto"
+
+
+def test_recorded_scheme_takes_names_only():
+    from adaptlang.translit.choice import recorded_scheme
+
+    assert recorded_scheme(None) is None and recorded_scheme("none") is None
+    assert recorded_scheme("table:ug-uly") == "table:ug-uly"
+    for value in ("latin", "auto"):
+        with pytest.raises(UsageError, match="scheme name"):
+            recorded_scheme(value)

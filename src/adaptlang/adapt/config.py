@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adaptlang.errors import UsageError
+from adaptlang.langs import check_lang
+from adaptlang.translit.choice import AUTO, TranslitChoice, check_scheme
 
 METHODS = ("full", "lora")
 
@@ -23,7 +25,7 @@ class AdaptConfig:
     output: str
     method: str = "full"
     merge: bool = False
-    translit: str | None = None  # "latin", a scheme name, or None
+    translit: str | None = None  # "latin", a scheme name, or None (read by adaptlang.translit.choice)
     lang: str | None = None  # ISO 639 code, helps pick a transliteration scheme
     extend_vocab: int = 0
     max_seq_len: int = 128
@@ -85,12 +87,17 @@ def resolve(config: AdaptConfig) -> AdaptConfig:
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
-    translit = c.translit
-    if translit is not None and translit.strip().lower() in ("", "none"):
-        translit = None
+    lang = check_lang(c.lang) if c.lang is not None else None
+    choice = TranslitChoice.parse(c.translit)
+    if choice.kind == AUTO:
+        raise UsageError("--translit auto is decided by assess's what-if (adaptlang assess / categorize); adapt "
+                         "takes none, latin or a scheme name")
+    if choice.scheme is not None:
+        check_scheme(choice.scheme, lang)  # an unknown scheme fails before the corpus or the model is read
+    translit = choice.value  # None, "latin" or the scheme name; resolved against the corpus's script by adapt
     lr = c.lr if c.lr is not None else (5e-4 if c.method == "lora" else 5e-5)
     epochs = 1.0 if (c.steps is None and c.epochs is None) else c.epochs
-    return dataclasses.replace(c, translit=translit, lr=lr, epochs=epochs)
+    return dataclasses.replace(c, translit=translit, lang=lang, lr=lr, epochs=epochs)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adaptlang.errors import InputError, ModelError, UsageError
+from adaptlang.errors import InputError, UsageError
 from adaptlang.specs import ModelSpec, resolve_model
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -475,10 +475,10 @@ def _derangement(n: int, seed: int) -> np.ndarray:
 
 def _text_preparer(info: EncoderInfo) -> Callable[[str], str]:
     """Text as the model expects it: transliterated when the model directory records a scheme."""
-    if not info.translit:
+    from adaptlang.translit import get_transliterator
+    from adaptlang.translit.choice import recorded_scheme
+
+    scheme = recorded_scheme(info.translit)
+    if scheme is None:
         return lambda s: s
-    try:
-        from adaptlang.translit import get_transliterator
-    except ImportError:  # pragma: no cover - the translit package is part of adaptlang
-        raise ModelError(f"{info.path}: expects transliteration {info.translit!r}, but adaptlang.translit is missing")
-    return get_transliterator(info.translit).transliterate
+    return get_transliterator(scheme).transliterate

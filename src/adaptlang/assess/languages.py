@@ -19,6 +19,7 @@ from typing import Any
 
 from adaptlang.assess.scripts import script_name
 from adaptlang.errors import UsageError
+from adaptlang.langs import check_lang, same_language
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "resources" / "languages"
 
@@ -36,17 +37,6 @@ FINGERPRINTS: dict[tuple[str, int], str] = {
 }
 
 RELATIONS = ("close", "lexical", "family")
-
-# Codes that name the same language at a different granularity in the lists (macro-language vs. member).
-_ALIASES: dict[str, frozenset[str]] = {
-    "no": frozenset({"nb", "nn"}), "nb": frozenset({"no"}), "nn": frozenset({"no"}),
-    "fil": frozenset({"tl"}), "tl": frozenset({"fil"}),
-    "ms": frozenset({"zsm"}), "zsm": frozenset({"ms"}),
-    "fa": frozenset({"pes"}), "pes": frozenset({"fa"}),
-    "uz": frozenset({"uzn"}), "uzn": frozenset({"uz"}),
-    "sh": frozenset({"hbs"}), "hbs": frozenset({"sh"}),
-}
-
 
 def _read_tsv(name: str) -> list[dict[str, str]]:
     with open(DATA_DIR / name, encoding="utf-8", newline="") as f:
@@ -106,24 +96,26 @@ def language_name(code: str) -> str:
 
 
 def normalize_lang(code: str) -> str:
-    """An ISO 639 code in its shortest standard form (``uig`` -> ``ug``); UsageError for an unknown code."""
+    """``--lang`` as the code the language tables use: checked by :func:`adaptlang.langs.check_lang` (UsageError for
+    an unknown code), in its standard form (``uig`` -> ``ug``), and mapped to the tables' code of the same language
+    (``arb`` Standard Arabic -> ``ar``, ``zsm`` -> ``ms``), so its pretraining scripts and relatives are found."""
     raw = code.strip()
-    if raw in _target_languages() or raw in _relatives():
+    known = _known_codes()
+    if raw in known:
         return raw
-    import langcodes
+    std = check_lang(raw)
+    if std in known:
+        return std
+    return next((k for k in known if same_language(std, k)), std)
 
-    try:
-        lang = langcodes.Language.get(raw)
-        std = lang.language
-        valid = lang.is_valid() and std is not None
-    except Exception:
-        valid, std = False, None
-    if not valid or std is None:
-        raise UsageError(
-            f"--lang {code!r}: not an ISO 639 language code; give a code such as ug, wo, mt, gsw, pcm, myv "
-            "(or leave --lang out)"
-        )
-    return std
+
+@lru_cache(maxsize=None)
+def _known_codes() -> tuple[str, ...]:
+    """Codes of the curated tables first, then of the pretraining lists (the order in which a match is taken)."""
+    codes = list(_target_languages()) + [c for c in _relatives() if c not in _target_languages()]
+    for key in PRETRAINING_LISTS:
+        codes.extend(lang.code for lang in pretraining_languages(key))
+    return tuple(dict.fromkeys(codes))
 
 
 def identify_pretraining(tok_kind: str, vocab_size: int, name: str) -> str | None:
@@ -140,7 +132,7 @@ def identify_pretraining(tok_kind: str, vocab_size: int, name: str) -> str | Non
 
 
 def _matches(code: str, other: str) -> bool:
-    return code == other or other in _ALIASES.get(code, frozenset())
+    return same_language(code, other)
 
 
 def scripts_in_model(code: str, key: str) -> tuple[str, ...]:

@@ -55,6 +55,9 @@ def adapt(
     from adaptlang.cli.common import check_json_path
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
+    from adaptlang.langs import check_lang
+
+    lang = check_lang(lang) if lang is not None else None  # an unknown code fails before torch is imported
     from adaptlang.adapt import AdaptConfig, adapt_model
     from adaptlang.cli.common import console, emit_json, err_console
 

@@ -59,6 +59,10 @@ def transliterate_command(
     check_json_path(json_path)
     if json_path not in (None, "-"):
         check_output(json_path, force)
+    if lang is not None:
+        from adaptlang.langs import check_lang
+
+        lang = check_lang(lang)  # an unknown code such as zzz fails here, as in assess and adapt
     from adaptlang.translit.corpus import transliterate_file
 
     total = os.path.getsize(input_path) if input_path != "-" and os.path.isfile(input_path) else None

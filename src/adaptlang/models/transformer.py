@@ -138,10 +138,13 @@ class TransformerEncoder(WordEncoder):
         self._boundary_ids = {i for i in tokenizer.convert_tokens_to_ids(["▁", "Ġ"])
                               if i is not None and i != self.unk_id}
         self._transliterate = None
-        if config.get("translit"):
+        from adaptlang.translit.choice import recorded_scheme
+
+        scheme = recorded_scheme(config.get("translit"))
+        if scheme is not None:
             from adaptlang.translit import get_transliterator
 
-            self._transliterate = get_transliterator(config["translit"]).transliterate
+            self._transliterate = get_transliterator(scheme).transliterate
 
     # ---- construction --------------------------------------------------------------------------------------
     @classmethod

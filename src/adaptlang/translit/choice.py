@@ -126,3 +126,13 @@ def _auto(what_if: Mapping[str, Any] | None) -> Resolved:
     if scheme:
         return Resolved(None, f"not run: assess found {scheme} but it does not help the tokenizer")
     return Resolved(None, f"not run: assess needs none ({what_if.get('note') or what_if.get('status') or 'no scheme'})")
+
+
+def recorded_scheme(value: str | None, *, lang: str | None = None) -> str | None:
+    """The scheme a model directory or an encoder config records (None: none), checked and canonical. ``latin`` and
+    ``auto`` need the text's script or assess's what-if, which only adapt and categorize have: a UsageError here."""
+    c = TranslitChoice.parse(value)
+    if c.kind in (LATIN, AUTO):
+        raise UsageError(f"transliteration {value!r} is decided against a corpus (adapt, categorize); a model "
+                         "records a scheme name such as table:ug-uly (see adaptlang transliterate --list)")
+    return resolve_translit(c, script=None, lang=lang).scheme
