@@ -165,11 +165,19 @@ def _scaled(d: dict[str, Any], key: str, factor: float) -> float | None:
 
 
 def plot_tokenizer_metrics(results: dict[str, Any], path: str | os.PathLike) -> None:
+    """tokenizer.png: the metrics of the corpus as is, and transliterated only when the what-if ran."""
+    import textwrap
+
     rows = tokenizer_rows(results)
+    if len(rows) == 1:
+        rows = [("corpus", rows[0][1])]  # no what-if: nothing was transliterated, so say nothing about it
     series = [(name, [v if v is not None else float("nan") for v in values], [0.0] * len(values))
               for name, values in rows]
-    plot_bars([label for _, label, _ in TOKENIZER_METRICS], series, path, ylabel="value",
-              title="Tokenizer on the corpus, before / after transliteration (assess)")
+    labels = [textwrap.fill(label, 11) for _, label, _ in TOKENIZER_METRICS]  # short lines: no overlap
+    title = "Tokenizer on the corpus (assess)"
+    if len(rows) > 1:
+        title = "Tokenizer on the corpus, original script and transliterated (assess)"
+    plot_bars(labels, series, path, ylabel="value", title=title)
 
 
 def _ms(d: dict[str, Any]) -> str:
