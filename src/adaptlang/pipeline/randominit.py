@@ -72,21 +72,21 @@ def run_random_init(c: RandomInitConfig, progress: Progress | None = None) -> di
     from adaptlang.fileio import write_json_atomic
     from adaptlang.report import plot_random_init
 
-    n_layers, sha = check_inputs(c)
+    inputs = check_inputs(c)
     run_dir = prepare_dir(Path(c.output), "random-init", c.to_dict(), c.force)
     stages = StageRunner(run_dir, progress)
     stages.expect(2 + len(c.pairs))
-    data = stages.run("data", {"train": sha[c.train], "max": c.max_train_sentences},
+    data = stages.run("data", {"train": inputs.sha[c.train], "max": c.max_train_sentences},
                       lambda directory, _: cut_treebank(directory, c.train, c.max_train_sentences))
-    ref = model_stage(stages, c, sha, data, None)
-    runs = {pair: model_stage(stages, c, sha, data, pair) for pair in c.pairs}
+    ref = model_stage(stages, c, inputs, data, None)
+    runs = {pair: model_stage(stages, c, inputs, data, pair) for pair in c.pairs}
     (progress or silent)(Event("note", message="computing the intervals"))
     tests = c.tests()
     result = {
         "kind": "random-init",
         "config": c.to_dict(),
         "data": data.result,
-        "n_layers": n_layers,
+        "n_layers": inputs.n_layers,
         "tests": [{"path": t, "role": "same-language" if t == c.test else "cross-language"} for t in tests],
         "ref": {t: s.scores for t, s in zip(tests, ref.tests)},
         "rows": [score_changes(c, pair, run, ref) for pair, run in runs.items()],
@@ -97,8 +97,16 @@ def run_random_init(c: RandomInitConfig, progress: Progress | None = None) -> di
     return result
 
 
-def check_inputs(c: RandomInitConfig) -> tuple[int, dict[str, str]]:
-    """Check the options and read every treebank once; return the model's layer count and the files' checksums."""
+@dataclass(frozen=True)
+class Inputs:
+    n_layers: int
+    sha: dict[str, str]  # treebank path -> checksum
+    model: str  # the model's content fingerprint
+
+
+def check_inputs(c: RandomInitConfig) -> Inputs:
+    """Check the options and read every treebank once: the model's layer count and the content fingerprints that
+    the stage keys are taken over."""
     from adaptlang.data.conllu import read_conllu
 
     if c.epochs < 1 or c.batch_size < 1:
@@ -117,10 +125,11 @@ def check_inputs(c: RandomInitConfig) -> tuple[int, dict[str, str]]:
         hi = int(pair.partition("-")[2] or pair.partition("-")[0])
         if hi > n_layers:
             raise UsageError(f"--pairs: {pair} is beyond the model's {n_layers} transformer layers")
-    return n_layers, {p: file_sha256(p) for p in treebanks.values() if p is not None}
+    sha = {p: file_sha256(p) for p in treebanks.values() if p is not None}
+    return Inputs(n_layers, sha, model_fingerprint(c.model))
 
 
-def model_stage(stages: StageRunner, c: RandomInitConfig, sha: dict[str, str], data: StageOutput,
+def model_stage(stages: StageRunner, c: RandomInitConfig, inputs: Inputs, data: StageOutput,
                 reinit: str | None) -> ScoredRun:
     """Fine-tune the model with the layers ``reinit`` re-initialised (None: as it is, REF); score every test set."""
     from adaptlang.tasks import TrainConfig
@@ -133,7 +142,8 @@ def model_stage(stages: StageRunner, c: RandomInitConfig, sha: dict[str, str], d
                              seed=c.seed, batch_size=c.batch_size, device=c.device, resume=True)
         return train_and_score(config, c.tests(), progress, c.batch_size).to_dict()
 
-    key = {"encoder": {**encoder, "model": model_fingerprint(c.model)}, "data": data.key,
+    sha = inputs.sha
+    key = {"encoder": {**encoder, "model": inputs.model}, "data": data.key,
            "dev": sha[c.dev] if c.dev else None, "tests": [sha[t] for t in c.tests()], "epochs": c.epochs,
            "seed": c.seed, "batch_size": c.batch_size}
     out = stages.run("REF" if reinit is None else f"random-init {reinit}", key, do_run)
