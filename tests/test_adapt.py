@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from adaptlang.adapt import AdaptConfig, Interrupted, adapt_model
-from adaptlang.adapt import checkpoint as ckpt
+from adaptlang.engine import checkpoint as ckpt
 from adaptlang.adapt.corpus import Tokenized, mask_tokens, pack, step_generator, tokenize_lines
 from adaptlang.errors import InputError, ModelError, OutputExistsError, UsageError
 
@@ -265,6 +265,10 @@ def test_translit_latin_is_recorded(bert_dir: Path, tmp_path: Path) -> None:
     assert json.loads((out / "adaptlang.json").read_text())["translit"] == t.name
 
 
+def _latest(out: Path) -> int | None:
+    return ckpt.CheckpointStore(out / "checkpoints").latest_step()
+
+
 def test_same_seed_same_weights_and_interrupt_then_resume(bert_dir: Path, tmp_path: Path) -> None:
     """In process: an interrupted run (flag set by a signal) resumed ends with the uninterrupted weights."""
     a = tmp_path / "a"
@@ -277,7 +281,7 @@ def test_same_seed_same_weights_and_interrupt_then_resume(bert_dir: Path, tmp_pa
 
     with pytest.raises(Interrupted, match="step 4 of 10"):
         adapt_model(_cfg(bert_dir, b, steps=10, grad_accum=2, save_every=3), progress=interrupt_at_step_4)
-    assert ckpt.latest_step(b) == 4
+    assert _latest(b) == 4
     r = adapt_model(_cfg(bert_dir, b, steps=10, grad_accum=2, save_every=3, resume=True))
     assert r.resumed_from_step == 4
     wa, wb = _weights(a), _weights(b)
@@ -303,7 +307,7 @@ def test_sigterm_kill_and_resume_reproduces_weights(bert_dir: Path, tmp_path: Pa
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "rerun the same command with --resume" in err and len(err.strip().splitlines()) == 1
-    killed_at = ckpt.latest_step(out)
+    killed_at = _latest(out)
     assert killed_at is not None and 5 <= killed_at < 60
     done = subprocess.run([*ADAPTLANG, "adapt", str(UYGHUR), "-o", str(out), *args, "--resume"], env=env,
                           capture_output=True, text=True, timeout=300)
@@ -380,9 +384,9 @@ def test_disk_full_while_saving_keeps_previous_checkpoint(bert_dir: Path, tmp_pa
     out = tmp_path / "out"
     with pytest.raises(ckpt.CheckpointError, match="disk full.*step 4.*previous checkpoint \\(step 2\\) is intact"):
         adapt_model(_cfg(bert_dir, out, steps=6, save_every=2))
-    assert ckpt.latest_step(out) == 2
+    assert _latest(out) == 2
     assert [p.name for p in (out / "checkpoints").glob("step-*")] == ["step-0000002"]
-    ckpt.load_checkpoint(out, 2)
+    ckpt.CheckpointStore(out / "checkpoints").load(2)
     monkeypatch.setattr(ckpt, "_save_tensors", real)
     r = adapt_model(_cfg(bert_dir, out, steps=6, save_every=2, resume=True))
     assert r.resumed_from_step == 2

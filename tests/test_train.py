@@ -3,6 +3,7 @@ long sentences, PEFT adapters with transliteration, zero-shot evaluation, one-li
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from adaptlang.errors import InputError, UsageError
+from adaptlang.errors import InputError, OutputExistsError, UsageError
 from adaptlang.tasks import TrainConfig, evaluate_model, load_parser, predict, train_parser
 from conftest import TINY_CONLLU
 
@@ -47,8 +48,11 @@ def test_cli_train_evaluate_predict(tmp_path: Path, tiny_bert_dir: Path, run_cli
     result = json.loads(r.stdout)
     assert result["epochs_run"] == 2 and 1 <= result["best_epoch"] <= 2
     assert {p.name for p in out.iterdir()} == {"config.json", "encoder", "heads.safetensors", "vocabs.json",
-                                              "metrics.json", "train.json"}
+                                              "metrics.json", "train.json", "README.md"}
     assert (out / "encoder" / "model.safetensors").is_file()
+    card = (out / "README.md").read_text()  # the model card: base model, data checksums, scores, the command
+    assert f"base_model: {tiny_bert_dir}" in card and hashlib.sha256(tb.read_bytes()).hexdigest() in card
+    assert "| dev LAS |" in card and "adaptlang train --train" in card
     config = json.loads((out / "config.json").read_text())
     assert config["encoder"]["kind"] == "transformer" and config["heads"]["n_upos"] == 4
     assert len(json.loads((out / "metrics.json").read_text())["epochs"]) == 2
@@ -94,11 +98,10 @@ def test_cli_errors_are_one_line(tmp_path: Path, tiny_bert_dir: Path, run_cli) -
     r = run_cli("evaluate", str(tmp_path), str(good))
     assert r.returncode != 0 and "not a trained model directory" in r.stderr
     r = run_cli("predict", str(tmp_path), str(good), "-o", str(tmp_path / "p.conllu"), "--threads", "0")
-    assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --threads must be at least 1"
+    assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --threads must be an integer >= 1, got 0"
     r = run_cli("train", "--train", str(good), "--model", str(tiny_bert_dir), "-o", str(tmp_path / "o"),
                 "--patience", "-1")
-    assert r.returncode == 2 and r.stderr.strip() == ("adaptlang: error: --patience must be 0 (never stop early) or "
-                                                      "positive, got -1")
+    assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --patience must be an integer >= 0, got -1"
     assert not (tmp_path / "o").exists()
 
 
@@ -113,17 +116,16 @@ def test_deterministic_and_resume_after_crash(tmp_path: Path, tiny_bert_dir: Pat
     class Crash(Exception):
         pass
 
-    class CrashAfter:
-        def on_start(self, *args): ...
-        def on_step(self, *args): ...
-        def on_epoch(self, record):
-            if record.epoch == 2:
-                raise Crash
+    def crash_after_epoch_2(event) -> None:
+        if event.kind == "epoch" and event.epoch == 2:
+            raise Crash
 
     with pytest.raises(Crash):
-        train_parser(small_config(tmp_path, tiny_bert_dir, "c"), CrashAfter())
-    assert not (tmp_path / "c").exists() and (tmp_path / ".c.partial" / "checkpoint").is_dir()
-    with pytest.raises(UsageError, match="options differ"):
+        train_parser(small_config(tmp_path, tiny_bert_dir, "c"), crash_after_epoch_2)
+    assert not (tmp_path / "c").exists() and (tmp_path / ".c.partial" / "checkpoints" / "latest.json").is_file()
+    with pytest.raises(OutputExistsError, match="--resume to continue"):  # a rerun never drops unfinished work
+        train_parser(small_config(tmp_path, tiny_bert_dir, "c"))
+    with pytest.raises(UsageError, match="differ from the interrupted run.*--seed"):
         train_parser(small_config(tmp_path, tiny_bert_dir, "c", resume=True, seed=4))
     c = train_parser(small_config(tmp_path, tiny_bert_dir, "c", resume=True))
     assert c.resumed_from_epoch == 2 and c.epochs_run == 3
@@ -183,6 +185,7 @@ def test_adapter_with_transliteration(tmp_path: Path, tiny_bert_dir: Path, monke
     from transformers import AutoModel, AutoTokenizer
 
     import adaptlang.translit
+    import adaptlang.translit.base
 
     seen: list[str] = []
 
@@ -193,7 +196,8 @@ def test_adapter_with_transliteration(tmp_path: Path, tiny_bert_dir: Path, monke
             seen.append(text)
             return text[::-1]
 
-    monkeypatch.setattr(adaptlang.translit, "get_transliterator", lambda name, **kw: Reverse())
+    for module in (adaptlang.translit, adaptlang.translit.base):  # the package's name and the resolver's
+        monkeypatch.setattr(module, "get_transliterator", lambda name, **kw: Reverse())
     adapter = tmp_path / "adapter"
     peft_model = get_peft_model(AutoModel.from_pretrained(tiny_bert_dir),
                                 LoraConfig(r=2, lora_alpha=4, target_modules=["query", "value"]))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -22,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from adaptlang.data.lexicon import normalize_word
 from adaptlang.data.text import iter_lines
-from adaptlang.errors import InputError, UsageError
+from adaptlang.errors import InputError
 
 if TYPE_CHECKING:
-    from adaptlang.tasks import TrainResult
+    from adaptlang.tasks import TrainConfig, TrainResult
 
 # ================================================================================================================
 # Corpus embeddings
@@ -266,6 +265,7 @@ class BaselineConfig:
     rel_dim: int = 100
     embedding: EmbeddingConfig = EmbeddingConfig()
     device: str = "auto"
+    log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
     resume: bool = False
 
@@ -280,8 +280,17 @@ class BaselineConfig:
             "pretrained_vectors": vectors_path,
         }
 
+    def train_config(self, vectors_path: str | None = None) -> "TrainConfig":
+        """The baseline as a preset of the shared training config: the BiLSTM encoder, one learning rate for the
+        whole model (nothing is pretrained), the baseline's schedule."""
+        from adaptlang.tasks import TrainConfig
 
-TINY_TREEBANK = 200  # sentences; below this, smaller batches and no early stopping
+        return TrainConfig(
+            train=self.train, out=self.out, encoder=self.encoder_config(vectors_path), dev=self.dev,
+            epochs=self.epochs, batch_size=self.batch_size, encoder_lr=self.lr, head_lr=self.lr, warmup=self.warmup,
+            weight_decay=self.weight_decay, adam_beta2=self.adam_beta2, patience=self.patience, seed=self.seed,
+            device=self.device, max_minutes=self.max_minutes, arc_dim=self.arc_dim, rel_dim=self.rel_dim,
+            dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume)
 
 
 def _vectors_cache(out: Path) -> Path:
@@ -291,38 +300,26 @@ def _vectors_cache(out: Path) -> Path:
 
 def train_baseline(
     config: BaselineConfig,
-    callbacks: Any = None,
+    progress: Any = None,
     on_corpus_progress: Callable[[int, int], None] | None = None,
 ) -> "TrainResult":
     """Train the from-scratch BiLSTM tagger and parser; writes a model directory that ``evaluate``/``predict`` load.
 
-    Returns the shared :class:`adaptlang.tasks.TrainResult`; corpus-embedding figures are in its ``encoder`` config
-    (``pretrained_info``).
+    Returns the shared :class:`adaptlang.tasks.TrainResult` (the training core's small-treebank policy applies as for
+    ``train``); corpus-embedding figures are in its ``encoder`` config (``pretrained_info``).
     """
     import torch
 
     from adaptlang.data.conllu import read_conllu
     from adaptlang.fileio import check_output
     from adaptlang.models.bilstm import BiLSTMEncoderConfig, write_vectors_file
-    from adaptlang.tasks import TrainConfig, check_patience, train_parser
+    from adaptlang.tasks import train_parser
+    from adaptlang.tasks.parse import check_train_config
 
     out = Path(config.out)
     check_output(out, config.force or config.resume, "pass --force to overwrite it")
-    for name in ("epochs", "batch_size"):
-        if getattr(config, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
-    _check_positive("--lr", config.lr)
-    if not 0.0 <= config.adam_beta2 < 1.0:
-        raise UsageError(f"--beta2 must be in [0, 1), got {config.adam_beta2}")
-    check_patience(config.patience)  # here too: tiny treebanks replace it with 0 below
-    enc = config.encoder_config(None)
-    BiLSTMEncoderConfig.from_dict(enc)  # validate the encoder options before any slow work
-    # Tiny treebanks (a few dozen sentences): smaller batches so that an epoch is more than one update.
-    n_train = sum(1 for _ in read_conllu(config.train, require_tree=True))
-    batch_size = max(2, min(config.batch_size, n_train // 8)) if n_train < 8 * config.batch_size else config.batch_size
-    # A dev set of a handful of sentences is too noisy to stop on: tiny treebanks train all their epochs (the best
-    # dev epoch is still the one kept).
-    patience = 0 if n_train < TINY_TREEBANK else config.patience
+    check_train_config(config.train_config())
+    BiLSTMEncoderConfig.from_dict(config.encoder_config(None))  # validate the encoder options before any slow work
     vectors_path: Path | None = None
     if config.corpus:
         vectors_path = _vectors_cache(out)
@@ -334,21 +331,8 @@ def train_baseline(
             write_vectors_file(vectors_path, emb.words, emb.vectors)
             Path(f"{vectors_path}.info.json").write_text(json.dumps({**emb.summary(), "corpus": config.corpus}),
                                                          encoding="utf-8")
-        enc = config.encoder_config(str(vectors_path))
-    tc = TrainConfig(
-        train=config.train, out=config.out, encoder=enc, dev=config.dev, epochs=config.epochs,
-        batch_size=batch_size, encoder_lr=config.lr, head_lr=config.lr, warmup=config.warmup,
-        weight_decay=config.weight_decay, adam_beta2=config.adam_beta2, patience=patience, seed=config.seed, device=config.device,
-        max_minutes=config.max_minutes, arc_dim=config.arc_dim, rel_dim=config.rel_dim, dropout=config.dropout,
-        force=config.force, resume=config.resume,
-    )
-    result = train_parser(tc, callbacks)
+    result = train_parser(config.train_config(str(vectors_path) if vectors_path else None), progress)
     if vectors_path is not None:
         for p in (vectors_path, Path(f"{vectors_path}.words.json"), Path(f"{vectors_path}.info.json")):
             p.unlink(missing_ok=True)
     return result
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise UsageError(f"{name} must be positive, got {value}")

@@ -13,7 +13,7 @@ from adaptlang.translit.choice import AUTO, TranslitChoice, check_scheme
 METHODS = ("full", "lora")
 
 # Options that may differ between a run and its --resume without changing what is computed.
-RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every"})
+RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every", "max_minutes", "log_dir"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class AdaptConfig:
     force: bool = False
     resume: bool = False
     progress_every: int = 1
+    max_minutes: float | None = None  # time budget: stop at the first step past it (the model is still written)
+    log_dir: str | None = None  # TensorBoard scalars (train loss, learning rate)
+    strip_diacritics: bool = False  # remove optional diacritics (e.g. Arabic harakat) before tokenization
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -83,6 +86,7 @@ def resolve(config: AdaptConfig) -> AdaptConfig:
         (c.save_every >= 1, "--save-every must be at least 1"),
         (c.lora_r >= 1, "--lora-r must be at least 1"),
         (c.pppl_tokens >= 0, "--pppl-tokens must be 0 or more"),
+        (c.max_minutes is None or c.max_minutes > 0, "--max-minutes must be positive"),
     ]
     for ok, message in checks:
         if not ok:

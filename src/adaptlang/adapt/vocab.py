@@ -151,7 +151,7 @@ def save_extension(root: Path, tokenizer: Any, ext: VocabExtension) -> None:
 def load_extension(root: Path) -> tuple[Any, VocabExtension]:
     from transformers import AutoTokenizer
 
-    from adaptlang.adapt.checkpoint import CheckpointError
+    from adaptlang.engine.checkpoint import CheckpointError
 
     d = root / "tokenizer"
     try:

@@ -16,7 +16,7 @@ THREADS_HELP = "CPU threads for torch (default: torch's choice; 1 is often faste
 def apply_threads(threads: int | None) -> None:
     """The ``--threads`` option of the commands that run a model: torch's intra-op thread count."""
     if threads is not None:
-        from adaptlang.tasks import set_threads
+        from adaptlang.engine.runtime import set_threads
 
         set_threads(threads)
 

@@ -10,6 +10,9 @@ import typer
 
 from adaptlang.cli.common import THREADS_HELP
 
+# the library's defaults (adaptlang.tasks.TrainConfig), so that the command and the library cannot drift apart
+_T = {"encoder_lr": 1e-4, "head_lr": 1e-3, "batch_size": 16}
+
 TRAIN_HELP = """Fine-tune a UPOS tagger and dependency parser on a pretrained encoder.
 
 Trains on a CoNLL-U treebank on top of a pretrained encoder (--model: a local Hugging Face model directory, a hub id, an `adaptlang adapt` output, or a PEFT adapter).
@@ -43,12 +46,17 @@ def train(
     train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
     dev_file: Optional[str] = typer.Option(None, "--dev", help="Dev treebank for early stopping (default: hold out "
                                            "the last 10% of --train)."),
-    model: str = typer.Option(..., "--model", "-m", help="Encoder: model directory, hub id, adapted model or adapter."),
+    model: str = typer.Option(..., "--model", "-m", help="Encoder: model directory, hub id, adapted model or adapter. "
+                              "A causal LM (GPT-2 and kin) is refused unless --allow-causal."),
+    allow_causal: bool = typer.Option(False, "--allow-causal", help="Accept a causal LM as --model (its states see "
+                                      "only the words to their left: expect a weaker parser)."),
     output: str = typer.Option(..., "--output", "-o", help="Output model directory OUT."),
     epochs: int = typer.Option(30, "--epochs", help="Maximum number of epochs."),
-    lr: float = typer.Option(5e-5, "--lr", help="Peak learning rate of the encoder."),
-    head_lr: float = typer.Option(1e-3, "--head-lr", help="Peak learning rate of the tagger/parser heads."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Sentences per batch (at most)."),
+    lr: float = typer.Option(_T["encoder_lr"], "--lr", help="Peak learning rate of the encoder."),
+    head_lr: float = typer.Option(_T["head_lr"], "--head-lr", help="Peak learning rate of the tagger/parser heads."),
+    batch_size: int = typer.Option(_T["batch_size"], "--batch-size", help="Sentences per batch (at most)."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Batches per optimizer step (a larger effective batch "
+                                   "in the same memory)."),
     max_tokens: int = typer.Option(2500, "--max-tokens", help="Words per batch (at most)."),
     warmup: float = typer.Option(0.1, "--warmup", help="Warmup as a fraction of all steps (then linear decay)."),
     patience: int = typer.Option(5, "--patience", help="Stop after N epochs without a better dev LAS (0 = never)."),
@@ -61,12 +69,15 @@ def train(
     scalar_mix: bool = typer.Option(False, "--scalar-mix", help="Learned weighted sum of all layers."),
     random_init: Optional[str] = typer.Option(None, "--random-init", help="Re-initialise layers, e.g. 1-2,11-12 "
                                               "(1-based)."),
-    freeze_embeddings: bool = typer.Option(False, "--freeze-embeddings", help="Do not train the embeddings."),
+    freeze_embeddings: bool = typer.Option(True, "--freeze-embeddings/--train-embeddings", help="Keep the input "
+                                           "embeddings fixed (the default: measured better on small treebanks)."),
     freeze_layers: Optional[str] = typer.Option(None, "--freeze-layers", help="Do not train these layers, e.g. 1-6."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Pieces per encoder window (default: the "
                                              "model's maximum); longer sentences use overlapping windows."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
+    log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
+                                          "rate, dev scores) to this directory."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -82,11 +93,11 @@ def train(
 
     encoder = {"kind": "transformer", "model": model, "pooling": pooling, "scalar_mix": scalar_mix,
                "random_init": random_init, "freeze_embeddings": freeze_embeddings, "freeze_layers": freeze_layers,
-               "max_length": max_length}
+               "max_length": max_length, **({"allow_causal": True} if allow_causal else {})}
     config = TrainConfig(train=train_file, dev=dev_file, out=output, encoder=encoder, epochs=epochs, batch_size=batch_size,
                          max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
                          seed=seed, device=device, max_minutes=max_minutes, threads=threads, force=force,
-                         resume=resume)
+                         resume=resume, grad_accum=grad_accum, log_dir=log_dir)
     with TrainProgress(quiet) as progress:
         result = train_parser(config, progress)
     if json_path != "-":
@@ -95,7 +106,15 @@ def train(
                       f"{d.get('upos', 0):.2f} UAS {d.get('uas', 0):.2f} LAS {d.get('las', 0):.2f}; "
                       f"{result.train_seconds / 60:.1f} min, {result.sentences_per_s:.1f} sentences/s, "
                       f"peak memory {result.peak_memory_mb:.0f} MB")
+    print_notes(result.notes)
     emit_json(result, json_path)
+
+
+def print_notes(notes: Any) -> None:
+    from adaptlang.cli.common import err_console
+
+    for note in notes:
+        err_console.print(f"note: {note}", highlight=False)
 
 
 def evaluate(
@@ -188,13 +207,13 @@ def predict(
 
 
 class TrainProgress:
-    """Rich progress bar on stderr for :func:`adaptlang.training.fit` (implements its callbacks)."""
+    """Rich progress bar on stderr for the training core's events (:class:`adaptlang.events.Event`): one bar over
+    the planned optimizer steps, a line per evaluated epoch, notes as they come."""
 
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
         self.progress: Any = None
         self.task: Any = None
-        self.last_dev = ""
 
     def __enter__(self) -> "TrainProgress":
         if not self.quiet:
@@ -212,22 +231,22 @@ class TrainProgress:
         if self.progress is not None:
             self.progress.__exit__(*exc)
 
-    def on_start(self, n_epochs: int, steps_per_epoch: int, start_epoch: int) -> None:
-        self.n_epochs = n_epochs
-        self.steps = steps_per_epoch
-        if self.progress is not None:
-            self.task = self.progress.add_task("train", total=steps_per_epoch, epoch=f"{start_epoch}/{n_epochs}",
-                                               loss=0.0, dev="")
-
-    def on_step(self, epoch: int, step: int, loss: float) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, completed=step, epoch=f"{epoch}/{self.n_epochs}", loss=loss)
-
-    def on_epoch(self, record: Any) -> None:
-        if self.progress is not None:
-            d = record.dev
-            self.last_dev = (f"dev UPOS {d['upos']:.1f} UAS {d['uas']:.1f} LAS {d['las']:.1f}"
-                             + (" *" if record.best else ""))
-            self.progress.update(self.task, dev=self.last_dev)
-            self.progress.console.print(f"epoch {record.epoch}: loss {record.train_loss:.3f}, {self.last_dev}, "
-                                        f"{record.seconds:.0f} s")
+    def __call__(self, event: Any) -> None:
+        if self.progress is None:
+            return
+        kind = event.kind
+        if kind == "start":
+            self.task = self.progress.add_task("train", total=event.total, completed=event.step, loss=0.0, dev="",
+                                               epoch=f"{event.epoch}/{event.epochs}")
+        elif kind == "step" and self.task is not None:
+            self.progress.update(self.task, completed=event.step, total=event.total, loss=event.loss or 0.0,
+                                 epoch=f"{event.epoch}/{event.epochs}")
+        elif kind == "epoch" and event.metrics:
+            d = event.metrics
+            dev = "dev " + " ".join(f"{k.upper()} {v:.1f}" for k, v in d.items()) + (" *" if event.best else "")
+            if self.task is not None:
+                self.progress.update(self.task, dev=dev, total=event.total)
+            self.progress.console.print(f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.3f}, {dev}, "
+                                        f"{event.seconds:.0f} s")
+        elif kind == "phase" and event.message:
+            self.progress.console.print(event.message)  # notes are printed with the result

@@ -36,7 +36,7 @@ It turns sentences (lists of word FORMs, already split into syntactic words) int
     trained from scratch returns an empty set.
 
 :class:`adaptlang.models.parser.BiaffineParser` wraps an encoder with a UPOS head and biaffine arc and label
-scorers; :mod:`adaptlang.training` trains it, :mod:`adaptlang.tasks` saves and loads it by its config.
+scorers; :mod:`adaptlang.tasks.parse` trains it on the core (:mod:`adaptlang.engine`), :mod:`adaptlang.tasks.parse_model` saves and loads it by its config.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
@@ -40,6 +40,7 @@ class BiLSTMEncoderConfig:
     """The encoder's hyperparameters (its JSON config, with ``"kind": "bilstm"``); the vocabularies are data and are
     saved beside the weights (``encoder/lexicon.json``)."""
 
+    kind: ClassVar[str] = "bilstm"
     word_dim: int = 128
     char_model: str = "lstm"  # "lstm" | "cnn"
     char_dim: int = 64
@@ -69,7 +70,7 @@ class BiLSTMEncoderConfig:
                 raise UsageError(f"bilstm encoder: {name} must be in [0, 1), got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "bilstm", **asdict(self)}
+        return {"kind": self.kind, **asdict(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BiLSTMEncoderConfig":
@@ -195,7 +196,7 @@ class BiLSTMWordEncoder(WordEncoder):
 
     @classmethod
     def load(cls, config: dict, directory: Path) -> "BiLSTMWordEncoder":
-        from adaptlang.training.checkpoint import load_tensors
+        from adaptlang.engine.checkpoint import load_tensors
 
         try:
             lexicon = Lexicon.from_dict(json.loads((directory / LEXICON_FILE).read_text(encoding="utf-8")))
@@ -304,7 +305,7 @@ def write_vectors_file(path: Path, words: Sequence[str], vectors: torch.Tensor) 
 
 
 def read_vectors_file(path: Path) -> tuple[tuple[str, ...], torch.Tensor]:
-    from adaptlang.training.checkpoint import load_tensors
+    from adaptlang.engine.checkpoint import load_tensors
 
     try:
         words = tuple(json.loads(Path(f"{path}.words.json").read_text(encoding="utf-8")))

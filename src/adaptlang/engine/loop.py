@@ -1,0 +1,507 @@
+"""The training core: one step-based loop for every task (MLM adaptation, the tagger-parser on a pretrained encoder,
+the BiLSTM baseline, and the tasks to come).
+
+A task plugs in with a few hooks (:class:`Task`): its trainable module, its AdamW parameter groups, one epoch's
+micro-batches, a training step that returns the loss, and an optional dev evaluation. The loop owns everything
+else, once: the LR schedule (linear warmup, linear decay to zero at the planned end), gradient accumulation, the
+time budget (epochs planned to fit ``max_minutes``), early stopping on the dev metric with best-weight selection,
+bf16 autocast on CUDA, several processes through ``accelerate``, checkpoints (safetensors + JSON, atomic, also on
+SIGINT/SIGTERM) with bit-exact resume, peak memory, progress events and optional TensorBoard scalars.
+
+Randomness is a pure function of (seed, step, process): the torch generator is reseeded before every optimizer
+step, and a task's batches are a pure function of the epoch, so a run resumed from any checkpoint replays the
+uninterrupted run exactly (on the CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol, Sequence
+
+import torch
+from torch import nn
+
+from adaptlang.engine.checkpoint import CheckpointStore, load_tensors, load_trainable_state, save_tensors, \
+    step_dir_name, trainable_state
+from adaptlang.engine.runtime import derived_seed, peak_memory_mb, reset_peak_memory, resolve_device
+from adaptlang.errors import AdaptlangError, UsageError
+from adaptlang.events import Event, Progress, silent
+from adaptlang.fileio import write_json_atomic
+
+PLAN_AFTER_STEPS = 20  # with a time budget, first estimate the epoch duration after this many steps
+DEV_ALLOWANCE = 0.15  # share of an epoch's training time added for the dev evaluation in that estimate
+STOP_REASONS = ("completed", "patience", "time budget")
+
+
+class Interrupted(AdaptlangError):
+    """SIGINT/SIGTERM during training: a checkpoint was saved; the same command with --resume continues."""
+
+    exit_code = 130
+
+
+class TrainingDiverged(AdaptlangError):
+    """The loss became NaN or infinite: nothing more is learned; lower the learning rate."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    epochs: int = 30  # planned passes over the task's batches
+    max_steps: int | None = None  # optimizer steps; when given, training ends there (the schedule too)
+    grad_accum: int = 1  # micro-batches per optimizer step
+    warmup: float = 0.1  # fraction of the planned steps spent warming up linearly; then linear decay to 0
+    weight_decay: float = 0.01  # for parameter groups that do not set their own
+    adam_beta2: float = 0.999  # 0.9 is Dozat and Manning's value for BiLSTMs trained from scratch
+    grad_clip: float = 5.0  # max gradient norm (0: no clipping)
+    patience: int = 5  # stop after this many evaluations without a better dev score (0: never stop early)
+    select_metric: str | None = "las"  # dev metric that picks the best epoch; None: keep the last weights
+    select_mode: str = "max"  # "max" or "min" (a loss)
+    seed: int = 42
+    device: str = "cpu"
+    bf16: bool = True  # bf16 autocast on CUDA (the CPU stays in float32 and deterministic)
+    max_minutes: float | None = None  # plan the epochs (and the LR decay) to fit; stop once past it
+    save_every: int | None = None  # optimizer steps between checkpoints (besides evaluations, signals, the end)
+    progress_every: int = 1  # optimizer steps between 'step' events
+    log_dir: str | None = None  # TensorBoard scalars (train loss, LR, dev metrics) when given
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Task(Protocol):
+    """The hooks of one task. ``model`` holds every trainable parameter (frozen ones have requires_grad False)."""
+
+    model: nn.Module
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """AdamW groups ``{"params": [...], "lr": peak LR, "weight_decay": optional}``, frozen parameters left out."""
+
+    def batches(self, epoch: int) -> Sequence[Any]:
+        """Epoch ``epoch``'s micro-batches (epochs count from 1); a pure function of the epoch."""
+
+    def train_step(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, int]]:
+        """The mean loss of one micro-batch, and what it held (e.g. ``{"sentences": 32, "tokens": 700}``).
+        ``model`` is the module to call forward on (wrapped for several processes)."""
+
+    def evaluate(self, model: nn.Module, device: torch.device) -> dict[str, float] | None:
+        """Dev metrics (with the config's ``select_metric``), or None when the task has no dev evaluation."""
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    dev: dict[str, float]
+    seconds: float
+    train_sentences_per_s: float
+    best: bool
+    steps: int = 0  # optimizer steps done at the end of this epoch
+    train_tokens_per_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    best_epoch: int
+    best_dev: dict[str, float]
+    epochs: tuple[EpochRecord, ...]
+    stopped_early: bool  # by patience (not by the time budget or the planned end)
+    train_seconds: float
+    resumed_from_epoch: int = 0
+    stop_reason: str = "completed"
+    steps: int = 0
+    planned_epochs: int = 0
+    resumed_from_step: int | None = None
+    losses: tuple[float, ...] = ()  # train loss of every optimizer step
+    units: dict[str, int] = field(default_factory=dict)  # sentences / tokens trained on, over the whole run
+    units_per_second: dict[str, float] = field(default_factory=dict)  # in this process's run (not before resume)
+    peak_memory_mb: float = 0.0
+    device: str = "cpu"
+    n_processes: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)  # the caller's metadata, as saved (or as restored)
+
+    @property
+    def best_is_last(self) -> bool:
+        """The best dev score came at the last evaluation: the run was probably still improving."""
+        return bool(self.epochs) and self.best_epoch == self.epochs[-1].epoch
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["epochs"] = [e.to_dict() for e in self.epochs]
+        d.pop("losses")
+        return d
+
+
+@dataclass
+class _State:
+    """The loop's bookkeeping, saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 1
+    step_in_epoch: int = 0
+    epoch_loss: float = 0.0
+    planned_epochs: int = 1
+    records: list[dict[str, Any]] = field(default_factory=list)
+    best_score: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    elapsed: float = 0.0
+    losses: list[float] = field(default_factory=list)
+    units: dict[str, int] = field(default_factory=dict)
+    epoch_units: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Multiplier of the peak LR for optimizer step ``step`` (0-based): linear warmup over ``warmup_steps``, then
+    linear decay that reaches zero just after the last step."""
+    if step < warmup_steps:
+        return (step + 1) / (warmup_steps + 1)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def fit(task: Task, cfg: FitConfig, checkpoints: Path, *, progress: Progress | None = None, resume: bool = False,
+        meta: dict[str, Any] | None = None, metrics_file: Path | None = None,
+        output: Path | None = None) -> FitResult:
+    """Train ``task.model`` and leave the selected weights in it (the best evaluation's, or the last ones).
+
+    ``checkpoints``: the run's checkpoint root (see :mod:`adaptlang.engine.checkpoint`); with ``resume`` the latest
+    checkpoint there is restored first. ``meta``: the caller's JSON-able metadata, saved in every checkpoint (on
+    resume the saved one is returned in ``FitResult.meta``; compare it with :func:`check_resumable` before calling).
+    ``metrics_file``: rewritten after every evaluation. ``output``: the path named in error messages.
+    """
+    _check(cfg)
+    loop = _Loop(task, cfg, CheckpointStore(checkpoints, output), progress or silent, meta or {}, metrics_file)
+    if resume:
+        loop.restore()
+    return loop.run()
+
+
+def _check(cfg: FitConfig) -> None:
+    if cfg.epochs < 1 or (cfg.max_steps is not None and cfg.max_steps < 1) or cfg.grad_accum < 1:
+        raise UsageError("epochs, steps and gradient accumulation must be at least 1")
+    if cfg.select_mode not in ("max", "min"):
+        raise UsageError(f"select_mode must be max or min, not {cfg.select_mode!r}")
+    if cfg.patience < 0:
+        raise UsageError(f"--patience must be 0 (never stop early) or positive, got {cfg.patience}")
+
+
+def check_resumable(saved: dict[str, Any] | None, current: dict[str, Any], what: str = "options") -> None:
+    """Refuse to resume a run whose saved options differ from the current ones, naming the options."""
+    if saved is None:
+        return
+    diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    if diff:
+        flags = ", ".join("--" + k.replace("_", "-") for k in diff)
+        raise UsageError(f"--resume: {what} differ from the interrupted run ({flags}); rerun with the same options "
+                         "or start over with --force")
+
+
+def make_accelerator(device: torch.device, bf16: bool) -> Any:
+    """``accelerate``'s Accelerator for ``device`` (several processes when started by ``accelerate launch``)."""
+    from accelerate import Accelerator
+
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device.index)
+    cuda = device.type == "cuda"
+    return Accelerator(cpu=not cuda, mixed_precision="bf16" if cuda and bf16 else "no")
+
+
+def _adamw(groups: list[dict[str, Any]], cfg: FitConfig, fused: bool) -> torch.optim.Optimizer:
+    for g in groups:
+        g.setdefault("weight_decay", cfg.weight_decay)
+        g["initial_lr"] = g["lr"]
+    betas = (0.9, cfg.adam_beta2)
+    if fused:
+        try:  # the fused kernel is several times faster on large embedding matrices
+            return torch.optim.AdamW(groups, betas=betas, fused=True)
+        except (RuntimeError, ValueError):
+            pass
+    return torch.optim.AdamW(groups, betas=betas, foreach=False)
+
+
+@contextlib.contextmanager
+def _signal_flag() -> Iterator[dict[str, int | None]]:
+    """SIGINT/SIGTERM set a flag instead of killing the process; the loop saves a checkpoint and stops."""
+    flag: dict[str, int | None] = {"signal": None}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        flag["signal"] = signum
+
+    handlers = {}
+    try:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            handlers[s] = signal.signal(s, on_signal)
+    except ValueError:  # not the main thread: signals stay with their owner
+        pass
+    try:
+        yield flag
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+
+
+class _ScalarLog:
+    """TensorBoard scalars under ``log_dir`` (main process only); a no-op without a log directory."""
+
+    def __init__(self, log_dir: str | None, main: bool):
+        self.writer = None
+        if log_dir and main:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                raise UsageError("--log-dir needs the tensorboardX package: pip install tensorboardX") from None
+            self.writer = SummaryWriter(log_dir)
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        if self.writer is not None:
+            for name, value in values.items():
+                self.writer.add_scalar(name, value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class _Loop:
+    """One run of :func:`fit`; each method is one part of the loop."""
+
+    def __init__(self, task: Task, cfg: FitConfig, store: CheckpointStore, progress: Progress,
+                 meta: dict[str, Any], metrics_file: Path | None):
+        self.task, self.cfg, self.store, self.say, self.meta = task, cfg, store, progress, meta
+        self.metrics_file = metrics_file
+        device = resolve_device(cfg.device)
+        self.acc = make_accelerator(device, cfg.bf16)
+        self.main = self.acc.is_main_process
+        groups = task.param_groups()
+        self.trainable = [p for g in groups for p in g["params"]]
+        optimizer = _adamw(groups, cfg, fused=device.type == "cuda" or len(self.trainable) > 0)
+        self.model, self.optimizer = self.acc.prepare(task.model, optimizer)
+        self.unwrapped = self.acc.unwrap_model(self.model)
+        n_batches = len(self._shard(task.batches(1)))
+        self.steps_per_epoch = max(1, math.ceil(n_batches / cfg.grad_accum))
+        self.state = _State(planned_epochs=self._epochs_for_steps(cfg.epochs))
+        self.resumed_from_step: int | None = None
+        self.run_units: dict[str, int] = {}
+
+    # ---- plan -----------------------------------------------------------------------------------------------
+    def _epochs_for_steps(self, epochs: int) -> int:
+        if self.cfg.max_steps is not None:
+            return max(1, math.ceil(self.cfg.max_steps / self.steps_per_epoch))
+        return epochs
+
+    @property
+    def total_steps(self) -> int:
+        planned = self.steps_per_epoch * self.state.planned_epochs
+        return min(planned, self.cfg.max_steps) if self.cfg.max_steps is not None else planned
+
+    def _plan(self, seconds_per_epoch: float) -> None:
+        """With a time budget: as many epochs as fit (never more than asked)."""
+        if self.cfg.max_minutes is None or self.cfg.max_steps is not None:
+            return
+        fit_epochs = int(self.cfg.max_minutes * 60 / max(seconds_per_epoch, 1e-9))
+        self.state.planned_epochs = max(1, min(self.cfg.epochs, fit_epochs))
+
+    def _over_budget(self) -> bool:
+        return self.cfg.max_minutes is not None and self._elapsed() >= self.cfg.max_minutes * 60
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _shard(self, batches: Sequence[Any]) -> Sequence[Any]:
+        n = self.acc.num_processes
+        return batches if n == 1 else batches[self.acc.process_index::n]
+
+    # ---- resume ---------------------------------------------------------------------------------------------
+    def restore(self) -> None:
+        step = self.store.latest_step()
+        if step is None:
+            return
+        params, opt_state, saved = self.store.load(step)
+        load_trainable_state(self.unwrapped, params)
+        self.optimizer.load_state_dict(opt_state)
+        loop = saved.get("loop", {})
+        self.state = _State(**{k: v for k, v in loop.items() if k in _State.__dataclass_fields__})
+        self.meta = saved.get("meta", self.meta)
+        self.resumed_from_step = step
+        self.say(Event("phase", message=f"resuming from the checkpoint of step {step}"))
+
+    # ---- run ------------------------------------------------------------------------------------------------
+    def run(self) -> FitResult:
+        s = self.state
+        self.started = time.monotonic() - s.elapsed
+        self.resumed_epoch = s.epoch - 1
+        reset_peak_memory()
+        self.t_run = time.monotonic()
+        if self.main:
+            self.say(Event("start", step=s.step, total=self.total_steps, epoch=s.epoch, epochs=s.planned_epochs))
+        self.log = _ScalarLog(self.cfg.log_dir, self.main)
+        self.model.train()
+        try:
+            with _signal_flag() as stop:
+                while s.reason is None:
+                    self._epoch(stop)
+        finally:
+            self.log.close()
+        return self._finish()
+
+    def _epoch(self, stop: dict[str, int | None]) -> None:
+        s, k = self.state, self.cfg.grad_accum
+        t0 = time.monotonic()
+        batches = self._shard(self.task.batches(s.epoch))
+        groups = [batches[i:i + k] for i in range(0, len(batches), k)]
+        for group in groups[s.step_in_epoch:]:
+            loss = self._step(group)
+            s.step_in_epoch += 1
+            s.epoch_loss += loss
+            self._after_step(loss, t0, stop)
+            if s.step >= self.total_steps or self._over_budget():
+                break
+        self._end_epoch(t0)
+
+    def _step(self, micro_batches: Sequence[Any]) -> float:
+        s = self.state
+        factor = lr_factor(s.step, int(self.cfg.warmup * self.total_steps), self.total_steps)
+        for g in self.optimizer.param_groups:
+            g["lr"] = g["initial_lr"] * factor
+        torch.manual_seed(derived_seed(self.cfg.seed, s.step, self.acc.process_index))
+        total = 0.0
+        for i, batch in enumerate(micro_batches):
+            last = i == len(micro_batches) - 1
+            sync = contextlib.nullcontext() if last or self.acc.num_processes == 1 else self.acc.no_sync(self.model)
+            with sync, self.acc.autocast():
+                loss, units = self.task.train_step(self.model, batch, self.acc.device)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise TrainingDiverged(f"training diverged at step {s.step + 1}: the loss is {value}; lower the "
+                                           "learning rate (--lr, --head-lr) or check the training data")
+                self.acc.backward(loss / len(micro_batches))
+            total += value / len(micro_batches)
+            for key, n in units.items():
+                for d in (s.units, s.epoch_units, self.run_units):
+                    d[key] = d.get(key, 0) + int(n) * self.acc.num_processes
+        if self.cfg.grad_clip > 0:
+            self.acc.clip_grad_norm_(self.trainable, self.cfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        s.step += 1
+        s.losses.append(round(total, 6))
+        return total
+
+    def _after_step(self, loss: float, t0: float, stop: dict[str, int | None]) -> None:
+        s = self.state
+        if self.main and (s.step % self.cfg.progress_every == 0 or s.step == self.total_steps):
+            tokens = self.run_units.get("tokens")
+            rate = tokens / max(time.monotonic() - self.t_run, 1e-9) if tokens else None
+            self.say(Event("step", step=s.step, total=self.total_steps, epoch=s.epoch, epochs=s.planned_epochs,
+                           loss=loss, tokens_per_second=rate))
+        self.log.scalars({"train/loss": loss, "train/lr": self.optimizer.param_groups[0]["lr"]}, s.step)
+        if s.epoch == 1 and s.step_in_epoch == PLAN_AFTER_STEPS and self.resumed_from_step is None:
+            # an early estimate, so that warmup and decay already follow the budget in the first epoch
+            self._plan((time.monotonic() - t0) / PLAN_AFTER_STEPS * self.steps_per_epoch * (1 + DEV_ALLOWANCE))
+        if self._any_process(stop["signal"] is not None):
+            self._save()
+            where = self.store.root / step_dir_name(s.step)
+            raise Interrupted(f"interrupted at step {s.step} of {self.total_steps}; checkpoint saved in {where}; "
+                              "rerun the same command with --resume")
+        if self.cfg.save_every and s.step % self.cfg.save_every == 0 and s.step < self.total_steps:
+            self._save()
+
+    def _end_epoch(self, t0: float) -> None:
+        s = self.state
+        dev, improved = self._evaluate()
+        seconds = time.monotonic() - t0
+        n_steps = max(1, s.step_in_epoch)
+        record = EpochRecord(s.epoch, round(s.epoch_loss / n_steps, 6), dev, round(seconds, 2),
+                             round(s.epoch_units.get("sentences", 0) / max(seconds, 1e-9), 2), improved, s.step,
+                             round(s.epoch_units.get("tokens", 0) / max(seconds, 1e-9), 2))
+        s.records.append(record.to_dict())
+        if s.epoch == 1 and self.resumed_from_step is None:
+            self._plan(seconds)
+        s.reason = self._stop_reason()
+        self._write_metrics()
+        s.epoch += 1
+        s.step_in_epoch, s.epoch_loss, s.epoch_units = 0, 0.0, {}
+        if dev or s.reason:
+            self._save()  # before the event: whatever a listener does, the finished epoch is safe
+        if self.main and (dev or s.reason):
+            self.say(Event("epoch", epoch=record.epoch, epochs=s.planned_epochs, loss=record.train_loss, metrics=dev,
+                           best=improved, seconds=record.seconds, step=s.step, total=self.total_steps))
+
+    def _stop_reason(self) -> str | None:
+        s = self.state
+        if s.step >= self.total_steps:
+            return "completed"
+        if self.cfg.patience and self.cfg.select_metric and s.bad_epochs >= self.cfg.patience:
+            return "patience"
+        if self._over_budget():
+            return "time budget"
+        return None
+
+    def _evaluate(self) -> tuple[dict[str, float], bool]:
+        s, metric = self.state, self.cfg.select_metric
+        self.model.eval()
+        with torch.no_grad(), self.acc.autocast():
+            dev = self.task.evaluate(self.unwrapped, self.acc.device)
+        self.model.train()
+        if not dev:
+            return {}, False
+        dev = {k: float(v) for k, v in dev.items()}
+        self.log.scalars({f"dev/{k}": v for k, v in dev.items()}, s.step)
+        if metric is None:
+            return dev, False
+        if metric not in dev:
+            raise UsageError(f"the dev evaluation has no {metric!r} (it has {', '.join(sorted(dev))})")
+        score = dev[metric] if self.cfg.select_mode == "max" else -dev[metric]
+        improved = s.best_score is None or score > s.best_score
+        if improved:
+            s.best_score, s.best_epoch, s.bad_epochs = score, s.epoch, 0
+            if self.main:
+                save_tensors(self.store.root / "best.safetensors", trainable_state(self.unwrapped))
+        else:
+            s.bad_epochs += 1
+        return dev, improved
+
+    def _write_metrics(self) -> None:
+        if self.metrics_file is not None and self.main:
+            s = self.state
+            write_json_atomic(self.metrics_file, {"epochs": s.records, "best_epoch": s.best_epoch,
+                                                  "select_metric": self.cfg.select_metric,
+                                                  "planned_epochs": s.planned_epochs, "steps": s.step})
+
+    def _save(self) -> None:
+        s = self.state
+        s.elapsed = self._elapsed()
+        if self.main:
+            state = {"loop": asdict(s), "meta": self.meta}
+            self.store.save(s.step, trainable_state(self.unwrapped), self.optimizer.state_dict(), state)
+        self.acc.wait_for_everyone()
+
+    def _any_process(self, flag: bool) -> bool:
+        if self.acc.num_processes == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.acc.device)
+        return bool(self.acc.reduce(t, reduction="sum").item() > 0)
+
+    def _finish(self) -> FitResult:
+        s = self.state
+        peak = peak_memory_mb(self.acc.device)
+        if s.best_epoch and self.cfg.select_metric:
+            load_trainable_state(self.unwrapped, load_tensors(self.store.root / "best.safetensors"))
+        records = tuple(EpochRecord(**r) for r in s.records)
+        best_dev = next((r.dev for r in records if r.epoch == s.best_epoch), {})
+        seconds = max(time.monotonic() - self.t_run, 1e-9)
+        rates = {k: round(v / seconds, 2) for k, v in self.run_units.items()}
+        if self.main:
+            self.say(Event("done", message=s.reason or "completed", seconds=round(self._elapsed(), 2),
+                           step=s.step, total=self.total_steps))
+        return FitResult(s.best_epoch, best_dev, records, s.reason == "patience", round(self._elapsed(), 2),
+                         self.resumed_epoch, s.reason or "completed", s.step, s.planned_epochs,
+                         self.resumed_from_step, tuple(s.losses), dict(s.units), rates, peak,
+                         str(self.acc.device), self.acc.num_processes, self.meta)

@@ -1,0 +1,308 @@
+"""The tagging + parsing task on the training core: a UPOS tagger and biaffine dependency parser on any word
+encoder (a pretrained transformer for ``adaptlang train``, the from-scratch BiLSTM for ``adaptlang baseline``).
+
+:class:`ParseTask` is the set of hooks :func:`adaptlang.engine.fit` drives; :func:`train_parser` reads the data,
+builds the model, runs the core and writes the model directory (see :mod:`adaptlang.tasks.parse_model`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from adaptlang.data.conllu import Sentence, read_conllu
+from adaptlang.data.vocab import LabelVocab
+from adaptlang.engine import FitConfig, FitResult, check_resumable, fit
+from adaptlang.engine.card import write_model_card
+from adaptlang.engine.runtime import cpu_seconds, resolve_device, set_seed, set_threads
+from adaptlang.errors import InputError, OutputExistsError, UsageError
+from adaptlang.evaluate import attachment_scores
+from adaptlang.events import Event, Progress, silent
+from adaptlang.fileio import atomic_path, check_output, write_json_atomic
+from adaptlang.models import get_encoder_class
+from adaptlang.models.parser import BiaffineParser, HeadsConfig
+from adaptlang.models.specs import EncoderSpec, encoder_spec
+from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, at_least, optional, validate_numeric
+from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParser, pad_labels, predict_sentences,
+                                         save_model, to_device)
+from adaptlang.tasks.batching import bucket_batches
+
+DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
+SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tiny dev set is too noisy to stop on)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved (resolved) as ``OUT/config.json["train"]``. The baseline is a preset
+    of it (:func:`adaptlang.baseline.baseline_config`)."""
+
+    train: str
+    out: str
+    encoder: EncoderSpec | dict[str, Any]  # a typed spec (a dict is converted)
+    dev: str | None = None  # None: hold out the last 10% of the training sentences
+    epochs: int = 30
+    batch_size: int = 16  # sentences per batch (upper bound)
+    max_tokens: int | None = 2500  # words per batch (upper bound), to bound memory on long sentences
+    encoder_lr: float = 1e-4  # with frozen embeddings and batches of 16: the best measured on small treebanks
+    head_lr: float = 1e-3
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    adam_beta2: float = 0.999
+    grad_accum: int = 1
+    patience: int = 5
+    seed: int = 42
+    device: str = "auto"
+    max_minutes: float | None = None
+    threads: int | None = None  # torch CPU threads (None: torch's default); 1 is fastest on a busy machine
+    arc_dim: int = 500
+    rel_dim: int = 100
+    dropout: float = 0.33
+    log_dir: str | None = None  # TensorBoard scalars
+    force: bool = False
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.encoder, dict):
+            object.__setattr__(self, "encoder", encoder_spec(self.encoder))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["encoder"] = self.encoder.to_dict()  # type: ignore[union-attr]
+        return d
+
+
+# options that may change between a run and its --resume without changing what is computed
+RESUME_FREE = ("force", "resume", "device", "max_minutes", "threads", "log_dir")
+# the library's check of the numeric options (the CLI checks its flags with the same rules before any work)
+NUMERIC_OPTIONS = {"--epochs": at_least(1), "--batch-size": at_least(1), "--max-tokens": optional(at_least(1)),
+                   "--lr": POSITIVE, "--head-lr": POSITIVE, "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
+                   "--beta2": FRACTION, "--grad-accum": at_least(1), "--patience": at_least(0),
+                   "--max-minutes": optional(POSITIVE), "--dropout": FRACTION, "--arc-dim": at_least(1),
+                   "--rel-dim": at_least(1)}
+OPTION_FIELDS = {"--lr": "encoder_lr", "--beta2": "adam_beta2"}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: str
+    best_epoch: int
+    dev: dict[str, float]
+    epochs_run: int
+    stopped_early: bool
+    train_seconds: float
+    sentences_per_s: float
+    peak_memory_mb: float
+    cpu_seconds: float  # user + system CPU time of the whole run (wall time depends on other load)
+    n_train_sentences: int
+    n_dev_sentences: int
+    n_parameters: int
+    n_trainable_parameters: int
+    encoder: dict[str, Any]
+    resumed_from_epoch: int = 0
+    fit: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str = "completed"
+    planned_epochs: int = 0
+    best_is_last: bool = False
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Example:
+    words: list[str]
+    upos: list[int]
+    heads: list[int]
+    rels: list[int]
+
+
+class ParseTask:
+    """The engine's hooks for tagging + parsing."""
+
+    def __init__(self, model: BiaffineParser, train: Sequence[Example], dev: Sequence[Sentence],
+                 loaded: LoadedParser, config: TrainConfig):
+        self.model, self.train, self.dev, self.loaded, self.config = model, train, dev, loaded, config
+        self.lengths = [len(e.words) for e in train]
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        pretrained = {f"encoder.{n}" for n in self.model.encoder.pretrained_parameters()}
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        groups = [{"params": [p for n, p in named if n in pretrained], "lr": self.config.encoder_lr},
+                  {"params": [p for n, p in named if n not in pretrained], "lr": self.config.head_lr}]
+        return [g for g in groups if g["params"]]
+
+    def batches(self, epoch: int) -> list[list[Example]]:
+        c = self.config
+        idx = bucket_batches(self.lengths, c.batch_size, c.max_tokens, shuffle=True, seed=c.seed * 1000 + epoch)
+        return [[self.train[i] for i in b] for b in idx]
+
+    def train_step(self, model: Any, batch: list[Example], device: torch.device) -> tuple[torch.Tensor, dict]:
+        inputs = to_device(self.model.encoder.collate([e.words for e in batch]), device)
+        n = max(len(e.words) for e in batch)
+        scores = model(inputs)
+        loss, _ = self.model.loss(scores, pad_labels([e.upos for e in batch], n).to(device),
+                                  pad_labels([e.heads for e in batch], n).to(device),
+                                  pad_labels([e.rels for e in batch], n).to(device))
+        return loss, {"sentences": len(batch), "tokens": sum(len(e.words) for e in batch)}
+
+    def evaluate(self, model: Any, device: torch.device) -> dict[str, float]:
+        preds = predict_sentences(self.loaded, self.dev, self.config.batch_size)
+        sc = attachment_scores(self.dev, preds, n_bootstrap=0)
+        return {"upos": sc.upos, "uas": sc.uas, "las": sc.las}
+
+
+def partial_dir(out: Path) -> Path:
+    """Where an unfinished run keeps its checkpoints and metrics (beside OUT; removed when OUT is written)."""
+    return out.parent / f".{out.name}.partial"
+
+
+def check_train_config(config: TrainConfig) -> None:
+    validate_numeric(config, NUMERIC_OPTIONS, OPTION_FIELDS)
+
+
+def _prepare_output(config: TrainConfig) -> tuple[Path, Path, bool]:
+    """(OUT, its partial directory, whether to resume); refuses to overwrite or to drop unfinished work."""
+    out = Path(config.out)
+    workdir = partial_dir(out)
+    has_checkpoint = (workdir / "checkpoints" / "latest.json").is_file()
+    if config.resume and out.exists() and not has_checkpoint:
+        raise OutputExistsError(out, "training already finished (nothing to resume); pass --force to retrain")
+    check_output(out, config.force or config.resume, "pass --force to overwrite it")
+    if workdir.exists() and not config.resume:
+        if has_checkpoint and not config.force:
+            raise OutputExistsError(workdir, "an interrupted run left its checkpoints here; rerun with --resume to "
+                                             "continue it, or with --force to start over")
+        shutil.rmtree(workdir)
+    return out, workdir, config.resume and has_checkpoint
+
+
+def read_treebanks(config: TrainConfig) -> tuple[list[Sentence], list[Sentence], str]:
+    """Training and dev sentences, and where the dev sentences come from."""
+    train_sents = read_conllu(config.train, require_tree=True)
+    if config.dev:
+        return train_sents, read_conllu(config.dev, require_tree=True), config.dev
+    if len(train_sents) < 2:
+        raise InputError(config.train, "need at least 2 sentences to hold out a dev set; pass --dev")
+    k = max(1, int(len(train_sents) * DEV_HOLDOUT))
+    return train_sents[:-k], train_sents[-k:], f"last {k} sentences of train"
+
+
+def small_data_policy(config: TrainConfig, n_train: int) -> tuple[TrainConfig, list[str]]:
+    """One policy for every encoder on tiny treebanks: batches small enough that an epoch is several updates, and no
+    early stopping (a dev set of a handful of sentences is too noisy to stop on; the best epoch is still kept)."""
+    notes: list[str] = []
+    c = config
+    if n_train < 8 * c.batch_size:
+        batch = max(2, min(c.batch_size, n_train // 8))
+        if batch != c.batch_size:
+            c = replace(c, batch_size=batch)
+            notes.append(f"{n_train} training sentences: batches of {batch} sentences instead of {config.batch_size}")
+    if n_train < SMALL_TREEBANK and c.patience:
+        c = replace(c, patience=0)
+        notes.append(f"{n_train} training sentences (under {SMALL_TREEBANK}): no early stopping, every planned "
+                     "epoch runs and the best dev epoch is kept")
+    return c, notes
+
+
+def train_parser(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    """Train a UPOS tagger + biaffine parser on a CoNLL-U treebank and write a self-contained model directory."""
+    say = progress or silent
+    check_train_config(config)
+    out, workdir, resuming = _prepare_output(config)
+    device = resolve_device(config.device)
+    set_threads(config.threads)
+    cpu_start = cpu_seconds()
+    train_sents, dev_sents, dev_source = read_treebanks(config)
+    config, notes = small_data_policy(config, len(train_sents))
+    for note in notes:
+        say(Event("note", message=note))
+    upos = LabelVocab.build("upos", (u for s in train_sents for u in s.upos))
+    deprel = LabelVocab.build("deprel", (d for s in train_sents for d in s.deprels))
+    if len(upos) == 0 or len(deprel) == 0:
+        raise InputError(config.train, "no UPOS or DEPREL labels to learn (all '_')")
+    set_seed(config.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
+                                                           [s.forms for s in train_sents])
+    heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout)
+    model = BiaffineParser(encoder, heads).to(device)
+    examples = [Example(s.forms, upos.indices(s.upos), [int(h) for h in s.heads], deprel.indices(s.deprels))
+                for s in train_sents]
+    task = ParseTask(model, examples, dev_sents, LoadedParser(model, upos, deprel, {}, device), config)
+    result = _fit(task, config, workdir, device, resuming, say)
+    train_result = _result(config, result, model, encoder.config, len(train_sents), len(dev_sents), cpu_start,
+                           tuple(notes))
+    full_config = {"kind": MODEL_KIND, "version": FORMAT_VERSION, "encoder": encoder.config,
+                   "heads": heads.to_dict(),
+                   "train": {**config.to_dict(), "device": str(device), "dev_source": dev_source}}
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        save_model(tmp, model, upos, deprel, full_config)
+        shutil.copy(workdir / "metrics.json", tmp / "metrics.json")
+        write_json_atomic(tmp / "train.json", train_result)
+        _card(tmp, config, train_result, dev_source)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return train_result
+
+
+def _comparable(config: TrainConfig) -> dict[str, Any]:
+    d = config.to_dict()
+    for k in RESUME_FREE:
+        d.pop(k, None)
+    return d
+
+
+def _fit(task: ParseTask, config: TrainConfig, workdir: Path, device: torch.device, resuming: bool,
+         say: Progress) -> FitResult:
+    from adaptlang.engine.checkpoint import CheckpointStore
+
+    if resuming:
+        saved = CheckpointStore(workdir / "checkpoints").latest_state() or {}
+        check_resumable(saved.get("meta", {}).get("train_config"), _comparable(config))
+    fit_cfg = FitConfig(epochs=config.epochs, grad_accum=config.grad_accum, warmup=config.warmup,
+                        weight_decay=config.weight_decay, adam_beta2=config.adam_beta2, patience=config.patience,
+                        select_metric="las", seed=config.seed, device=str(device), max_minutes=config.max_minutes,
+                        log_dir=config.log_dir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return fit(task, fit_cfg, workdir / "checkpoints", progress=say, resume=resuming,
+               meta={"train_config": _comparable(config)}, metrics_file=workdir / "metrics.json",
+               output=Path(config.out))
+
+
+def _result(config: TrainConfig, r: FitResult, model: BiaffineParser, encoder_config: dict, n_train: int,
+            n_dev: int, cpu_start: float, notes: tuple[str, ...]) -> TrainResult:
+    fresh = [e for e in r.epochs if e.epoch > r.resumed_from_epoch]
+    speed = sum(e.train_sentences_per_s for e in fresh) / len(fresh) if fresh else 0.0
+    if r.best_is_last and r.stop_reason != "patience" and len(r.epochs) > 1:
+        notes = notes + (f"the best dev epoch was the last one ({r.best_epoch}): the model was still improving; "
+                         "more epochs or minutes may help",)
+    return TrainResult(
+        out=config.out, best_epoch=r.best_epoch, dev=r.best_dev, epochs_run=len(r.epochs),
+        stopped_early=r.stopped_early, train_seconds=round(sum(e.seconds for e in r.epochs), 2),
+        sentences_per_s=round(speed, 2), peak_memory_mb=r.peak_memory_mb,
+        cpu_seconds=round(cpu_seconds() - cpu_start, 1), n_train_sentences=n_train, n_dev_sentences=n_dev,
+        n_parameters=sum(p.numel() for p in model.parameters()),
+        n_trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        encoder=encoder_config, resumed_from_epoch=r.resumed_from_epoch, fit={k: v for k, v in r.to_dict().items() if k != "epochs"},
+        stop_reason=r.stop_reason, planned_epochs=r.planned_epochs, best_is_last=r.best_is_last, notes=notes)
+
+
+def _card(directory: Path, config: TrainConfig, r: TrainResult, dev_source: str) -> None:
+    enc = r.encoder
+    kind = enc.get("kind", "")
+    base = enc.get("base_model") or enc.get("model") if kind == "transformer" else None
+    what = "from-scratch character + word BiLSTM" if kind == "bilstm" else f"`{base}`"
+    write_model_card(
+        directory, title=f"UPOS tagger and dependency parser ({kind})",
+        summary=f"A UPOS tagger and biaffine dependency parser on a {what} encoder, trained with adaptlang. Load it "
+                "with `adaptlang evaluate` / `adaptlang predict` or `adaptlang.tasks.load_parser`.",
+        base_model=base, data={"train": config.train, "dev": config.dev or f"{config.train} ({dev_source})"},
+        scores={f"dev {k.upper()}": v for k, v in r.dev.items()} | {"best epoch": r.best_epoch,
+                                                                      "epochs run": r.epochs_run},
+        settings={k: v for k, v in config.to_dict().items() if k not in ("train", "dev", "out", "encoder")}
+        | {"encoder": enc}, tags=("dependency-parsing", "pos-tagging", "universal-dependencies"))
