@@ -181,3 +181,31 @@ def test_tokenizer_only_directory(tiny_bert_dir: Path, tmp_path: Path) -> None:
                                                                    tokenizer=str(d))
     with pytest.raises(ModelError, match="not a model directory"):
         resolve_model(str(d), purpose="encoder")
+
+
+def test_assess_reads_the_tokenizer_the_spec_names(lora_dir: Path, tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from adaptlang.assess.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(str(lora_dir))  # an adapter without tokenizer files: its base model's
+    assert tok.path == str(tiny_bert_dir) and tok.kind == "wordpiece"
+    d = _parser_dir(tmp_path, tiny_bert_dir, {"kind": "transformer"})
+    with pytest.raises(UsageError, match="is a trained parser directory .* give the encoder it was trained from"):
+        load_tokenizer(str(d))
+
+
+def test_train_cli_refuses_a_causal_lm_unless_allowed(tmp_path: Path, run_cli) -> None:
+    from transformers import GPT2Config, GPT2Model
+
+    from conftest import TINY_CONLLU
+
+    gpt2 = tmp_path / "gpt2"
+    GPT2Model(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).save_pretrained(gpt2)
+    treebank = tmp_path / "t.conllu"
+    treebank.write_text(TINY_CONLLU, encoding="utf-8")
+    args = ("train", "--train", str(treebank), "--model", str(gpt2), "-o", str(tmp_path / "out"))
+    r = run_cli(*args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "is a causal language model (model type gpt2)" in r.stderr and "--allow-causal" in r.stderr
+    r = run_cli(*args, "--allow-causal")  # accepted; this one then stops at its missing tokenizer
+    assert r.returncode == 1 and "no tokenizer files" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

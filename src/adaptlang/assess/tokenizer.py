@@ -80,15 +80,18 @@ def load_tokenizer(name_or_path: str | os.PathLike | None = None) -> LoadedToken
         return _load_dir(DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME)
     name = str(name_or_path)
     p = Path(name).expanduser()
-    if p.is_dir():
-        return _load_dir(p, name)
     if p.is_file():
         if p.name == "tokenizer.json":
             return _load_json(p, name, str(p.parent))
         raise ModelError(f"--model {name}: is a file; give a tokenizer or model directory (with tokenizer.json) or a hub id")
-    if name.startswith((".", "/", "~")) or name.strip("/").count("/") > 1:
-        raise ModelError(f"--model {name}: no such directory; give a tokenizer or model directory or a hub id")
-    return _load_auto(name, None)
+    from adaptlang.specs import resolve_model
+
+    spec = resolve_model(name, purpose="tokenizer")  # adapters and adapted models: where their tokenizer is
+    if spec.kind == "hub":
+        return _load_auto(name, None)
+    if spec.tokenizer is None:
+        raise ModelError(f"--model {name}: no tokenizer files in it (tokenizer.json, vocab.txt, sentencepiece model)")
+    return _load_dir(Path(spec.tokenizer), name)
 
 
 def _load_dir(p: Path, name: str) -> LoadedTokenizer:
@@ -136,23 +139,19 @@ def _read_json(tj: Path, name: str, path: str | None) -> LoadedTokenizer:
 
 
 def _load_auto(name: str, path: str | None) -> LoadedTokenizer:
-    import logging
+    from adaptlang.specs import quiet_transformers, resolve_model
 
-    # the hub client logs each failed request as a warning; the one-line error below says it all
-    loggers = [logging.getLogger(n) for n in ("huggingface_hub", "transformers")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
+    quiet_transformers()  # the hub client logs each failed request; the one-line error below says it all
+    spec = resolve_model(name, purpose="tokenizer")
     try:
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(name)
+        tok = AutoTokenizer.from_pretrained(name, **spec.pretrained_kwargs())
     except Exception as e:
+        if spec.kind == "hub":
+            raise spec.load_error(e, "tokenizer") from None
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise ModelError(f"--model {name}: cannot load a tokenizer ({first})") from None
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is None:
         raise ModelError(f"--model {name}: only fast (Rust) tokenizers are supported; this one is {type(tok).__name__}")

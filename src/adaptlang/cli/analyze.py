@@ -51,12 +51,13 @@ class _LazyProgress:
 
 @analyze_app.command("cka")
 def cka_command(
-    model: Path = typer.Option(..., "--model", help="Hugging Face model directory (or adapted model directory)."),
+    model: str = typer.Option(..., "--model", help="Encoder: model directory, hub id, adapted model, PEFT adapter, "
+                              "or a parser directory from `adaptlang train` (its fine-tuned encoder)."),
     source: Path = typer.Option(..., "--source", help="CoNLL-U file of the source-language sentences (e.g. English PUD)."),
     target: list[Path] = typer.Option(..., "--target", help="Parallel CoNLL-U file (repeat for several languages)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output directory: cka.json, cka.tsv, cka.png."),
-    model_after: Optional[Path] = typer.Option(
-        None, "--model-after", help="Second model (e.g. after fine-tuning): its curves go on the same plot."
+    model_after: Optional[str] = typer.Option(
+        None, "--model-after", help="Second model, as --model (e.g. after fine-tuning): its curves go on the same plot."
     ),
     kernel: str = typer.Option("linear", "--kernel", help="CKA kernel: linear or rbf."),
     debiased: bool = typer.Option(
@@ -83,8 +84,8 @@ def cka_command(
 
     check_output(output, force, directory=True)
     config = CkaConfig(
-        model=str(model), source=str(source), targets=tuple(str(t) for t in target),
-        model_after=str(model_after) if model_after else None, kernel=kernel, debiased=debiased, rbf_sigma=rbf_sigma,
+        model=model, source=str(source), targets=tuple(str(t) for t in target),
+        model_after=model_after, kernel=kernel, debiased=debiased, rbf_sigma=rbf_sigma,
         max_sentences=max_sentences, batch_size=batch_size, max_length=max_length,
     )
     with output_lock(output):
