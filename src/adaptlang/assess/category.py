@@ -138,6 +138,22 @@ def whatif_target_script(script: str, knowledge: LanguageKnowledge, poorly: bool
     return None
 
 
+def _default_reason(knowledge: LanguageKnowledge, script: str) -> str:
+    """Why rule 4 (intermediate) applies: what is missing, or which distant relatives use the corpus's script."""
+    sname = script_name(script)
+    if not knowledge.lang:
+        return "no --lang given: the language-knowledge rules (relatives and their scripts) were not applied"
+    if not knowledge.pretraining:
+        return "the model's pretraining languages are unknown (pass --pretraining mbert|xlmr)"
+    if not knowledge.relatives_known:
+        return f"{knowledge.lang_name} is not in the relatedness table and was not pretrained in {sname}"
+    if not knowledge.relatives_in_model():
+        return f"none of {knowledge.lang_name}'s relatives is among the pretraining languages"
+    names = ", ".join(f"{r.name} ({r.relation})" for r in knowledge.relatives_in_model()
+                      if script in r.scripts_in_model)
+    return f"no close relative pretrained in {sname}; more distant relatives or lexical sources in {sname}: {names}"
+
+
 def predict_category(
     profile: ScriptProfile,
     vocab: VocabProfile,
@@ -153,7 +169,6 @@ def predict_category(
     seen = script in knowledge.lang_scripts_in_model
     genetic = genetic_relatives(knowledge)
     lexical = knowledge.relatives_in_model(("lexical",))
-    in_model_rel = knowledge.relatives_in_model()
     close_same = [r for r in knowledge.relatives_in_model(("close",)) if script in r.scripts_in_model]
     considered = genetic + lexical
     mismatch = bool(
@@ -208,19 +223,7 @@ def predict_category(
         return Prediction("intermediate", "default", (who, f"but high fragmentation: {frag}"), target_script=target)
 
     # Rule 4: intermediate.
-    if not knowledge.lang:
-        reasons.append("no --lang given: the language-knowledge rules (relatives and their scripts) were not applied")
-    elif not knowledge.pretraining:
-        reasons.append("the model's pretraining languages are unknown (pass --pretraining mbert|xlmr)")
-    elif not knowledge.relatives_known:
-        reasons.append(f"{knowledge.lang_name} is not in the relatedness table and was not pretrained in {sname}")
-    elif not in_model_rel:
-        reasons.append(f"none of {knowledge.lang_name}'s relatives is among the pretraining languages")
-    else:
-        names = ", ".join(
-            f"{r.name} ({r.relation})" for r in knowledge.relatives_in_model() if script in r.scripts_in_model
-        )
-        reasons.append(f"no close relative pretrained in {sname}; more distant relatives or lexical sources in {sname}: {names}")
+    reasons.append(_default_reason(knowledge, script))
     reasons.append(f"the vocabulary covers {sname} ({letter_cov:.1%} of its letters known); {frag}")
     return Prediction("intermediate", "default", tuple(reasons), target_script=target)
 

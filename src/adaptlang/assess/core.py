@@ -318,6 +318,17 @@ def translit_what_if(
     )
 
 
+def _what_if_not_needed(dominant: str, knowledge: LanguageKnowledge) -> TranslitWhatIf:
+    sname = script_name(dominant)
+    if dominant in knowledge.lang_scripts_in_model:
+        why = f"{knowledge.lang_name} itself was pretrained in {sname}"
+    elif knowledge.relatives_in_model():
+        why = f"the model knows {knowledge.lang_name}'s nearest relatives and lexical sources mostly in {sname}"
+    else:
+        why = f"the corpus is in {sname} script and no pretrained relative suggests another script"
+    return TranslitWhatIf(None, None, "not-needed", f"not needed: {why}")
+
+
 def assess_corpus(
     path: str | os.PathLike,
     model: str | os.PathLike | None = None,
@@ -371,14 +382,7 @@ def assess_corpus(
     if translit in (None, "none"):
         whatif = TranslitWhatIf(None, prediction.target_script, "disabled", "transliteration what-if not requested")
     elif translit == "auto" and prediction.target_script is None:
-        sname = script_name(dominant)
-        if dominant in knowledge.lang_scripts_in_model:
-            why = f"{knowledge.lang_name} itself was pretrained in {sname}"
-        elif knowledge.relatives_in_model():
-            why = f"the model knows {knowledge.lang_name}'s nearest relatives and lexical sources mostly in {sname}"
-        else:
-            why = f"the corpus is in {sname} script and no pretrained relative suggests another script"
-        whatif = TranslitWhatIf(None, None, "not-needed", f"not needed: {why}")
+        whatif = _what_if_not_needed(dominant, knowledge)
     else:
         whatif = translit_what_if(
             tok, sample_counts, metrics, dominant, lang_code, prediction.target_script,
