@@ -76,3 +76,15 @@ def test_cli_strip_diacritics_conllu(tmp_path):
     assert res.returncode == 0, res.stderr
     text = out.read_text(encoding="utf-8")
     assert "1\tكتاب\tكتاب\tNOUN" in text and "# text = كتاب جميل" in text
+
+
+@pytest.mark.parametrize("scheme,needle", [("strip-diacritics:Latn", "valid: Arab, Cyrl, Hebr, Syrc"),
+                                           ("strip-diacritics+", "empty part")])
+def test_cli_bad_scheme_is_one_line(tmp_path, scheme, needle):
+    src = tmp_path / "v.txt"
+    src.write_text(VOCALISED + "\n", encoding="utf-8")
+    code = "from adaptlang.cli.main import main; main()"
+    res = subprocess.run([sys.executable, "-c", code, "transliterate", str(src), "-s", scheme, "-o", "-"],
+                         capture_output=True, text=True)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode != 0 and len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr
