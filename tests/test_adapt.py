@@ -330,11 +330,12 @@ def test_unencodable_script_suggests_translit(tmp_path: Path) -> None:
         adapt_model(_cfg(latin_model, tmp_path / "out"))
 
 
-def test_non_maskable_model(tmp_path: Path) -> None:
-    from transformers import GPT2Config, GPT2Model
+def test_non_maskable_model(bert_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer, GPT2Config, GPT2Model
 
     d = tmp_path / "gpt2"
     GPT2Model(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).save_pretrained(d)
+    AutoTokenizer.from_pretrained(bert_dir).save_pretrained(d)  # a tokenizer, so that the architecture is what fails
     with pytest.raises(ModelError, match="no masked-language-model architecture"):
         adapt_model(_cfg(d, tmp_path / "out"))
     with pytest.raises(ModelError, match="nope: no such directory"):

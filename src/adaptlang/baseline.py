@@ -306,15 +306,24 @@ def train_baseline(
     """Train the from-scratch BiLSTM tagger and parser; writes a model directory that ``evaluate``/``predict`` load.
 
     Returns the shared :class:`adaptlang.tasks.TrainResult` (the training core's small-treebank policy applies as for
-    ``train``); corpus-embedding figures are in its ``encoder`` config (``pretrained_info``).
+    ``train``); corpus-embedding figures are in its ``encoder`` config (``pretrained_info``). OUT is locked for the
+    whole run, as by ``train``.
     """
+    from adaptlang.engine.runtime import run_lock
+    from adaptlang.fileio import disk_errors
+
+    with run_lock(config.out), disk_errors(config.out):
+        return _train_baseline(config, progress, on_corpus_progress)
+
+
+def _train_baseline(config: BaselineConfig, progress: Any,
+                    on_corpus_progress: Callable[[int, int], None] | None) -> "TrainResult":
     import torch
 
     from adaptlang.data.conllu import read_conllu
     from adaptlang.fileio import check_output
     from adaptlang.models.bilstm import BiLSTMEncoderConfig, write_vectors_file
-    from adaptlang.tasks import train_parser
-    from adaptlang.tasks.parse import check_train_config
+    from adaptlang.tasks.parse import check_train_config, run_training
 
     out = Path(config.out)
     check_output(out, config.force or config.resume, "pass --force to overwrite it")
@@ -331,7 +340,7 @@ def train_baseline(
             write_vectors_file(vectors_path, emb.words, emb.vectors)
             Path(f"{vectors_path}.info.json").write_text(json.dumps({**emb.summary(), "corpus": config.corpus}),
                                                          encoding="utf-8")
-    result = train_parser(config.train_config(str(vectors_path) if vectors_path else None), progress)
+    result = run_training(config.train_config(str(vectors_path) if vectors_path else None), progress)
     if vectors_path is not None:
         for p in (vectors_path, Path(f"{vectors_path}.words.json"), Path(f"{vectors_path}.info.json")):
             p.unlink(missing_ok=True)

@@ -23,14 +23,14 @@ import torch
 from adaptlang.adapt.config import RESUME_FREE_KEYS, AdaptConfig, AdaptResult, resolve
 from adaptlang.adapt.corpus import Packed, Tokenized, heldout_indices, ordinal, read_corpus, split_heldout, \
     tokenize_lines
-from adaptlang.adapt.model import MaskedLMObjective, apply_lora, count_parameters, extend_embeddings, \
+from adaptlang.adapt.model import MaskedLMObjective, apply_lora, base_location, count_parameters, extend_embeddings, \
     load_masked_lm
 from adaptlang.engine import FitConfig, FitResult, Interrupted, check_resumable, fit
 from adaptlang.engine.checkpoint import CHECKPOINTS, CheckpointError, CheckpointStore
-from adaptlang.engine.runtime import resolve_device
+from adaptlang.engine.runtime import resolve_device, run_lock
 from adaptlang.errors import InputError, OutputExistsError, UsageError
 from adaptlang.events import Event, Progress, silent
-from adaptlang.fileio import atomic_path
+from adaptlang.fileio import atomic_path, disk_errors
 from adaptlang.scripts import dominant_script
 from adaptlang.tasks.mlm import MaskingConfig, MLMTask, heldout_scores, pack_for, steps_per_epoch
 
@@ -75,7 +75,13 @@ class Prepared:
 
 
 def adapt_model(config: AdaptConfig, progress: Progress | None = None) -> AdaptResult:
-    """Adapt ``config.model`` to ``config.corpus`` and write ``config.output``; see the module docstring."""
+    """Adapt ``config.model`` to ``config.corpus`` and write ``config.output``; see the module docstring. OUT is
+    locked for the whole run (a second run on it fails at once); a full disk ends in one line naming OUT."""
+    with run_lock(config.output), disk_errors(config.output):
+        return _adapt(config, progress)
+
+
+def _adapt(config: AdaptConfig, progress: Progress | None) -> AdaptResult:
     from accelerate import PartialState
 
     c = resolve(config)
@@ -326,7 +332,7 @@ def _write_output(out: Path, objective: MaskedLMObjective, tokenizer: Any, c: Ad
                 "method": c.method,
                 "format": fmt,
                 "merged": bool(is_peft and c.merge),
-                "base_model": str(Path(c.model).resolve()),
+                "base_model": base_location(c.model),
                 "translit": translit_name,
                 "lang": c.lang,
                 "vocab_size": len(tokenizer),

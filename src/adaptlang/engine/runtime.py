@@ -3,10 +3,12 @@ used by every command that runs a model."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import resource
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,3 +79,15 @@ def cpu_seconds() -> float:
     """User + system CPU time of this process so far (wall time depends on other load)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def run_lock(out: str | Path) -> "contextlib.AbstractContextManager[Any]":
+    """The lock on a job's OUT (:func:`adaptlang.fileio.output_lock`), taken by the main process only: the other
+    processes of an ``accelerate launch`` / ``torchrun`` job write nothing there."""
+    import os
+
+    from adaptlang.fileio import output_lock
+
+    if os.environ.get("RANK", "0") != "0":
+        return contextlib.nullcontext()
+    return output_lock(out)

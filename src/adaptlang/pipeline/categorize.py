@@ -258,13 +258,12 @@ def adapt_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, transl
     def do_adapt(directory: Path, progress: Progress) -> dict[str, Any]:
         from adaptlang.adapt import AdaptConfig, adapt_model
         from adaptlang.adapt import Interrupted as AdaptInterrupted
-        from adaptlang.runs.progress import adapt_progress
 
         config = AdaptConfig(corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
                              translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
                              max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
         try:
-            return {"result": adapt_model(config, adapt_progress(progress)).to_dict()}
+            return {"result": adapt_model(config, progress).to_dict()}
         except AdaptInterrupted:  # adapt saved a checkpoint; its own hint (--resume) does not apply here
             raise Interrupted(f"interrupted during MLM adaptation (checkpoint saved); {RESUME_HINT}") from None
 

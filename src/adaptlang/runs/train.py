@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, Union
 
 from adaptlang.events import Progress, silent
-from adaptlang.runs.progress import training_progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from adaptlang.baseline import BaselineConfig
@@ -111,7 +110,7 @@ def train_and_score(config: TrainerConfig, tests: Sequence[str], progress: Progr
 
     model_dir = Path(config.out)
     if not (model_dir / "train.json").is_file():
-        say = training_progress(progress or silent)
+        say = progress or silent
         if isinstance(config, BaselineConfig):
             train_baseline(config, say)
         else:

@@ -18,11 +18,11 @@ from adaptlang.data.conllu import Sentence, read_conllu
 from adaptlang.data.vocab import LabelVocab
 from adaptlang.engine import FitConfig, FitResult, check_resumable, fit
 from adaptlang.engine.card import write_model_card
-from adaptlang.engine.runtime import cpu_seconds, resolve_device, set_seed, set_threads
+from adaptlang.engine.runtime import cpu_seconds, resolve_device, run_lock, set_seed, set_threads
 from adaptlang.errors import InputError, OutputExistsError, UsageError
 from adaptlang.evaluate import attachment_scores
 from adaptlang.events import Event, Progress, silent
-from adaptlang.fileio import atomic_path, check_output, write_json_atomic
+from adaptlang.fileio import atomic_path, check_output, disk_errors, write_json_atomic
 from adaptlang.models import get_encoder_class
 from adaptlang.models.parser import BiaffineParser, HeadsConfig
 from adaptlang.models.specs import EncoderSpec, encoder_spec
@@ -210,7 +210,16 @@ def small_data_policy(config: TrainConfig, n_train: int) -> tuple[TrainConfig, l
 
 
 def train_parser(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
-    """Train a UPOS tagger + biaffine parser on a CoNLL-U treebank and write a self-contained model directory."""
+    """Train a UPOS tagger + biaffine parser on a CoNLL-U treebank and write a self-contained model directory.
+
+    OUT is locked for the whole run (a second run on the same OUT fails at once); a full disk ends in one line that
+    names OUT and says that the last checkpoint is intact."""
+    with run_lock(config.out), disk_errors(config.out):
+        return run_training(config, progress)
+
+
+def run_training(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    """:func:`train_parser` without the lock (for callers that hold it, such as the baseline)."""
     say = progress or silent
     check_train_config(config)
     out, workdir, resuming = _prepare_output(config)

@@ -124,6 +124,9 @@ def load_parser(model_dir: str | os.PathLike, device: str = "auto") -> LoadedPar
     cfg_path = d / "config.json"
     if not cfg_path.is_file():
         raise ModelError(f"{d}: not a trained model directory (no config.json); train one with `adaptlang train`")
+    from adaptlang.specs import resolve_model
+
+    resolve_model(str(d), purpose="parser", option="MODEL_DIR")  # a plain encoder directory: say what to do
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
         vocabs = json.loads((d / "vocabs.json").read_text(encoding="utf-8"))
