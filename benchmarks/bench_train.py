@@ -44,12 +44,13 @@ def main() -> None:
     ap.add_argument("--treebank", action="append", required=True, help="e.g. UD_Wolof-WTB (repeatable)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--max-minutes", type=float, default=30.0, help="training budget per treebank")
-    ap.add_argument("--lr", type=float, default=5e-5)
-    ap.add_argument("--head-lr", type=float, default=1e-3)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--patience", type=int, default=5)
+    # unset options take adaptlang's own defaults (TrainConfig), so that a run with none measures what a user gets
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--head-lr", type=float, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--patience", type=int, default=None)
     ap.add_argument("--pooling", default="first")
-    ap.add_argument("--freeze-embeddings", action="store_true")
+    ap.add_argument("--train-embeddings", action="store_true", help="train the input embeddings (default: frozen)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     ap.add_argument("--max-train-sentences", type=int, default=None, help="use only the first N training sentences")
@@ -73,13 +74,14 @@ def main() -> None:
             write_conllu(cut, read_conllu(train_path)[: args.max_train_sentences])
             train_path = cut
         model_out = Path(args.workdir) / f"{tb}-{args.tag}"
+        given = {"batch_size": args.batch_size, "encoder_lr": args.lr, "head_lr": args.head_lr,
+                 "patience": args.patience}
         cfg = TrainConfig(
             train=str(train_path), dev=str(split(tb, "dev")), out=str(model_out),
             encoder={"kind": "transformer", "model": args.model, "pooling": args.pooling,
-                     "freeze_embeddings": args.freeze_embeddings},
-            epochs=args.epochs, batch_size=args.batch_size, encoder_lr=args.lr, head_lr=args.head_lr,
-            patience=args.patience, seed=args.seed, device=args.device, max_minutes=args.max_minutes, force=True,
-            threads=args.threads,
+                     "freeze_embeddings": not args.train_embeddings},
+            epochs=args.epochs, seed=args.seed, device=args.device, max_minutes=args.max_minutes, force=True,
+            threads=args.threads, **{k: v for k, v in given.items() if v is not None},
         )
         t0 = time.monotonic()
         result = train_parser(cfg)

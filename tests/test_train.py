@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from adaptlang.data.conllu import read_conllu
 from adaptlang.errors import InputError, OutputExistsError, UsageError
 from adaptlang.tasks import TrainConfig, evaluate_model, load_parser, predict, train_parser
 from conftest import TINY_CONLLU
@@ -226,7 +227,9 @@ def test_zero_shot_evaluation_with_unseen_labels(tmp_path: Path, tiny_bert_dir: 
     assert ev.scores.n_words == 3
     # obl was seen in training: obl:loc is a subtype-only unseen label, not a LAS error
     assert ev.scores.unseen_labels == {"upos": ["PROPN"], "deprel": [], "deprel_subtype": ["obl:loc"]}
-    assert (tmp_path / "pred.conllu").read_text().count("\n1\t") + 1 >= 1
+    pred = read_conllu(tmp_path / "pred.conllu")  # one sentence, every word parsed, exactly one root
+    assert [s.forms for s in pred] == [["kedi", "parkta", "uyudu"]]
+    assert sorted(pred[0].heads).count(0) == 1 and all(0 <= h <= 3 for h in pred[0].heads)
 
 
 def test_predict_input_errors(tmp_path: Path, tiny_bert_dir: Path) -> None:
@@ -271,3 +274,23 @@ def test_encoder_registry_lists_valid_kinds() -> None:
     assert get_encoder_class("transformer").kind == "transformer"
     with pytest.raises(UsageError, match="valid kinds: .*transformer"):
         get_encoder_class("lstm")
+
+
+def test_cli_strip_diacritics_log_dir_and_defaults(tmp_path: Path, tiny_bert_dir: Path, run_cli) -> None:
+    """--strip-diacritics reaches the encoder, --log-dir gets TensorBoard scalars, and the command's defaults are
+    the library's (they cannot drift apart)."""
+    from adaptlang.cli.train import _T
+    from adaptlang.models.specs import TransformerSpec
+
+    tb = tmp_path / "tb.conllu"
+    tb.write_text(TINY_CONLLU, encoding="utf-8")
+    out, logs = tmp_path / "model", tmp_path / "logs"
+    r = run_cli("train", "--train", str(tb), "--dev", str(tb), "--model", str(tiny_bert_dir), "-o", str(out),
+                "--epochs", "1", "--device", "cpu", "--strip-diacritics", "--log-dir", str(logs), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "config.json").read_text())["encoder"]["translit"] == "strip-diacritics"
+    events = list(logs.glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    defaults = TrainConfig(train="t", out="o", encoder={"kind": "transformer", "model": "m"})
+    assert _T == {"encoder_lr": defaults.encoder_lr, "head_lr": defaults.head_lr, "batch_size": defaults.batch_size}
+    assert TransformerSpec(model="m").freeze_embeddings is True

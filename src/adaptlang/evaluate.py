@@ -195,11 +195,3 @@ def evaluate_files(gold_path: str | os.PathLike, pred_path: str | os.PathLike, *
     pred = read_conllu(pred_path)
     return attachment_scores(gold, pred, n_bootstrap=n_bootstrap, seed=seed, gold_name=str(gold_path),
                              pred_name=str(pred_path))
-
-
-def evaluate_model(model_dir: str | os.PathLike, conllu_path: str | os.PathLike, **kwargs) -> Scores:
-    """Run a saved model (any encoder kind) on a gold CoNLL-U file and score it. See
-    :func:`adaptlang.tasks.evaluate_model` for the options."""
-    from adaptlang.tasks import evaluate_model as _evaluate_model
-
-    return _evaluate_model(model_dir, conllu_path, **kwargs).scores

@@ -114,7 +114,7 @@ ADAPT = {
     "--lr": optional(POSITIVE), "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
     "--mlm-probability": PROBABILITY, "--heldout-fraction": in_range(0, 0.5, lo_open=True),
     "--pppl-tokens": at_least(0), "--lora-r": at_least(1), "--lora-alpha": at_least(1), "--save-every": at_least(1),
-    "--seed": SEED,
+    "--seed": SEED, "--max-minutes": optional(POSITIVE), "--threads": THREADS,
 }
 CATEGORIZE = {
     "--seeds": at_least(1), "--epochs": at_least(1), "--baseline-epochs": optional(at_least(1)),

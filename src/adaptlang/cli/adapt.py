@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import typer
 
+from adaptlang.cli.common import THREADS_HELP
+
 HELP = """Adapt an encoder to a language by continuing its masked-language-model training on raw text.
 
 CORPUS is a UTF-8 text file (one sentence or paragraph per line); every k-th line is held out to measure MLM loss and pseudo-perplexity before and after. OUT becomes a Hugging Face model directory (--method full, or lora with --merge) or a PEFT adapter directory (--method lora), plus adaptlang.json (method, base model, transliteration) and adapt.json (every figure and the resolved configuration). Checkpoints are written every --save-every steps and on Ctrl-C / SIGTERM; rerun the same command with --resume to continue. Runs unchanged under `accelerate launch`.
@@ -43,6 +45,13 @@ def adapt(
     lora_alpha: int = typer.Option(16, "--lora-alpha"),
     save_every: int = typer.Option(500, "--save-every", help="Checkpoint every N steps."),
     seed: int = typer.Option(0, "--seed"),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: stop at the first step "
+                                                "past it (the model is still measured and written)."),
+    strip_diacritics: bool = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic "
+                                          "harakat, Hebrew niqqud, ...) before tokenization."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
+    log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
+                                          "rate) to this directory."),
     encoding_errors: str = typer.Option("strict", "--encoding-errors", help="strict, replace or ignore."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in OUT."),
@@ -59,7 +68,7 @@ def adapt(
 
     lang = check_lang(lang) if lang is not None else None  # an unknown code fails before torch is imported
     from adaptlang.adapt import AdaptConfig, adapt_model
-    from adaptlang.cli.common import console, emit_json, err_console
+    from adaptlang.cli.common import apply_threads, console, emit_json, err_console
 
     config = AdaptConfig(
         corpus=corpus, model=model, output=output, method=method, merge=merge, translit=translit, lang=lang,
@@ -67,8 +76,10 @@ def adapt(
         steps=steps, epochs=epochs, lr=lr, warmup=warmup, weight_decay=weight_decay,
         mlm_probability=mlm_probability, whole_word_mask=whole_word_mask, heldout_fraction=heldout_fraction,
         pppl_tokens=pppl_tokens, lora_r=lora_r, lora_alpha=lora_alpha, save_every=save_every, seed=seed,
-        encoding_errors=encoding_errors, force=force, resume=resume,
+        encoding_errors=encoding_errors, force=force, resume=resume, max_minutes=max_minutes,
+        strip_diacritics=strip_diacritics, log_dir=log_dir,
     )
+    apply_threads(threads)
     reporter = _ProgressReporter(err_console, quiet)
     try:
         result = adapt_model(config, progress=reporter)

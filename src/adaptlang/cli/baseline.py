@@ -46,6 +46,8 @@ def baseline(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
+    log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
+                                          "rate, dev scores) to this directory."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -63,7 +65,7 @@ def baseline(
     config = BaselineConfig(
         train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
-        dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume,
+        dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume, log_dir=log_dir,
     )
     corpus_progress = _CorpusProgress(quiet)
     with TrainProgress(quiet) as progress:

@@ -76,6 +76,8 @@ def train(
                                              "model's maximum); longer sentences use overlapping windows."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
+    strip_diacritics: bool = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic "
+                                          "harakat, Hebrew niqqud, ...) from every word before tokenization."),
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
@@ -93,7 +95,8 @@ def train(
 
     encoder = {"kind": "transformer", "model": model, "pooling": pooling, "scalar_mix": scalar_mix,
                "random_init": random_init, "freeze_embeddings": freeze_embeddings, "freeze_layers": freeze_layers,
-               "max_length": max_length, **({"allow_causal": True} if allow_causal else {})}
+               "max_length": max_length, **({"allow_causal": True} if allow_causal else {}),
+               **({"translit": "strip-diacritics"} if strip_diacritics else {})}
     config = TrainConfig(train=train_file, dev=dev_file, out=output, encoder=encoder, epochs=epochs, batch_size=batch_size,
                          max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
                          seed=seed, device=device, max_minutes=max_minutes, threads=threads, force=force,

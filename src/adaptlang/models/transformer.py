@@ -158,6 +158,8 @@ class TransformerEncoder(WordEncoder):
         config.setdefault("translit", None)
         if spec.translit and not config["translit"]:
             config["translit"] = spec.translit
+        elif spec.translit and config["translit"] == "strip-diacritics":  # --strip-diacritics, then the model's scheme
+            config["translit"] = f"strip-diacritics+{spec.translit}"
         allow_causal = bool(config.get("allow_causal"))
         check_not_causal(spec, None, allow_causal)  # before reading weights, when config.json tells
         model, tokenizer = load_backbone(spec)
