@@ -132,20 +132,9 @@ def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool)
             raise InputError(
                 path, f"expected {N_COLUMNS} tab-separated columns, found {len(cols)}", line=line_no
             )
-        try:
-            tid = parse_id_value(cols[ID])
-        except (ParseException, ValueError):
-            tid = None
-        if tid is None or cols[ID] == "_":
-            raise InputError(path, f"bad ID {cols[ID]!r}; expected an integer, a range like 3-4, or 8.1", line=line_no)
+        tid = _parse_id(cols[ID], path, line_no)
         if isinstance(tid, tuple):
-            if tid[1] == "-":
-                if tid[0] != expected or tid[2] < tid[0]:
-                    raise InputError(path, f"multiword range {cols[ID]} out of order (next word is {expected})", line=line_no)
-                seen_range_end = max(seen_range_end, tid[2])
-            elif tid[1] == ".":
-                if tid[0] != expected - 1:
-                    raise InputError(path, f"empty node {cols[ID]} out of order (last word is {expected - 1})", line=line_no)
+            seen_range_end = _check_token_or_empty_node(tid, cols[ID], expected, seen_range_end, path, line_no)
             continue
         if tid != expected:
             what = "duplicate" if tid < expected else "out-of-order"
@@ -153,19 +142,10 @@ def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool)
         expected += 1
         if not cols[FORM]:
             raise InputError(path, "empty FORM", line=line_no)
-        if cols[HEAD] == "_":
-            head: int | None = None
-        else:
-            try:
-                head = parse_int_value(cols[HEAD])
-            except (ParseException, ValueError):
-                head = None
-            if head is None or not cols[HEAD].isdigit():
-                raise InputError(path, f"HEAD {cols[HEAD]!r} is not a non-negative integer", line=line_no)
         word_lines.append(idx)
         forms.append(cols[FORM])
         upos.append(cols[UPOS])
-        heads.append(head)
+        heads.append(_parse_head(cols[HEAD], path, line_no))
         deprels.append(cols[DEPREL])
         head_lines.append(line_no)
     first_line = block[0][0]
@@ -173,25 +153,69 @@ def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool)
         raise InputError(path, "sentence has no words", line=first_line)
     if seen_range_end > len(forms):
         raise InputError(path, f"multiword range reaches word {seen_range_end} beyond the last word", line=first_line)
-    n = len(forms)
+    _check_heads(heads, head_lines, path, first_line, require_tree)
+    return Sentence(lines, word_lines, forms, upos, heads, deprels, first_line=first_line, source=path)
+
+
+def _parse_id(value: str, path: str, line_no: int) -> int | tuple:
+    """A word ID (int), a multiword range ``(3, "-", 4)`` or an empty node ``(8, ".", 1)``."""
+    try:
+        tid = parse_id_value(value)
+    except (ParseException, ValueError):
+        tid = None
+    if tid is None or value == "_":
+        raise InputError(path, f"bad ID {value!r}; expected an integer, a range like 3-4, or 8.1", line=line_no)
+    return tid
+
+
+def _check_token_or_empty_node(tid: tuple, value: str, expected: int, seen_range_end: int, path: str,
+                               line_no: int) -> int:
+    """Check the place of a multiword range or empty node; return the furthest word a range reaches so far."""
+    if tid[1] == "-":
+        if tid[0] != expected or tid[2] < tid[0]:
+            raise InputError(path, f"multiword range {value} out of order (next word is {expected})", line=line_no)
+        return max(seen_range_end, tid[2])
+    if tid[1] == "." and tid[0] != expected - 1:
+        raise InputError(path, f"empty node {value} out of order (last word is {expected - 1})", line=line_no)
+    return seen_range_end
+
+
+def _parse_head(value: str, path: str, line_no: int) -> int | None:
+    """HEAD as an integer, or None for ``_``."""
+    if value == "_":
+        return None
+    try:
+        head = parse_int_value(value)
+    except (ParseException, ValueError):
+        head = None
+    if head is None or not value.isdigit():
+        raise InputError(path, f"HEAD {value!r} is not a non-negative integer", line=line_no)
+    return head
+
+
+def _check_heads(heads: list[int | None], head_lines: list[int], path: str, first_line: int,
+                 require_tree: bool) -> None:
+    """HEADs in range and not self-loops; with ``require_tree``, also one root and no cycle."""
+    n = len(heads)
     for i, h in enumerate(heads):
         if h is not None and h > n:
             raise InputError(path, f"HEAD {h} is out of range: the sentence has {n} words", line=head_lines[i])
         if h is not None and h == i + 1:
             raise InputError(path, f"word {i + 1} is its own HEAD", line=head_lines[i])
-    if require_tree:
-        if any(h is None for h in heads):
-            i = heads.index(None)
-            raise InputError(path, "HEAD is '_' but a dependency tree is required here", line=head_lines[i])
-        roots = [i for i, h in enumerate(heads) if h == 0]
-        if not roots:
-            raise InputError(path, "sentence has no root (no word with HEAD 0)", line=first_line)
-        if len(roots) > 1:
-            raise InputError(path, f"sentence has {len(roots)} roots (words {', '.join(str(r + 1) for r in roots)})", line=head_lines[roots[1]])
-        cycle = find_cycle([0] + [int(h) for h in heads])  # type: ignore[arg-type]
-        if cycle:
-            raise InputError(path, f"HEADs form a cycle through words {cycle}", line=head_lines[cycle[0] - 1])
-    return Sentence(lines, word_lines, forms, upos, heads, deprels, first_line=first_line, source=path)
+    if not require_tree:
+        return
+    if any(h is None for h in heads):
+        i = heads.index(None)
+        raise InputError(path, "HEAD is '_' but a dependency tree is required here", line=head_lines[i])
+    roots = [i for i, h in enumerate(heads) if h == 0]
+    if not roots:
+        raise InputError(path, "sentence has no root (no word with HEAD 0)", line=first_line)
+    if len(roots) > 1:
+        raise InputError(path, f"sentence has {len(roots)} roots (words {', '.join(str(r + 1) for r in roots)})",
+                         line=head_lines[roots[1]])
+    cycle = find_cycle([0] + [int(h) for h in heads])  # type: ignore[arg-type]
+    if cycle:
+        raise InputError(path, f"HEADs form a cycle through words {cycle}", line=head_lines[cycle[0] - 1])
 
 
 def find_cycle(heads: Sequence[int]) -> list[int] | None:
