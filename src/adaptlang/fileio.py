@@ -414,3 +414,19 @@ def check_writable(path: str | os.PathLike | None, option: str = "--json") -> No
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: cannot write in {parent} (permission denied or read-only); "
                          "give another path")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (read in 1 MB chunks); a missing file or a directory is an InputError."""
+    import hashlib
+
+    from adaptlang.errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "no such file" if not p.exists() else "is not a regular file")
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -3,24 +3,12 @@ from (base model, data files with their SHA-256), how well it did, and the comma
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from adaptlang.fileio import write_text_atomic
-
-
-def file_sha256(path: str | Path) -> str | None:
-    p = Path(path)
-    if not p.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from adaptlang.fileio import file_sha256, write_text_atomic
 
 
 def invoking_command() -> str:
@@ -45,7 +33,7 @@ def write_model_card(directory: Path, *, title: str, summary: str, base_model: s
     lines += ["---", "", f"# {title}", "", summary, "", "## Data", "", "| role | file | SHA-256 |", "| --- | --- | --- |"]
     for role, path in data.items():
         if path:
-            lines.append(f"| {role} | `{path}` | `{file_sha256(path) or 'not a file'}` |")
+            lines.append(f"| {role} | `{path}` | `{file_sha256(path) if Path(path).is_file() else 'not a file'}` |")
     lines += ["", "## Scores", ""]
     if scores:
         lines += ["| metric | value |", "| --- | ---: |"]

@@ -14,21 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from adaptlang.errors import InputError, OutputExistsError
-from adaptlang.fileio import write_json_atomic
+from adaptlang.errors import OutputExistsError
+from adaptlang.fileio import file_sha256, write_json_atomic
 
 RUN_MARKER = "run.json"  # written at the top of RUN when it is created, so --force never deletes a stranger
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "no such file" if not p.exists() else "is not a regular file")
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def model_fingerprint(model: str) -> str:
