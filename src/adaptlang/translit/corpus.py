@@ -15,7 +15,7 @@ import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from adaptlang.data.text import ReadStats, display_name, iter_lines
 from adaptlang.errors import InputError, UsageError
@@ -222,21 +222,9 @@ def transliterate_file(
     ``strip_diacritics`` removes optional marks first (scheme ``strip-diacritics+<scheme>``), or alone when neither
     ``scheme`` nor ``to`` is given.
     """
-    from adaptlang.translit.base import pick_scheme
-    from adaptlang.translit.scripts import dominant_script
-
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if strip_diacritics and scheme is None and to is None:
-        scheme = STRIP
-    elif strip_diacritics and scheme is not None:
-        scheme = f"{STRIP}+{scheme}" if isinstance(scheme, str) else ChainTransliterator(
-            [get_transliterator(STRIP), scheme])
-    if (scheme is None) == (to is None):
-        raise UsageError("give either --scheme NAME or --to SCRIPT (e.g. --to latin), or --strip-diacritics alone")
-    t: Transliterator | None = None
-    if scheme is not None:  # an unknown scheme is reported before any file is opened
-        t = get_transliterator(scheme, lang=lang) if isinstance(scheme, str) else scheme
+    t = _given_transliterator(scheme, to, lang, strip_diacritics)  # an unknown scheme is reported before any I/O
     if output != "-":
         check_output(output, force)
         if input_path != "-" and Path(output).resolve() == Path(input_path).resolve():
@@ -253,69 +241,114 @@ def transliterate_file(
         fmt = "conllu" if (str(input_path).endswith((".conllu", ".conll")) or looks_like_conllu(lines.head)) \
             else "text"
     picked = None
-    if to is not None:
-        to = normalize_script(to)
-    if scheme is None:
-        sample = lines.head
-        if fmt == "conllu":  # judge by FORM only: MISC glosses or comments may be in another script
-            sample = [ln.split("\t")[1] for ln in lines.head if ln and not ln.startswith("#") and ln.count("\t") == 9]
-        script = dominant_script(sample)
-        chosen = pick_scheme(script, lang, to)  # type: ignore[arg-type]
-        if chosen is None:
-            raise UsageError(
-                f"{name}: no scheme moves {script or 'text without letters'} to {to}"
-                + (" (the text is already in that script)" if script == to else "")
-                + "; give --scheme (see --list)")
-        picked = f"{chosen} (input script {script}, language {lang or 'not given'})"
-        t = get_transliterator(f"{STRIP}+{chosen}" if strip_diacritics else chosen, lang=lang)
-    assert t is not None
+    if t is None:
+        t, picked = _picked_transliterator(lines.head, fmt, name, normalize_script(to), lang,  # type: ignore[arg-type]
+                                           strip_diacritics)
     n_workers = workers if workers is not None else default_workers(input_path)
     if fmt == "conllu":
         n_workers = 1  # sentence blocks are small and the word cache already makes this fast
     cov = Coverage(t.target_script)
     start = time.perf_counter()
-    n_out = 0
     conllu_stats: dict[str, int] | None = None
     # Written into place at the end (a regular file), or streamed into stdout, a device or a FIFO; a reader that
     # closes the pipe early ends the run with OutputClosedError, never a success.
     with open_output(output, binary=True, fsync=False) as f:
         if fmt == "conllu":
-            ct = ConlluTransliterator(t.transliterate, name)
-            for block, first in iter_sentences(iter(lines)):
-                data = ("\n".join(ct.sentence(block, first)) + "\n\n").encode("utf-8")
-                f.write(data)
-                n_out += len(data)
-                if progress and ct.stats.n_sentences % 200 == 0:
-                    progress(stats.n_bytes)
-            cov.add(ct.field_counts, t.transliterate)
-            conllu_stats = asdict(ct.stats)
+            n_out, conllu_stats = _write_conllu(lines, f, t, cov, name, stats, progress)
         elif input_path != "-" and encoding_errors == "strict":
             n_out = _text_file_fast(input_path, f, t, cov, n_workers, stats, progress)
         elif n_workers <= 1:
-            for chunk in _chunked(iter(lines), chunk_chars):
-                data = _text_chunk(t, cov, chunk).encode("utf-8")
-                f.write(data)
-                if interactive:
-                    f.flush()
-                n_out += len(data)
-                if progress:
-                    progress(stats.n_bytes)
+            n_out = _write_text_chunks(lines, f, t, cov, chunk_chars, interactive, stats, progress)
         else:
-            ctx = multiprocessing.get_context()
-            with ctx.Pool(n_workers, initializer=_init_worker, initargs=(t.name,)) as pool:
-                pending: deque[Any] = deque()
-                for chunk in _chunked(iter(lines), chunk_chars):
-                    pending.append(pool.apply_async(_work_text_chunk, (chunk,)))
-                    while len(pending) > 2 * n_workers:
-                        n_out += _drain_one(pending, f, cov)
-                        if progress:
-                            progress(stats.n_bytes)
-                while pending:
-                    n_out += _drain_one(pending, f, cov)
-                if progress:
-                    progress(stats.n_bytes)
+            n_out = _write_text_pool(lines, f, t, cov, chunk_chars, n_workers, stats, progress)
     seconds = time.perf_counter() - start
     return _report(t, cov, input_path, output, fmt, stats, n_out, seconds, n_workers, conllu_stats, picked)
+
+
+def _given_transliterator(scheme: str | Transliterator | None, to: str | None, lang: str | None,
+                          strip_diacritics: bool) -> Transliterator | None:
+    """The transliterator that ``scheme`` (and ``strip_diacritics``) name; None when ``to`` asks to pick one."""
+    if strip_diacritics and scheme is None and to is None:
+        scheme = STRIP
+    elif strip_diacritics and scheme is not None:
+        scheme = f"{STRIP}+{scheme}" if isinstance(scheme, str) else ChainTransliterator(
+            [get_transliterator(STRIP), scheme])
+    if (scheme is None) == (to is None):
+        raise UsageError("give either --scheme NAME or --to SCRIPT (e.g. --to latin), or --strip-diacritics alone")
+    if scheme is None:
+        return None
+    return get_transliterator(scheme, lang=lang) if isinstance(scheme, str) else scheme
+
+
+def _picked_transliterator(head: list[str], fmt: str, name: str, to: str, lang: str | None,
+                           strip_diacritics: bool) -> tuple[Transliterator, str]:
+    """``--to``: the best scheme for the dominant script of the first lines (FORM only in CoNLL-U: MISC glosses or
+    comments may be in another script), and the sentence that says what was picked."""
+    from adaptlang.translit.base import pick_scheme
+    from adaptlang.translit.scripts import dominant_script
+
+    sample = head
+    if fmt == "conllu":
+        sample = [ln.split("\t")[1] for ln in head if ln and not ln.startswith("#") and ln.count("\t") == 9]
+    script = dominant_script(sample)
+    chosen = pick_scheme(script, lang, to)
+    if chosen is None:
+        raise UsageError(
+            f"{name}: no scheme moves {script or 'text without letters'} to {to}"
+            + (" (the text is already in that script)" if script == to else "")
+            + "; give --scheme (see --list)")
+    picked = f"{chosen} (input script {script}, language {lang or 'not given'})"
+    return get_transliterator(f"{STRIP}+{chosen}" if strip_diacritics else chosen, lang=lang), picked
+
+
+def _write_conllu(lines: Iterable[str], f: BinaryIO, t: Transliterator, cov: Coverage, name: str,
+                  stats: ReadStats, progress: Callable[[int], None] | None) -> tuple[int, dict[str, int]]:
+    """CoNLL-U, sentence by sentence; (bytes written, the transliterator's per-field counts)."""
+    ct = ConlluTransliterator(t.transliterate, name)
+    n_out = 0
+    for block, first in iter_sentences(iter(lines)):
+        data = ("\n".join(ct.sentence(block, first)) + "\n\n").encode("utf-8")
+        f.write(data)
+        n_out += len(data)
+        if progress and ct.stats.n_sentences % 200 == 0:
+            progress(stats.n_bytes)
+    cov.add(ct.field_counts, t.transliterate)
+    return n_out, asdict(ct.stats)
+
+
+def _write_text_chunks(lines: Iterable[str], f: BinaryIO, t: Transliterator, cov: Coverage, chunk_chars: int,
+                       interactive: bool, stats: ReadStats, progress: Callable[[int], None] | None) -> int:
+    """Text in this process, chunk by chunk (flushed after each chunk when typed at a terminal); bytes written."""
+    n_out = 0
+    for chunk in _chunked(iter(lines), chunk_chars):
+        data = _text_chunk(t, cov, chunk).encode("utf-8")
+        f.write(data)
+        if interactive:
+            f.flush()
+        n_out += len(data)
+        if progress:
+            progress(stats.n_bytes)
+    return n_out
+
+
+def _write_text_pool(lines: Iterable[str], f: BinaryIO, t: Transliterator, cov: Coverage, chunk_chars: int,
+                     n_workers: int, stats: ReadStats, progress: Callable[[int], None] | None) -> int:
+    """Text on a pool of ``n_workers`` processes, chunks written in input order; bytes written."""
+    n_out = 0
+    ctx = multiprocessing.get_context()
+    with ctx.Pool(n_workers, initializer=_init_worker, initargs=(t.name,)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in _chunked(iter(lines), chunk_chars):
+            pending.append(pool.apply_async(_work_text_chunk, (chunk,)))
+            while len(pending) > 2 * n_workers:
+                n_out += _drain_one(pending, f, cov)
+                if progress:
+                    progress(stats.n_bytes)
+        while pending:
+            n_out += _drain_one(pending, f, cov)
+        if progress:
+            progress(stats.n_bytes)
+    return n_out
 
 
 def _text_file_fast(path: str, f: BinaryIO, t: Transliterator, cov: Coverage, n_workers: int, stats: ReadStats,
