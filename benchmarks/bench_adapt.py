@@ -67,10 +67,10 @@ def run_reference(args: argparse.Namespace) -> dict:
                               TrainingArguments)
     from transformers.utils import logging as hf_logging
 
-    from adaptlang.adapt.config import AdaptConfig
     from adaptlang.adapt.corpus import read_corpus, split_heldout, tokenize_lines
     from adaptlang.adapt.model import LoadedModel, MaskedLMObjective
-    from adaptlang.adapt.run import _pack, evaluate, peak_memory_mb, reset_peak_memory
+    from adaptlang.engine.runtime import peak_memory_mb, reset_peak_memory
+    from adaptlang.tasks.mlm import MaskingConfig, heldout_scores, pack_for
 
     hf_logging.set_verbosity_error()
     torch.set_num_threads(args.threads)
@@ -96,22 +96,22 @@ def run_reference(args: argparse.Namespace) -> dict:
     )
     trainer = Trainer(model=model, args=targs, train_dataset=blocks, data_collator=collator)
     held_tok = tokenize_lines(held, tok)
-    held_data = _pack(held_tok, L, tok)
-    cfg = AdaptConfig(corpus=args.corpus, model=args.model, output="-", batch_size=args.batch_size,
-                      pppl_tokens=args.pppl_tokens, seed=args.seed)
+    held_data = pack_for(held_tok, L, tok)
     device = next(model.parameters()).device
 
     def score() -> dict:
         obj = MaskedLMObjective(LoadedModel(model, tok, "cls" if hasattr(model, "cls") else "lm_head", True,
                                             model.base_model_prefix))
-        return evaluate(obj, held_data, tok, cfg, device, model.get_input_embeddings().weight.shape[0])
+        return heldout_scores(obj, held_data, batch_size=args.batch_size, masking=MaskingConfig(),
+                              mask_token_id=tok.mask_token_id, vocab_size=model.get_input_embeddings().weight.shape[0],
+                              seed=args.seed, pppl_tokens=args.pppl_tokens, device=device)
 
     before = score()
     reset_peak_memory()  # as adaptlang does: the memory of training, not of loading
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0
-    peak = peak_memory_mb()  # training peak, as adaptlang reports it
+    peak = peak_memory_mb(device)  # training peak, as adaptlang reports it
     after = score()
     tokens = args.steps * args.batch_size * L
     return {
