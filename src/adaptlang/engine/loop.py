@@ -125,6 +125,7 @@ class FitResult:
     device: str = "cpu"
     n_processes: int = 1
     meta: dict[str, Any] = field(default_factory=dict)  # the caller's metadata, as saved (or as restored)
+    selected: bool = True  # the kept weights were selected on dev (False: the last epoch's, by design)
 
     @property
     def best_is_last(self) -> bool:
@@ -192,15 +193,31 @@ def _check(cfg: FitConfig) -> None:
         raise UsageError(f"--patience must be 0 (never stop early) or positive, got {cfg.patience}")
 
 
-def check_resumable(saved: dict[str, Any] | None, current: dict[str, Any], what: str = "options") -> None:
-    """Refuse to resume a run whose saved options differ from the current ones, naming the options."""
+def check_resumable(saved: dict[str, Any] | None, current: dict[str, Any], what: str = "options",
+                    flags: dict[str, str] | None = None) -> None:
+    """Refuse to resume a run whose saved options differ from the current ones, naming the command-line flags.
+
+    A nested dict (an encoder spec) is compared key by key (``encoder.pooling`` names ``--pooling``). ``flags``
+    maps a key (``encoder_lr``, ``encoder.n_layers``) to its flag where the two are spelled differently; any other
+    key ``some_key`` is named ``--some-key``."""
     if saved is None:
         return
-    diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    diff = _differing_keys(saved, current)
     if diff:
-        flags = ", ".join("--" + k.replace("_", "-") for k in diff)
-        raise UsageError(f"--resume: {what} differ from the interrupted run ({flags}); rerun with the same options "
-                         "or start over with --force")
+        names = sorted({(flags or {}).get(k) or "--" + k.rpartition(".")[2].replace("_", "-") for k in diff})
+        raise UsageError(f"--resume: {what} differ from the interrupted run ({', '.join(names)}); rerun with the "
+                         "same options or start over with --force")
+
+
+def _differing_keys(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    diff = []
+    for k in sorted(set(saved) | set(current)):
+        a, b = saved.get(k), current.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff += _differing_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            diff.append(prefix + k)
+    return diff
 
 
 def make_accelerator(device: torch.device, bf16: bool) -> Any:
@@ -495,13 +512,14 @@ class _Loop:
         if s.best_epoch and self.cfg.select_metric:
             load_trainable_state(self.unwrapped, load_tensors(self.store.root / "best.safetensors"))
         records = tuple(EpochRecord(**r) for r in s.records)
-        best_dev = next((r.dev for r in records if r.epoch == s.best_epoch), {})
+        kept = s.best_epoch if self.cfg.select_metric else (records[-1].epoch if records else 0)  # no selection: last
+        best_dev = next((r.dev for r in records if r.epoch == kept), {})
         seconds = max(time.monotonic() - self.t_run, 1e-9)
         rates = {k: round(v / seconds, 2) for k, v in self.run_units.items()}
         if self.main:
             self.say(Event("done", message=s.reason or "completed", seconds=round(self._elapsed(), 2),
                            step=s.step, total=self.total_steps))
-        return FitResult(s.best_epoch, best_dev, records, s.reason == "patience", round(self._elapsed(), 2),
+        return FitResult(kept, best_dev, records, s.reason == "patience", round(self._elapsed(), 2),
                          self.resumed_epoch, s.reason or "completed", s.step, s.planned_epochs,
                          self.resumed_from_step, tuple(s.losses), dict(s.units), rates, peak,
-                         str(self.acc.device), self.acc.num_processes, self.meta)
+                         str(self.acc.device), self.acc.num_processes, self.meta, bool(self.cfg.select_metric))

@@ -33,6 +33,7 @@ from adaptlang.tasks.batching import bucket_batches
 
 DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
 SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tiny dev set is too noisy to stop on)
+SMALL_DEV = 20  # dev sentences; below this, no epoch is selected on dev either: the last (lowest-LR) epoch is kept
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ NUMERIC_OPTIONS = {"--epochs": at_least(1), "--batch-size": at_least(1), "--max-
                    "--max-minutes": optional(POSITIVE), "--dropout": FRACTION, "--arc-dim": at_least(1),
                    "--rel-dim": at_least(1)}
 OPTION_FIELDS = {"--lr": "encoder_lr", "--beta2": "adam_beta2"}
+# --resume's refusal names flags: the fields (and encoder fields) whose flag is spelled otherwise, per encoder kind
+RESUME_FLAGS = {"transformer": {"encoder_lr": "--lr", "adam_beta2": "--beta2"},
+                "bilstm": {"encoder_lr": "--lr", "head_lr": "--lr", "adam_beta2": "--beta2",
+                           "encoder.n_layers": "--layers", "encoder.pretrained_vectors": "--corpus"}}
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,10 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     cpu_start = cpu_seconds()
     train_sents, dev_sents, dev_source = read_treebanks(config)
     config, notes = small_data_policy(config, len(train_sents))
+    select = "las" if len(dev_sents) >= SMALL_DEV else None
+    if select is None:
+        notes.append(f"a dev set of {len(dev_sents)} sentences (under {SMALL_DEV}) is too small to pick an epoch on: "
+                     "the last epoch is kept (the learning rate has decayed to zero by then)")
     for note in notes:
         say(Event("note", message=note))
     upos = LabelVocab.build("upos", (u for s in train_sents for u in s.upos))
@@ -243,7 +252,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     examples = [Example(s.forms, upos.indices(s.upos), [int(h) for h in s.heads], deprel.indices(s.deprels))
                 for s in train_sents]
     task = ParseTask(model, examples, dev_sents, LoadedParser(model, upos, deprel, {}, device), config)
-    result = _fit(task, config, workdir, device, resuming, say)
+    result = _fit(task, config, workdir, device, resuming, say, select)
     train_result = _result(config, result, model, encoder.config, len(train_sents), len(dev_sents), cpu_start,
                            tuple(notes))
     full_config = {"kind": MODEL_KIND, "version": FORMAT_VERSION, "encoder": encoder.config,
@@ -267,15 +276,16 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
 
 
 def _fit(task: ParseTask, config: TrainConfig, workdir: Path, device: torch.device, resuming: bool,
-         say: Progress) -> FitResult:
+         say: Progress, select: str | None) -> FitResult:
     from adaptlang.engine.checkpoint import CheckpointStore
 
     if resuming:
         saved = CheckpointStore(workdir / "checkpoints").latest_state() or {}
-        check_resumable(saved.get("meta", {}).get("train_config"), _comparable(config))
+        check_resumable(saved.get("meta", {}).get("train_config"), _comparable(config),
+                        flags=RESUME_FLAGS.get(config.encoder.kind))  # type: ignore[union-attr]
     fit_cfg = FitConfig(epochs=config.epochs, grad_accum=config.grad_accum, warmup=config.warmup,
                         weight_decay=config.weight_decay, adam_beta2=config.adam_beta2, patience=config.patience,
-                        select_metric="las", seed=config.seed, device=str(device), max_minutes=config.max_minutes,
+                        select_metric=select, seed=config.seed, device=str(device), max_minutes=config.max_minutes,
                         log_dir=config.log_dir)
     workdir.mkdir(parents=True, exist_ok=True)
     return fit(task, fit_cfg, workdir / "checkpoints", progress=say, resume=resuming,
@@ -287,7 +297,7 @@ def _result(config: TrainConfig, r: FitResult, model: BiaffineParser, encoder_co
             n_dev: int, cpu_start: float, notes: tuple[str, ...]) -> TrainResult:
     fresh = [e for e in r.epochs if e.epoch > r.resumed_from_epoch]
     speed = sum(e.train_sentences_per_s for e in fresh) / len(fresh) if fresh else 0.0
-    if r.best_is_last and r.stop_reason != "patience" and len(r.epochs) > 1:
+    if r.selected and r.best_is_last and r.stop_reason != "patience" and len(r.epochs) > 1:
         notes = notes + (f"the best dev epoch was the last one ({r.best_epoch}): the model was still improving; "
                          "more epochs or minutes may help",)
     return TrainResult(
