@@ -58,6 +58,9 @@ class BiLSTMEncoderConfig:
     pretrained_dim: int = 0  # filled in by build() from the vectors
     pretrained_info: dict[str, Any] | None = None  # filled in by build(): where the vectors came from (report only)
     freeze_pretrained: bool = True
+    # Size of an optional extra per-word input concatenated to the word representation (``forward``'s
+    # ``features["extra"]`` [B, W, extra_dim]): the frozen transformer vectors of the "features" encoder.
+    extra_dim: int = 0
 
     def __post_init__(self) -> None:
         if self.char_model not in CHAR_MODELS:
@@ -135,7 +138,7 @@ class BiLSTMWordEncoder(WordEncoder):
             self.word_embed.weight[PAD_ID].zero_()
         char_cls = CharLSTM if config.char_model == "lstm" else CharCNN
         self.char_model = char_cls(lex.n_chars, config.char_dim, config.char_hidden, config.char_out, config.dropout)
-        in_dim = config.word_dim + config.char_out
+        in_dim = config.word_dim + config.char_out + config.extra_dim
         self.pretrained: nn.Embedding | None = None
         if config.pretrained_dim:
             self.pretrained = nn.Embedding(lex.n_pretrained, config.pretrained_dim, padding_idx=PAD_ID)
@@ -267,6 +270,8 @@ class BiLSTMWordEncoder(WordEncoder):
         parts = [self.word_embed(word_ids), char_vecs[features["type_ids"]]]  # each [B, W, *]
         if self.pretrained is not None and pre_ids is not None:
             parts.append(self.pretrained_proj(self.pretrained(pre_ids)))  # [B, W, word_dim]
+        if self.hparams.extra_dim:
+            parts.append(features["extra"].to(parts[0].dtype))  # [B, W, extra_dim]
         x = self.dropout(torch.cat(parts, dim=-1))  # [B, W, in_dim]
         lengths = mask.sum(dim=1).clamp(min=1).cpu()  # [B]
         h = x
