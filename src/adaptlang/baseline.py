@@ -264,6 +264,11 @@ class BaselineConfig:
     arc_dim: int = 400
     rel_dim: int = 100
     embedding: EmbeddingConfig = EmbeddingConfig()
+    # Frozen contextual vectors (UDPipe 2 style): a pretrained model (hub id, directory, adapter, adapted model)
+    # whose last `embedding_layers` layers, at each word's first piece, are a further input of the BiLSTM.
+    embeddings: str | None = None
+    embedding_layers: int = 4
+    embedding_mix: str = "mean"  # "mean" (fixed average of the layers) or "scalar" (learned weights)
     device: str = "auto"
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
@@ -273,12 +278,17 @@ class BaselineConfig:
         return asdict(self)
 
     def encoder_config(self, vectors_path: str | None) -> dict[str, Any]:
-        return {
+        """The BiLSTM encoder's config; with ``embeddings``, the ``features`` encoder's that wraps it."""
+        bilstm = {
             "kind": "bilstm", "word_dim": self.word_dim, "char_model": self.char_model, "char_dim": self.char_dim,
             "char_hidden": self.char_hidden, "char_out": self.char_out, "hidden": self.hidden,
             "n_layers": self.n_layers, "dropout": self.dropout, "word_dropout": self.word_dropout,
             "pretrained_vectors": vectors_path,
         }
+        if not self.embeddings:
+            return bilstm
+        return {"kind": "features", "model": self.embeddings, "layers": self.embedding_layers,
+                "mix": self.embedding_mix, "bilstm": {k: v for k, v in bilstm.items() if k != "kind"}}
 
     def train_config(self, vectors_path: str | None = None) -> "TrainConfig":
         """The baseline as a preset of the shared training config: the BiLSTM encoder, one learning rate for the
@@ -322,13 +332,17 @@ def _train_baseline(config: BaselineConfig, progress: Any,
 
     from adaptlang.data.conllu import read_conllu
     from adaptlang.fileio import check_output
-    from adaptlang.models.bilstm import BiLSTMEncoderConfig, write_vectors_file
+    from adaptlang.models.bilstm import write_vectors_file
+    from adaptlang.models.specs import encoder_spec
+    from adaptlang.specs import resolve_model
     from adaptlang.tasks.parse import check_train_config, run_training
 
     out = Path(config.out)
     check_output(out, config.force or config.resume, "pass --force to overwrite it")
     check_train_config(config.train_config())
-    BiLSTMEncoderConfig.from_dict(config.encoder_config(None))  # validate the encoder options before any slow work
+    encoder_spec(config.encoder_config(None))  # validate the encoder options before any slow work
+    if config.embeddings:  # a wrong --embeddings fails now, not after the corpus vectors
+        resolve_model(config.embeddings, purpose="encoder", option="--embeddings")
     vectors_path: Path | None = None
     if config.corpus:
         vectors_path = _vectors_cache(out)

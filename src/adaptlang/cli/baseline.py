@@ -14,7 +14,7 @@ _D = {name: field.default for name, field in BaselineConfig.__dataclass_fields__
 
 BASELINE_HELP = """Train the from-scratch baseline: a character + word BiLSTM tagger and biaffine parser.
 
-No pretrained model is used: each word is a character BiLSTM (or CNN) vector plus a word embedding trained on --train (with word dropout and an unknown-word token), optionally plus word vectors from a raw corpus (--corpus: plain text, on which a small skip-gram model is trained first, or a fastText .vec file), contextualised by a multi-layer BiLSTM. The UPOS head, biaffine parser, MST decoding, training loop and model format are those of `adaptlang train`, so `adaptlang evaluate OUT` and `adaptlang predict OUT` work unchanged. Without --dev the last 10% of --train is held out for model selection (said in the output). The best epoch by dev LAS is kept; --resume continues an interrupted run."""
+By default no pretrained model is used: each word is a character BiLSTM (or CNN) vector plus a word embedding trained on --train (with word dropout and an unknown-word token), optionally plus word vectors from a raw corpus (--corpus: plain text, on which a small skip-gram model is trained first, or a fastText .vec file), contextualised by a multi-layer BiLSTM. With --embeddings MODEL, each word also gets MODEL's frozen contextual vector (the mean, or a learned mix, of its last --embedding-layers layers at the word's first piece), as UDPipe 2 does. The UPOS head, biaffine parser, MST decoding, training loop and model format are those of `adaptlang train`, so `adaptlang evaluate OUT` and `adaptlang predict OUT` work unchanged. Without --dev the last 10% of --train is held out for model selection (said in the output). The best epoch by dev LAS is kept; --resume continues an interrupted run."""
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +28,15 @@ def baseline(
     output: str = typer.Option(..., "--output", "-o", help="Output model directory OUT."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Raw text (one sentence per line; skip-gram vectors "
                                          "are trained on it) or a fastText .vec file."),
+    embeddings: Optional[str] = typer.Option(None, "--embeddings", help="Also feed the BiLSTM frozen contextual "
+                                             "vectors of this pretrained model (hub id, model directory, adapter or "
+                                             "`adaptlang adapt` output; its transliteration applies), computed once "
+                                             "per sentence (UDPipe 2 style). OUT records the model, which "
+                                             "evaluate/predict load again."),
+    embedding_layers: int = typer.Option(_D["embedding_layers"], "--embedding-layers", help="With --embeddings: "
+                                         "combine the model's last N hidden layers."),
+    embedding_mix: str = typer.Option(_D["embedding_mix"], "--embedding-mix", help="With --embeddings: mean (a "
+                                      "fixed average of the layers) or scalar (learned weights)."),
     epochs: int = typer.Option(_D["epochs"], "--epochs", help="Maximum number of epochs."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: plan the epochs (and the "
                                                 "learning-rate decay) to fit it."),
@@ -66,8 +75,11 @@ def baseline(
         train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
         dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume, log_dir=log_dir,
+        embeddings=embeddings, embedding_layers=embedding_layers, embedding_mix=embedding_mix,
     )
     corpus_progress = _CorpusProgress(quiet)
+    if embeddings and not quiet:
+        err_console.print(f"contextual vectors: loading {embeddings} and computing the training sentences' vectors")
     with TrainProgress(quiet) as progress:
         result = train_baseline(config, progress, corpus_progress)
     if json_path != "-":

@@ -55,6 +55,7 @@ from adaptlang.errors import UsageError
 ENCODER_MODULES: dict[str, str] = {
     "transformer": "adaptlang.models.transformer",
     "bilstm": "adaptlang.models.bilstm",
+    "features": "adaptlang.models.features",
 }
 
 ENCODERS: dict[str, type["WordEncoder"]] = {}

@@ -46,7 +46,13 @@ def _bilstm_spec(d: dict[str, Any]) -> Any:
     return BiLSTMEncoderConfig.from_dict(d)
 
 
-EncoderSpec = Union[TransformerSpec, Any]  # Any: BiLSTMEncoderConfig (imported lazily: it needs torch)
+def _features_spec(d: dict[str, Any]) -> Any:
+    from adaptlang.models.features import FeaturesEncoderConfig
+
+    return FeaturesEncoderConfig.from_dict(d)
+
+
+EncoderSpec = Union[TransformerSpec, Any]  # Any: BiLSTMEncoderConfig, FeaturesEncoderConfig (lazy: they need torch)
 
 
 def encoder_spec(d: dict[str, Any]) -> EncoderSpec:
@@ -60,6 +66,8 @@ def encoder_spec(d: dict[str, Any]) -> EncoderSpec:
         return TransformerSpec(**{k: v for k, v in d.items() if k != "kind"})
     if kind == "bilstm":
         return _bilstm_spec(d)
+    if kind == "features":
+        return _features_spec(d)
     from adaptlang.models import get_encoder_class
 
     get_encoder_class(kind)  # raises, listing the valid kinds
