@@ -16,6 +16,7 @@ from adaptlang.stats import (
     overall_verdict,
     paired_bootstrap_diff,
     scores_per_seed,
+    UNDECIDED,
     task_verdict,
 )
 
@@ -137,6 +138,44 @@ def test_overall_is_the_hardest_task() -> None:
     assert o.to_dict()["tasks"]["las"]["category"] == "easy"
     with pytest.raises(ValueError):
         overall_verdict([])
+
+
+def _vs(a: str, value: float, low: float, high: float) -> Difference:
+    return Difference(a, "baseline", value, low, high, 0.95, 1000, True)
+
+
+def test_no_verdict_from_runs_still_improving() -> None:
+    direct, mlm = _vs("direct", -30.0, -32.0, -28.0), _vs("mlm", -40.0, -42.0, -38.0)
+    assert task_verdict("las", direct, mlm).category == "hard"
+    # The transformer runs were still improving at their cap: "hard" may be the budget's doing, so no verdict.
+    v = task_verdict("las", direct, mlm, {"direct": "more --epochs (best epoch = last in 3/3 runs)"})
+    assert (v.category, v.measured, v.firm) == (UNDECIDED, "hard", False)
+    assert v.budget == ("direct: more --epochs (best epoch = last in 3/3 runs)",)
+    assert v.possible == ("easy", "hard") and "could overturn" in v.reason
+    assert v.to_dict()["measured"] == "hard" and v.to_dict()["category"] == UNDECIDED
+    # A still-improving baseline cannot overturn "hard" (more baseline training only widens its lead)...
+    v = task_verdict("las", direct, mlm, {"baseline": "more --baseline-epochs"})
+    assert (v.category, v.firm, v.budget) == ("hard", True, ())
+    # ...but it can overturn "easy"; a still-improving direct run cannot (it would only gain more).
+    easy = _vs("direct", 3.0, 1.0, 5.0), _vs("mlm", 4.0, 2.0, 6.0)
+    assert task_verdict("las", *easy, {"direct": "x", "mlm": "y"}).category == "easy"
+    v = task_verdict("las", *easy, {"baseline": "more --baseline-epochs"})
+    assert (v.category, v.measured, v.budget) == (UNDECIDED, "easy", ("baseline: more --baseline-epochs",))
+    # intermediate: direct still improving could make it easy; the adapted run's own budget does not matter.
+    inter = _vs("direct", -3.0, -5.0, -1.0), _vs("mlm", 2.0, 0.5, 3.5)
+    assert task_verdict("las", *inter, {"mlm": "y"}).category == "intermediate"
+    assert task_verdict("las", *inter, {"direct": "x"}).category == UNDECIDED
+
+
+def test_overall_is_undecided_when_a_task_is() -> None:
+    firm = task_verdict("upos", _vs("direct", 3.0, 1.0, 5.0), _vs("mlm", 4.0, 2.0, 6.0))
+    open_ = task_verdict("las", _vs("direct", -3.0, -5.0, -1.0), _vs("mlm", -1.0, -2.0, -0.2),
+                         {"direct": "more --epochs", "mlm": "more --epochs"})
+    o = overall_verdict([firm, open_])
+    assert (o.category, o.measured, o.firm) == (UNDECIDED, "hard", False)
+    assert o.budget == ("direct: more --epochs", "mlm: more --epochs")
+    assert o.to_dict()["budget"] == list(o.budget) and o.to_dict()["measured"] == "hard"
+    assert overall_verdict([firm]).to_dict()["measured"] == "easy"
 
 
 def test_best_of() -> None:

@@ -15,6 +15,13 @@ Definition (Muller et al., NAACL 2021), applied per task (UPOS, LAS):
 0 is *within noise*; a verdict that rests on such a difference is flagged, with the categories the noise leaves
 possible. The overall verdict is the hardest of the per-task verdicts: a language is only as easy as its hardest
 task.
+
+No verdict from unconverged runs: a variant whose runs were still improving when their budget ended (best dev epoch
+= last epoch in most seeds) may score higher with more training. Assuming more training never lowers a model's
+score, each of its differences can only move one way (up for ``variant - baseline``, down when the baseline is the
+one still improving). A verdict that such a move could overturn is :data:`UNDECIDED` ("undecided: budget"), with
+what the unconverged variants would need, never a category: a verdict of "hard" while the transformer runs are
+still climbing measures the budget, not the language.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 CATEGORIES: tuple[str, ...] = ("easy", "intermediate", "hard")  # from easiest to hardest
+UNDECIDED = "undecided: budget"  # a verdict that runs still improving at their cap could overturn
 
 
 @dataclass(frozen=True)
@@ -145,17 +153,21 @@ class TaskVerdict:
     category: str  # one of CATEGORIES
     direct: Difference  # directly fine-tuned model - baseline
     adapted: Difference | None  # best MLM-adapted variant - baseline (None when there is none)
-    firm: bool  # every difference the verdict rests on is outside noise
-    possible: tuple[str, ...]  # categories compatible with the intervals (in CATEGORIES order)
+    firm: bool  # every difference the verdict rests on is outside noise (and no run it rests on still improved)
+    possible: tuple[str, ...]  # categories compatible with the intervals and the open budgets (CATEGORIES order)
     reason: str
+    measured: str = ""  # the category the point estimates give (= category unless UNDECIDED)
+    budget: tuple[str, ...] = ()  # UNDECIDED: what each still-improving variant it rests on would need
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "category": self.category,
+            "measured": self.measured or self.category,
             "firm": self.firm,
             "possible": list(self.possible),
             "reason": self.reason,
+            "budget": list(self.budget),
             "direct_vs_baseline": self.direct.to_dict(),
             "adapted_vs_baseline": self.adapted.to_dict() if self.adapted else None,
         }
@@ -170,45 +182,69 @@ def categorize(direct_beats: bool, adapted_beats: bool | None) -> str:
     return "hard"
 
 
-def task_verdict(task: str, direct: Difference, adapted: Difference | None) -> TaskVerdict:
-    """Verdict of one task from the two differences against the baseline (see the module docstring)."""
-    category = categorize(direct.positive, adapted.positive if adapted else None)
-    # Categories reachable when each within-noise difference may take either sign.
-    direct_signs = {True, False} if direct.within_noise else {direct.positive}
-    adapted_signs: set[bool | None] = (
-        {None} if adapted is None else ({True, False} if adapted.within_noise else {adapted.positive})
-    )
-    reachable = {categorize(d, a) for d in direct_signs for a in adapted_signs}
+def budget_open(d: Difference, unconverged: Mapping[str, str]) -> bool:
+    """Whether more training of a still-improving side could change the sign of ``d = a - b``: ``a`` still
+    improving and behind ``b``, or ``b`` still improving and ahead of ``a``."""
+    return (d.a in unconverged and not d.positive) or (d.b in unconverged and d.positive)
+
+
+def task_verdict(task: str, direct: Difference, adapted: Difference | None,
+                 unconverged: Mapping[str, str] | None = None) -> TaskVerdict:
+    """Verdict of one task from the two differences against the baseline (see the module docstring).
+
+    ``unconverged`` maps each variant (as named in the differences) whose runs were still improving at their cap to
+    what it would need (e.g. "more --epochs"); a verdict such a variant could overturn is :data:`UNDECIDED`."""
+    open_budget = unconverged or {}
+    measured = categorize(direct.positive, adapted.positive if adapted else None)
+
+    def signs(d: Difference) -> set[bool]:  # the signs the noise and the open budgets leave possible
+        return {True, False} if d.within_noise or budget_open(d, open_budget) else {d.positive}
+
+    adapted_signs: set[bool | None] = {None} if adapted is None else set(signs(adapted))
+    reachable = {categorize(d, a) for d in signs(direct) for a in adapted_signs}
     possible = tuple(c for c in CATEGORIES if c in reachable)
-    deciding = [direct] if category == "easy" else [direct] + ([adapted] if adapted else [])
-    firm = not any(d.within_noise for d in deciding)
+    deciding = [direct] if measured == "easy" else [direct] + ([adapted] if adapted else [])
+    stuck = [d for d in deciding if budget_open(d, open_budget)]
+    needs = tuple(dict.fromkeys(f"{v}: {open_budget[v]}" for d in stuck for v in (d.a, d.b) if v in open_budget))
+    firm = not stuck and not any(d.within_noise for d in deciding)
     adapted_text = f"MLM-adapted {adapted}" if adapted else "no MLM-adapted run"
     reason = f"direct fine-tuning {direct} vs baseline; {adapted_text}"
-    return TaskVerdict(task, category, direct, adapted, firm, possible, reason)
+    if stuck:
+        reason = (f"the point estimates say {measured}, but runs still improving at their cap could overturn it "
+                  f"({'; '.join(needs)}); {reason}")
+    return TaskVerdict(task, UNDECIDED if stuck else measured, direct, adapted, firm, possible, reason, measured,
+                       needs)
 
 
 @dataclass(frozen=True)
 class OverallVerdict:
-    category: str
+    category: str  # a category, or UNDECIDED when a task's verdict is
     firm: bool
     possible: tuple[str, ...]
     per_task: tuple[TaskVerdict, ...]
+    measured: str = ""  # the hardest of the per-task point-estimate categories (= category unless UNDECIDED)
+    budget: tuple[str, ...] = ()  # UNDECIDED: what the still-improving variants would need
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "category": self.category,
+            "measured": self.measured or self.category,
             "firm": self.firm,
             "possible": list(self.possible),
-            "rule": "hardest of the per-task verdicts",
+            "budget": list(self.budget),
+            "rule": "hardest of the per-task verdicts; undecided (budget) when a task's verdict rests on runs still "
+                    "improving at their cap",
             "tasks": {v.task: v.to_dict() for v in self.per_task},
         }
 
 
 def overall_verdict(verdicts: Sequence[TaskVerdict]) -> OverallVerdict:
-    """The hardest per-task category; firm when the verdicts that set it are firm."""
+    """The hardest per-task category; firm when the verdicts that set it are firm; :data:`UNDECIDED` when any
+    task's verdict is (a language is only as easy as its hardest task, and that one is not known yet)."""
     if not verdicts:
         raise ValueError("overall_verdict needs at least one task verdict")
-    category = max((v.category for v in verdicts), key=CATEGORIES.index)
+    measured = max((v.measured or v.category for v in verdicts), key=CATEGORIES.index)
+    budget = tuple(dict.fromkeys(b for v in verdicts for b in v.budget))
     # Possible overall categories: the hardest over every combination of per-task possibilities.
     reachable: set[str] = set()
     options = [v.possible for v in verdicts]
@@ -222,7 +258,9 @@ def overall_verdict(verdicts: Sequence[TaskVerdict]) -> OverallVerdict:
 
     walk(0, 0)
     possible = tuple(c for c in CATEGORIES if c in reachable)
-    return OverallVerdict(category, len(possible) == 1, possible, tuple(verdicts))
+    undecided = any(v.category == UNDECIDED for v in verdicts)
+    return OverallVerdict(UNDECIDED if undecided else measured, len(possible) == 1 and not undecided, possible,
+                          tuple(verdicts), measured, budget)
 
 
 def best_of(
