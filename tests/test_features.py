@@ -58,6 +58,27 @@ def test_each_sentence_is_computed_once(tiny_bert_dir: Path, monkeypatch: pytest
     assert a.shape == (3, 3, 3, 32) and torch.equal(a[1], b[0]) and torch.equal(a[0], a[2])
 
 
+def test_train_and_dev_vectors_are_computed_before_training(tmp_path: Path, tiny_bert_dir: Path,
+                                                             toy_treebanks: dict[str, Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from adaptlang.data.conllu import read_conllu
+
+    calls: list[int] = []
+    compute = FrozenFeatures._compute
+
+    def counting(self, sentences, device):
+        calls.append(len(sentences))
+        return compute(self, sentences, device)
+
+    monkeypatch.setattr(FrozenFeatures, "_compute", counting)
+    train_baseline(small(toy_treebanks, tmp_path / "out", tiny_bert_dir, epochs=2))
+    distinct = [len({tuple(s.forms) for s in read_conllu(toy_treebanks[k])}) for k in ("train", "dev")]
+    new_dev = len({tuple(s.forms) for s in read_conllu(toy_treebanks["dev"])}
+                  - {tuple(s.forms) for s in read_conllu(toy_treebanks["train"])})
+    # once at build (train), once by prepare (dev sentences not seen in train); none in the epochs
+    assert calls == [distinct[0]] + ([new_dev] if new_dev else [])
+
+
 @pytest.mark.parametrize("mix", ["mean", "scalar"])
 def test_features_baseline_trains_saves_and_evaluates(tmp_path: Path, tiny_bert_dir: Path,
                                                       toy_treebanks: dict[str, Path], mix: str) -> None:

