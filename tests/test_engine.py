@@ -241,6 +241,70 @@ def test_log_dir_writes_train_and_dev_scalars(tmp_path: Path) -> None:
     assert [v for _, v in scalars["dev/mse"]] == pytest.approx([e.dev["mse"] for e in r.epochs], rel=1e-5)
 
 
+# ---- several processes ----------------------------------------------------------------------------------------------
+
+DDP_DRIVER = """
+import json, os, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+import torch
+torch.set_num_threads(1)
+from test_engine import Regression, config
+from adaptlang.engine import fit
+
+rank = int(os.environ.get("RANK", "0"))
+
+class Skewed(Regression):
+    # rank 1 spends longer outside the steps: its clock and its epoch time differ from rank 0's
+    def batches(self, epoch):
+        if rank == 1:
+            time.sleep(0.3)
+        return super().batches(epoch)
+
+    def train_step(self, model, batch, device):
+        time.sleep(0.02)
+        return super().train_step(model, batch, device)
+
+task, cfg = {
+    "uneven": (Regression(batch_size=5), config(epochs=2)),  # 7 micro-batches for 2 processes
+    "budget-steps": (Skewed(), config(max_steps=400, max_minutes=1.0 / 60)),  # the budget ends an epoch early
+    "budget-plan": (Skewed(), config(epochs=40, max_minutes=4.0 / 60)),  # the budget plans the epochs
+}[sys.argv[1]]
+r = fit(task, cfg, Path(sys.argv[2]) / "ck")
+w = torch.cat([p.detach().flatten() for p in task.model.parameters()]).tolist()
+print(json.dumps({"rank": rank, "steps": r.steps, "planned": r.planned_epochs, "reason": r.stop_reason, "w": w}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", ["uneven", "budget-steps", "budget-plan"])
+def test_processes_take_the_same_steps(tmp_path: Path, scenario: str) -> None:
+    """Two CPU processes (gloo DDP, as ``accelerate launch`` starts them) must agree on every step, each one a
+    collective: micro-batches that do not divide evenly, and a time budget seen by clocks that differ (mid-epoch
+    and when planning the epochs), once hung or crashed one process."""
+    import json
+    import subprocess
+    import sys
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(DDP_DRIVER, encoding="utf-8")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(driver), scenario, str(tmp_path),
+                        str(Path(__file__).parent)], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert sorted(x["rank"] for x in runs) == [0, 1]
+    a, b = runs
+    assert (a["steps"], a["planned"], a["reason"], a["w"]) == (b["steps"], b["planned"], b["reason"], b["w"])
+    if scenario == "uneven":
+        assert a["steps"] == 2 * 4  # 7 micro-batches: 4 per process and epoch (the last round filled)
+    elif scenario == "budget-steps":
+        assert a["reason"] == "time budget" and a["steps"] < 400
+    else:
+        assert a["planned"] < 40
+
+
 # ---- the resume check ----------------------------------------------------------------------------------------------
 
 def test_check_resumable_names_the_differing_options() -> None:

@@ -319,21 +319,29 @@ class _Loop:
         return min(planned, self.cfg.max_steps) if self.cfg.max_steps is not None else planned
 
     def _plan(self, seconds_per_epoch: float) -> None:
-        """With a time budget: as many epochs as fit (never more than asked)."""
+        """With a time budget: as many epochs as fit (never more than asked). Every process plans with the main
+        process's estimate (different plans would mean different numbers of steps, each a collective)."""
         if self.cfg.max_minutes is None or self.cfg.max_steps is not None:
             return
+        seconds_per_epoch = self._from_main(seconds_per_epoch)
         fit_epochs = int(self.cfg.max_minutes * 60 / max(seconds_per_epoch, 1e-9))
         self.state.planned_epochs = max(1, min(self.cfg.epochs, fit_epochs))
 
     def _over_budget(self) -> bool:
-        return self.cfg.max_minutes is not None and self._elapsed() >= self.cfg.max_minutes * 60
+        """Past ``max_minutes`` (on any process: all stop at the same step)."""
+        return self.cfg.max_minutes is not None and self._any_process(self._elapsed() >= self.cfg.max_minutes * 60)
 
     def _elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def _shard(self, batches: Sequence[Any]) -> Sequence[Any]:
+        """This process's share of the micro-batches. Every process gets as many (each step is a collective): the
+        last round is filled from the start of the list, as torch's DistributedSampler does."""
         n = self.acc.num_processes
-        return batches if n == 1 else batches[self.acc.process_index::n]
+        if n == 1 or not batches:
+            return batches
+        padded = [batches[i % len(batches)] for i in range(math.ceil(len(batches) / n) * n)]
+        return padded[self.acc.process_index::n]
 
     # ---- resume ---------------------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -395,7 +403,7 @@ class _Loop:
             with sync, self.acc.autocast():
                 loss, units = self.task.train_step(self.model, batch, self.acc.device)
                 value = float(loss.detach())
-                if not math.isfinite(value):
+                if self._any_process(not math.isfinite(value)):  # all processes stop, none waits for the others
                     raise TrainingDiverged(f"training diverged at step {s.step + 1}: the loss is {value}; lower the "
                                            "learning rate (--lr, --head-lr) or check the training data")
                 self.acc.backward(loss / len(micro_batches))
@@ -505,6 +513,14 @@ class _Loop:
             return flag
         t = torch.tensor([1.0 if flag else 0.0], device=self.acc.device)
         return bool(self.acc.reduce(t, reduction="sum").item() > 0)
+
+    def _from_main(self, value: float) -> float:
+        """The main process's ``value``, on every process."""
+        if self.acc.num_processes == 1:
+            return value
+        from accelerate.utils import broadcast
+
+        return float(broadcast(torch.tensor([value], dtype=torch.float64, device=self.acc.device)).item())
 
     def _finish(self) -> FitResult:
         s = self.state
