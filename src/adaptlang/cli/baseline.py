@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from adaptlang.baseline import BaselineConfig
+from adaptlang.cli import ner
 
 # The CLI's defaults are the library's (one place to change them).
 _D = {name: field.default for name, field in BaselineConfig.__dataclass_fields__.items()}
@@ -22,7 +23,10 @@ def register(app: typer.Typer) -> None:
 
 
 def baseline(
-    train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
+    train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U); --task ner: NER data."),
+    task: str = typer.Option("parse", "--task", help="parse (tagger + parser) or ner (the BiLSTM-CRF)."),
+    scheme: str = typer.Option("auto", "--scheme", help="NER tag scheme of the files: auto, iob2, iob1, bioes."),
+    lenient: bool = typer.Option(False, "--lenient", help="NER: read malformed tag sequences as conlleval does."),
     dev_file: Optional[str] = typer.Option(None, "--dev", help="Dev treebank for model selection (default: hold out "
                                            "the last 10% of --train)."),
     output: str = typer.Option(..., "--output", "-o", help="Output model directory OUT."),
@@ -71,6 +75,8 @@ def baseline(
     from adaptlang.cli.train import TrainProgress
 
     apply_threads(threads or None)  # 0 = torch's default
+    if ner.check_task(task) or task == "ner":
+        return ner.baseline_ner_cmd(dict(locals()))
     config = BaselineConfig(
         train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 
+from adaptlang.cli import ner
 from adaptlang.cli.common import THREADS_HELP
 
 # the library's defaults (adaptlang.tasks.TrainConfig), so that the command and the library cannot drift apart
@@ -43,7 +44,11 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
+    train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U); for --task ner, CoNLL-2003-"
+                                   "style 'TOKEN ... TAG' lines, or CoNLL-U with MISC NE= when named *.conllu."),
+    task: str = typer.Option("parse", "--task", help="parse (UPOS + dependencies) or ner (named entities, CRF)."),
+    scheme: str = typer.Option("auto", "--scheme", help="NER tag scheme of the files: auto, iob2, iob1 or bioes."),
+    lenient: bool = typer.Option(False, "--lenient", help="NER: read malformed tag sequences as conlleval does."),
     dev_file: Optional[str] = typer.Option(None, "--dev", help="Dev treebank for early stopping (default: hold out "
                                            "the last 10% of --train)."),
     model: str = typer.Option(..., "--model", "-m", help="Encoder: model directory, hub id, adapted model or adapter. "
@@ -89,6 +94,8 @@ def train(
     from adaptlang.cli.common import check_json_path
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
+    if ner.check_task(task) or task == "ner":
+        return ner.train_ner_cmd(dict(locals(), progress=TrainProgress))
     from adaptlang.tasks import TrainConfig, train_parser
 
     from adaptlang.cli.common import console, emit_json
@@ -122,7 +129,8 @@ def print_notes(notes: Any) -> None:
 
 def evaluate(
     model_dir: str = typer.Argument(..., help="A model directory written by `adaptlang train` or `baseline`."),
-    test_file: str = typer.Argument(..., help="Gold CoNLL-U treebank."),
+    test_file: str = typer.Argument(..., help="Gold CoNLL-U treebank (NER models: gold CoNLL-2003-style file)."),
+    scheme: str = typer.Option("auto", "--scheme", help="NER: tag scheme of the gold file (auto, iob2, iob1, bioes)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% CI (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     device: str = typer.Option("auto", "--device"),
@@ -138,6 +146,10 @@ def evaluate(
     from adaptlang.cli.common import check_json_path
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
+    if ner.is_ner_model(model_dir):
+        return ner.evaluate_ner_cmd(model_dir, test_file, bootstrap=bootstrap, seed=seed, device=device,
+                                    batch_size=batch_size, scheme=scheme, save_predictions=save_predictions,
+                                    force=force, json_path=json_path, threads=threads)
     from adaptlang.tasks import evaluate_model
 
     from adaptlang.cli.common import apply_threads, console, emit_json, err_console
@@ -180,7 +192,8 @@ def predict(
     model_dir: str = typer.Argument(..., help="A model directory written by `adaptlang train` or `baseline`."),
     input_file: str = typer.Argument(..., help="CoNLL-U, or one pre-tokenised sentence per line ('-' = stdin)."),
     output: str = typer.Option(..., "--output", "-o", help="Output CoNLL-U file ('-' = stdout)."),
-    input_format: str = typer.Option("auto", "--format", help="auto, conllu or tokens."),
+    input_format: str = typer.Option("auto", "--format", help="auto, conllu or tokens (NER models: also conll)."),
+    scheme: str = typer.Option("iob2", "--scheme", help="NER: tag scheme to write (iob2, iob1 or bioes)."),
     device: str = typer.Option("auto", "--device"),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     batch_size: int = typer.Option(32, "--batch-size"),
@@ -193,6 +206,10 @@ def predict(
     from adaptlang.cli.common import check_json_path
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
+    if ner.is_ner_model(model_dir):
+        return ner.predict_ner_cmd(model_dir, input_file, output, input_format=input_format, scheme=scheme,
+                                   device=device, batch_size=batch_size, force=force,
+                                   json_path=json_path, threads=threads)
     from adaptlang.tasks import predict as run_predict
 
     from adaptlang.cli.common import apply_threads, emit_json, err_console

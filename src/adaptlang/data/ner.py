@@ -163,9 +163,9 @@ def _bioes_to_iob2(tags: Sequence[str], strict: bool, path: str, lines: Sequence
     for i, tag in enumerate(tags):
         prefix, t = split_tag(tag)
         inside = prefix in ("I", "E")
-        if strict and (inside != (open_type == t and bool(open_type))):
-            problem = f"{tag} does not continue an entity" if inside else f"{tag} starts before the {open_type} " \
-                                                                          "entity is closed with E-"
+        if strict and (open_type != t if inside else bool(open_type)):
+            problem = f"{tag} does not continue an entity" if inside else f"{tag} comes before the {open_type} " \
+                                                                          f"entity is closed with E-{open_type}"
             raise InputError(path, f"{problem} (BIOES; pass --lenient to read it anyway)", line=lines[i])
         out.append("O" if prefix == "O" else (f"I-{t}" if inside and open_type == t else f"B-{t}"))
         open_type = t if prefix in ("B", "I") else ""

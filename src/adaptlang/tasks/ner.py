@@ -256,6 +256,33 @@ def baseline_ner_config(b: Any, *, data_format: str = "conll", scheme: str = "au
                      force=b.force, resume=b.resume)
 
 
+def train_ner_baseline(b: Any, config: NERConfig, progress: Progress | None = None) -> TrainResult:
+    """Train the BiLSTM-CRF (``config`` from :func:`baseline_ner_config`); with ``b.corpus``, word vectors are first
+    read or trained on it as for the parser baseline (:func:`adaptlang.baseline.corpus_embeddings`)."""
+    from dataclasses import replace
+
+    from adaptlang.baseline import corpus_embeddings
+    from adaptlang.models.bilstm import BiLSTMEncoderConfig, write_vectors_file
+
+    with run_lock(config.out), disk_errors(config.out):
+        check_ner_config(config)
+        BiLSTMEncoderConfig.from_dict(config.encoder.to_dict())  # type: ignore[union-attr]  # before slow work
+        if not b.corpus:
+            return run_ner_training(config, progress)
+        check_output(config.out, config.force or config.resume, "pass --force to overwrite it")
+        vectors = Path(config.out).parent / f".{Path(config.out).name}.corpus-vectors.safetensors"
+        if not (config.resume and vectors.exists()):
+            words = [t for s in read_ner_data(config)[0] for t in s.tokens]
+            torch.manual_seed(b.embedding.seed)
+            emb = corpus_embeddings(b.corpus, config=b.embedding, keep=words)
+            write_vectors_file(vectors, emb.words, emb.vectors)
+        encoder = {**config.encoder.to_dict(), "pretrained_vectors": str(vectors)}  # type: ignore[union-attr]
+        result = run_ner_training(replace(config, encoder=encoder), progress)
+        for p in (vectors, Path(f"{vectors}.words.json")):
+            p.unlink(missing_ok=True)
+        return result
+
+
 def _tag_order(tag: str) -> tuple[str, str]:
     prefix, etype = split_tag(tag)
     return (etype, prefix)  # O first, then B-X, I-X by type

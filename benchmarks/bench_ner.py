@@ -1,0 +1,70 @@
+"""NER on MasakhaNER 2.0 (../shared/data/ner/<lang>/): train on train, select on dev, score test (entity F1, 95%
+bootstrap interval over sentences), with a pretrained encoder or the from-scratch BiLSTM-CRF baseline.
+
+Run by hand, one heavy job at a time:
+    flock /tmp/adaptlang-heavy.lock .venv/bin/python benchmarks/bench_ner.py --lang wol --encoder /work/models/e5-small \
+        --max-minutes 22 --out /tmp/ner-wol-e5
+    flock /tmp/adaptlang-heavy.lock .venv/bin/python benchmarks/bench_ner.py --lang wol --encoder baseline \
+        --max-minutes 10 --out /tmp/ner-wol-bilstm
+Prints one JSON line (also written to OUT.json): dev and test scores, epochs, CPU seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+NER = Path(__file__).resolve().parents[2] / "shared" / "data" / "ner"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lang", required=True, choices=["wol", "pcm", "bam"])
+    ap.add_argument("--encoder", required=True, help="a model directory / hub id, or 'baseline' (BiLSTM-CRF)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--max-minutes", type=float, default=None)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args()
+
+    import torch
+
+    from adaptlang.engine.runtime import cpu_seconds
+    from adaptlang.tasks.ner import NERConfig, baseline_ner_config, evaluate_ner_model, train_ner
+
+    torch.set_num_threads(a.threads)
+    data = NER / a.lang
+    common = dict(train=str(data / "train.txt"), dev=str(data / "dev.txt"), out=a.out, device=a.device,
+                  max_minutes=a.max_minutes, epochs=a.epochs, force=True)
+    lenient = a.lang == "pcm"  # pcm/train.txt has one I-DATE after B-LOC (line 120015): read as conlleval does
+    if a.encoder == "baseline":
+        from adaptlang.baseline import BaselineConfig
+
+        b = BaselineConfig(**common, **({"lr": a.lr} if a.lr else {}))
+        config = baseline_ner_config(b, lenient=lenient)
+    else:
+        config = NERConfig(**common, encoder={"kind": "transformer", "model": a.encoder}, lenient=lenient,
+                           threads=a.threads, **({"encoder_lr": a.lr} if a.lr else {}))
+    start, t0 = cpu_seconds(), time.time()
+    r = train_ner(config)
+    ev = evaluate_ner_model(a.out, data / "test.txt", device=a.device, n_bootstrap=1000)
+    s = ev.scores
+    row = {"lang": a.lang, "encoder": a.encoder, "max_minutes": a.max_minutes, "dev": r.dev,
+           "best_epoch": r.best_epoch, "epochs_run": r.epochs_run, "stop_reason": r.stop_reason,
+           "test_f1": round(s.f1, 2), "test_ci": [round(x, 2) for x in s.ci["f1"]],
+           "test_precision": round(s.overall.precision, 2), "test_recall": round(s.overall.recall, 2),
+           "per_type_f1": {k: round(v.f1, 2) for k, v in s.per_type.items()},
+           "cpu_seconds": round(cpu_seconds() - start, 1), "wall_seconds": round(time.time() - t0, 1),
+           "threads": a.threads, "device": a.device, "config": config.to_dict()}
+    Path(a.out + ".json").write_text(json.dumps(row, indent=1), encoding="utf-8")
+    json.dump(row, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
