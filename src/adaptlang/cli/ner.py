@@ -69,7 +69,8 @@ def baseline_ner_cmd(o: dict[str, Any]) -> None:
                        adam_beta2=o["beta2"], batch_size=o["batch_size"], patience=o["patience"],
                        char_model=o["char_model"], hidden=o["hidden"], n_layers=o["layers"], dropout=o["dropout"],
                        word_dropout=o["word_dropout"], device=o["device"], force=o["force"], resume=o["resume"],
-                       log_dir=o["log_dir"])
+                       log_dir=o["log_dir"], embeddings=o.get("embeddings"),
+                       embedding_layers=o.get("embedding_layers", 4), embedding_mix=o.get("embedding_mix", "mean"))
     config = baseline_ner_config(b, data_format=data_format(o["train_file"]), scheme=o["scheme"],
                                  lenient=o["lenient"])
     with o["TrainProgress"](o["quiet"]) as progress:  # the baseline command's progress bar (threads applied)

@@ -225,6 +225,7 @@ def run_ner_training(config: NERConfig, progress: Progress | None = None) -> Tra
     torch.use_deterministic_algorithms(True, warn_only=True)
     encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
                                                            [s.tokens for s in train])
+    encoder.prepare([s.tokens for s in dev])  # per-sentence work done now, not inside the timed first epoch
     heads = TaggerConfig(len(tags), config.dropout, config.crf)
     model = TokenTagger(encoder, heads, tags.labels).to(device)
     task = NERTask(LoadedTagger(model, tags, {}, device), train, dev, config)
@@ -262,11 +263,14 @@ def train_ner_baseline(b: Any, config: NERConfig, progress: Progress | None = No
     from dataclasses import replace
 
     from adaptlang.baseline import corpus_embeddings
-    from adaptlang.models.bilstm import BiLSTMEncoderConfig, write_vectors_file
+    from adaptlang.models.bilstm import write_vectors_file
 
     with run_lock(config.out), disk_errors(config.out):
-        check_ner_config(config)
-        BiLSTMEncoderConfig.from_dict(config.encoder.to_dict())  # type: ignore[union-attr]  # before slow work
+        check_ner_config(config)  # the encoder options were checked when the config was made
+        if getattr(b, "embeddings", None):  # a wrong --embeddings fails now, not after the corpus vectors
+            from adaptlang.specs import resolve_model
+
+            resolve_model(b.embeddings, purpose="encoder", option="--embeddings")
         if not b.corpus:
             return run_ner_training(config, progress)
         check_output(config.out, config.force or config.resume, "pass --force to overwrite it")
@@ -276,8 +280,7 @@ def train_ner_baseline(b: Any, config: NERConfig, progress: Progress | None = No
             torch.manual_seed(b.embedding.seed)
             emb = corpus_embeddings(b.corpus, config=b.embedding, keep=words)
             write_vectors_file(vectors, emb.words, emb.vectors)
-        encoder = {**config.encoder.to_dict(), "pretrained_vectors": str(vectors)}  # type: ignore[union-attr]
-        result = run_ner_training(replace(config, encoder=encoder), progress)
+        result = run_ner_training(replace(config, encoder=b.encoder_config(str(vectors))), progress)
         for p in (vectors, Path(f"{vectors}.words.json")):
             p.unlink(missing_ok=True)
         return result
