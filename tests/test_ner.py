@@ -169,3 +169,23 @@ def test_scores_agree_with_seqeval_on_real_outputs(tmp_path: Path) -> None:
     report = seqeval.classification_report(g, preds, mode="strict", scheme=IOB2, output_dict=True)
     for etype, v in ev.scores.per_type.items():
         assert v.precision / 100 == pytest.approx(report[etype]["precision"])
+
+
+def test_conllu_misc_ne_train_and_predict(toy: dict[str, Path], tmp_path: Path, run_cli) -> None:
+    """NER held in CoNLL-U MISC NE= (a file named *.conllu): trained on, and predicted back into MISC."""
+    blocks = []
+    for k, s in enumerate(read_ner(toy["train"]), start=1):
+        rows = [f"{i}\t{w}\t_\t_\t_\t_\t_\t_\t_\t{'NE=' + t if t != 'O' else '_'}"
+                for i, (w, t) in enumerate(zip(s.tokens, s.tags), start=1)]
+        blocks.append(f"# sent_id = {k}\n" + "\n".join(rows) + "\n")
+    conllu = tmp_path / "train.conllu"
+    conllu.write_text("\n".join(blocks) + "\n", encoding="utf-8")
+    out = tmp_path / "m"
+    r = run_cli("baseline", "--task", "ner", "--train", str(conllu), "-o", str(out), "--epochs", "6", "--hidden",
+                "16", "--layers", "1", "-q", "--lr", "5e-3")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "config.json").read_text())["train"]["data_format"] == "conllu"
+    r = run_cli("predict", str(out), str(conllu), "-o", str(tmp_path / "p.conllu"))
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "p.conllu").read_text()
+    assert text.count("NE=") == sum(s.n_tokens for s in read_ner(toy["train"])) and "# sent_id = 1" in text
