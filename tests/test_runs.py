@@ -130,3 +130,54 @@ def test_train_and_score_in_memory(toy_treebanks: dict[str, Path], tiny_bert_dir
     assert again.tests[0] == run.tests[0]
     assert (tmp_path / "model" / "train.json").stat().st_mtime_ns == trained_at
     assert not list(tmp_path.rglob("*.pred.conllu"))  # no predictions written to disk
+
+
+# Stage jobs for worker processes (module level: a spawned worker imports them by name).
+def _write_stage(directory: Path, progress: Progress, *, text: str, needs: str | None = None) -> dict[str, Any]:
+    from adaptlang.events import Event as E
+
+    upstream = (Path(needs) / "out.txt").read_text(encoding="utf-8") if needs else ""
+    progress(E("note", message=f"writing {text}"))
+    (directory / "out.txt").write_text(upstream + text, encoding="utf-8")
+    return {"text": upstream + text}
+
+
+def _failing_stage(directory: Path, progress: Progress) -> dict[str, Any]:
+    from adaptlang.errors import InputError
+
+    raise InputError("corpus.txt", "no text", line=3)
+
+
+def test_stages_on_worker_processes(tmp_path: Path) -> None:
+    """jobs=2: queued stages run in two spawned processes, a stage after the one it builds on; the workers' events
+    reach the parent; a failure in a worker is one line with its exit status, and what finished is kept."""
+    from functools import partial
+
+    from adaptlang.runs.pool import StageFailed
+
+    events: list[Event] = []
+    stages = StageRunner(tmp_path / "run", events.append, jobs=2)
+    stages.expect(3)
+    a = stages.submit("a", {"n": 1}, partial(_write_stage, text="a"))
+    b = stages.submit("b", {"n": 2}, partial(_write_stage, text="b"))
+    c = stages.submit("c", {"after": a.key}, partial(_write_stage, text="c", needs=str(a.directory)), after=(a,))
+    assert a.result is None and not a.directory.exists()  # queued, not run yet
+    done = stages.finish()
+    assert [done[s.directory]["text"] for s in (a, b, c)] == ["a", "b", "ac"]
+    assert [r.status for r in stages.records] == ["ran"] * 3
+    starts = {e.stage: i for i, e in enumerate(events) if e.kind == "stage"}
+    finishes = {e.stage: i for i, e in enumerate(events) if e.kind == "done"}
+    assert finishes["a"] < starts["c"] and ("note", "b", "writing b") in [(e.kind, e.stage, e.message) for e in events]
+
+    again = StageRunner(tmp_path / "run", jobs=2)
+    assert again.submit("c", {"after": a.key}, _failing_stage).result == {"text": "ac"}  # reused, not run
+
+    failing = StageRunner(tmp_path / "run", jobs=2)
+    failing.submit("bad", {"n": 3}, _failing_stage)
+    d = failing.submit("d", {"n": 4}, partial(_write_stage, text="d"))
+    with pytest.raises(StageFailed, match=r"^bad: corpus.txt:3: no text$") as info:
+        failing.finish()
+    assert info.value.exit_code == 1
+    assert not list((tmp_path / "run" / "stages").glob("bad-*/stage.json"))
+    # d ran beside the failing stage (or was never started): either way, nothing half-written
+    assert (d.directory / "stage.json").is_file() == (d.directory / "out.txt").is_file()

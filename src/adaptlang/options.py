@@ -120,7 +120,7 @@ CATEGORIZE = {
     "--seeds": at_least(1), "--epochs": at_least(1), "--baseline-epochs": optional(at_least(1)),
     "--adapt-steps": at_least(1), "--max-train-sentences": optional(at_least(2)),
     "--max-minutes": optional(POSITIVE), "--batch-size": at_least(1), "--bootstrap": at_least(100),
-    "--level": in_range(0.5, 1, hi_open=True), "--threads": THREADS,
+    "--level": in_range(0.5, 1, hi_open=True), "--threads": THREADS, "--jobs": at_least(1),
 }
 CKA = {"--rbf-sigma": POSITIVE, "--max-sentences": optional(at_least(2)), "--batch-size": at_least(1),
        "--threads": THREADS, "--max-length": at_least(4)}

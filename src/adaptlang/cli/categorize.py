@@ -29,6 +29,12 @@ def categorize_command(
         help="Transliterated variants: auto (when assess finds a scheme that helps), none, latin (best scheme to "
         "Latin script for the corpus's script and --lang), or a scheme name (adaptlang transliterate --list).",
     ),
+    mode: str = typer.Option(
+        "finetune", "--mode",
+        help="How the direct, mlm and translit variants use the model: finetune (the model fine-tuned as the parser's "
+        "encoder: the study's definition) or features (the baseline plus the model's frozen contextual vectors, "
+        "UDPipe 2 style: a CPU can train it to convergence; epochs as --baseline-epochs).",
+    ),
     epochs: int = typer.Option(10, "--epochs", help="Fine-tuning epochs (budget option)."),
     baseline_epochs: Optional[int] = typer.Option(
         None, "--baseline-epochs", help="Baseline epochs (default: the baseline's own)."
@@ -50,6 +56,11 @@ def categorize_command(
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
+    jobs: int = typer.Option(
+        1, "--jobs", "-j",
+        help="Stages run at once (seeds, variants, the baseline), each in its own process with --threads / N "
+        "threads (or sharing the GPU); an mlm run waits for its adaptation. The results do not depend on it.",
+    ),
     force: bool = typer.Option(False, "--force", help="Redo every stage (default: reuse finished stages)."),
     plan: bool = typer.Option(False, "--plan", help="Run nothing: list the stages, done or pending, and exit."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write results.json to PATH (- = stdout)."),
@@ -74,7 +85,8 @@ def categorize_command(
         dev=str(dev) if dev else None, lang=lang, seeds=seeds, translit=translit, epochs=epochs,
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
-        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force,
+        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force, jobs=jobs,
+        mode=mode,
     )
     if plan:
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
@@ -93,11 +105,12 @@ def categorize_command(
 
 
 class _StageProgress:
-    """Stage lines plus a progress bar of the running stage (stderr), started at the first event."""
+    """Stage lines plus a progress bar for each running stage (stderr; several with --jobs), started at the first
+    event."""
 
     def __init__(self) -> None:
         self._bar: Any = None
-        self._task: Any = None
+        self._tasks: dict[str, Any] = {}  # running stage -> its bar
 
     def _start(self) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -108,25 +121,28 @@ class _StageProgress:
 
     def event(self, e: Event) -> None:
         """Stage lines (``[index/count]``; the count is known once assess has decided the variants), and a bar
-        over the running job's steps."""
+        over each running job's steps."""
         if self._bar is None:
             self._start()
         where = f"[{e.index}/{e.count}]" if e.count else f"[{e.index}]"
+        task = self._tasks.get(e.stage)
         if e.kind == "skip":
             self._bar.console.print(f"{where} {e.stage}: reused (already done)")
         elif e.kind == "stage":
-            if self._task is not None:
-                self._bar.remove_task(self._task)
-            self._task = self._bar.add_task(f"{where} {e.stage}", total=None)
+            self._drop(e.stage)
+            self._tasks[e.stage] = self._bar.add_task(f"{where} {e.stage}", total=None)
         elif e.kind == "done" and e.index:  # a stage finished (a job inside it reports done with no index)
             self._bar.console.print(f"{where} {e.stage}: done in {e.seconds:.0f} s")
-            if self._task is not None:
-                self._bar.remove_task(self._task)
-                self._task = None
-        elif e.kind in ("start", "step") and self._task is not None:
-            self._bar.update(self._task, completed=e.step, total=e.total or None)
+            self._drop(e.stage)
+        elif e.kind in ("start", "step") and task is not None:
+            self._bar.update(task, completed=e.step, total=e.total or None)
         elif e.kind == "note":  # the study's own notes, or a job's inside a stage (named then)
             self._bar.console.print(f"{e.stage}: {e.message}" if e.stage else e.message)
+
+    def _drop(self, stage: str) -> None:
+        task = self._tasks.pop(stage, None)
+        if task is not None:
+            self._bar.remove_task(task)
 
     def __enter__(self) -> "_StageProgress":
         return self
@@ -154,7 +170,11 @@ def print_plan(r: dict[str, Any], out: Any) -> None:
 def print_verdict(r: dict[str, Any], out: Any = console) -> None:
     from rich.table import Table
 
+    from adaptlang.report import undecided_lines
+
     v = r["verdict"]
+    for line in undecided_lines(r):  # no category from runs still improving: say so first
+        out.print(line, highlight=False)
     table = Table(title=f"Measured category: {v['category'].upper()}"
                   + ("" if v["firm"] else f" (within noise; possible: {', '.join(v['possible'])})"))
     table.add_column("task")

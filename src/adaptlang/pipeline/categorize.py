@@ -11,15 +11,18 @@ that a rerun skips every finished stage and an interrupted run resumes where it 
 4. for each seed: ``baseline`` (BiLSTM from scratch), ``direct`` (the model fine-tuned directly), ``mlm`` (the adapted
    model fine-tuned), and with transliteration ``direct+translit`` and ``mlm+translit``; each is
    :func:`adaptlang.runs.train_and_score`, keeping the per-sentence counts for the bootstrap;
+   with ``jobs`` above 1, the adaptations and these runs go to worker processes, each run as soon as what it builds
+   on is done (an ``mlm`` run waits for its adaptation); the results do not depend on ``jobs``;
 5. the verdict (:mod:`adaptlang.pipeline.results`) and the report (:mod:`adaptlang.report`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from adaptlang.errors import InputError, UsageError
 from adaptlang.events import Event, Progress, silent
@@ -30,6 +33,10 @@ from adaptlang.runs import (RESUME_HINT, Interrupted, ScoredRun, StageOutput, St
 from adaptlang.translit.choice import AUTO, LATIN, SCHEME, Resolved, TranslitChoice, check_scheme, resolve_translit
 
 VARIANTS: tuple[str, ...] = ("baseline", "direct", "mlm", "direct+translit", "mlm+translit")
+# How the pretrained variants use the model: "finetune" (the study's definition: the transformer is fine-tuned as
+# the parser's encoder) or "features" (the baseline plus the model's frozen contextual vectors, UDPipe 2 style:
+# cheap enough to train to convergence on a CPU).
+MODES: tuple[str, ...] = ("finetune", "features")
 KIND = "categorize"
 
 
@@ -58,6 +65,8 @@ class CategorizeConfig:
     level: float = 0.95
     device: str = "auto"
     force: bool = False
+    mode: str = "finetune"  # see MODES
+    jobs: int = 1  # stages run at once (worker processes); the results do not depend on it
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,7 +118,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
 
     inputs = check_inputs(c)
     run_dir = prepare_dir(Path(c.output), KIND, c.to_dict(), c.force)
-    stages = StageRunner(run_dir, progress)
+    stages = StageRunner(run_dir, progress, jobs=c.jobs, threads=_worker_threads(c.jobs))
     m = run_stages(c, inputs, stages, progress or silent)
     result = build_results(c, m.assess or {}, m.translit, m.data or {},
                            {("none" if k is None else k): v for k, v in m.adaptation.items()}, m.runs,
@@ -138,12 +147,26 @@ def run_stages(c: CategorizeConfig, inputs: Inputs, stages: StageRunner, say: Pr
     stages.expect(1 + len(settings) + c.seeds * len(variants))
     data = data_stage(stages, c, inputs)
     adapted = {t: adapt_stage(stages, c, inputs, t) for t in settings}
-    runs: dict[str, list[RunResult | None]] = {v: [] for v in variants}
-    for seed in range(1, c.seeds + 1):
-        for variant in variants:
-            runs[variant].append(model_stage(stages, c, inputs, data, adapted, translit.scheme, variant, seed))
-    return Measured(assess, translit, data.result, {t: a.result and a.result["result"] for t, a in adapted.items()},
+    submitted = {v: [model_stage(stages, c, inputs, data, adapted, translit.scheme, v, seed)
+                     for seed in range(1, c.seeds + 1)] for v in variants}
+    done = stages.finish()  # the queued adaptations and runs (at once with jobs > 1)
+
+    def result(out: StageOutput) -> dict[str, Any] | None:
+        return out.result if out.result is not None else done.get(out.directory)
+
+    runs: dict[str, list[RunResult | None]] = {
+        v: [None if result(out) is None else RunResult.of(str(out.directory / "model"), ScoredRun.from_dict(result(out)))
+            for out in outs] for v, outs in submitted.items()}
+    return Measured(assess, translit, data.result, {t: (result(a) or {}).get("result") for t, a in adapted.items()},
                     runs)
+
+
+def _worker_threads(jobs: int) -> int:
+    """Torch threads of each worker process: this process's share (``--threads``, else torch's default) split
+    between the jobs."""
+    import torch
+
+    return max(1, torch.get_num_threads() // max(1, jobs))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -176,8 +199,12 @@ def _check_corpus(path: str) -> None:
 
 
 def check_config(c: CategorizeConfig) -> None:
+    if c.mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {c.mode!r}")
     if c.seeds < 1:
         raise UsageError("--seeds must be at least 1")
+    if c.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     if c.epochs < 1 or (c.baseline_epochs is not None and c.baseline_epochs < 1):
         raise UsageError("--epochs and --baseline-epochs must be at least 1")
     if c.adapt_steps < 1:
@@ -252,32 +279,34 @@ def data_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs) -> Stag
 
 
 def adapt_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, translit: str | None) -> StageOutput:
-    """One MLM adaptation (the adapted model is ``<stage directory>/model``)."""
+    """Queue one MLM adaptation (the adapted model is ``<stage directory>/model``)."""
     batch_size = min(c.batch_size, 16)
-
-    def do_adapt(directory: Path, progress: Progress) -> dict[str, Any]:
-        from adaptlang.adapt import AdaptConfig, adapt_model
-        from adaptlang.adapt import Interrupted as AdaptInterrupted
-
-        config = AdaptConfig(corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
-                             translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
-                             max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
-        try:
-            return {"result": adapt_model(config, progress).to_dict()}
-        except AdaptInterrupted:  # adapt saved a checkpoint; its own hint (--resume) does not apply here
-            raise Interrupted(f"interrupted during MLM adaptation (checkpoint saved); {RESUME_HINT}") from None
-
     name = "adapt" if translit is None else "adapt+translit"
-    return stages.run(name, {"corpus": inputs.corpus, "model": inputs.model, "method": c.adapt_method,
-                             "translit": translit, "steps": c.adapt_steps, "lang": c.lang,
-                             "max_seq_len": c.max_seq_len, "batch_size": batch_size, "options": c.adapt_options},
-                      do_adapt)
+    return stages.submit(name, {"corpus": inputs.corpus, "model": inputs.model, "method": c.adapt_method,
+                                "translit": translit, "steps": c.adapt_steps, "lang": c.lang,
+                                "max_seq_len": c.max_seq_len, "batch_size": batch_size, "options": c.adapt_options},
+                         functools.partial(_adapt, c, translit, batch_size))
+
+
+def _adapt(c: CategorizeConfig, translit: str | None, batch_size: int, directory: Path,
+           progress: Progress) -> dict[str, Any]:
+    """The adapt stage's job (module level: it runs in a worker process with ``jobs`` > 1)."""
+    from adaptlang.adapt import AdaptConfig, adapt_model
+    from adaptlang.adapt import Interrupted as AdaptInterrupted
+
+    config = AdaptConfig(corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
+                         translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
+                         max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
+    try:
+        return {"result": adapt_model(config, progress).to_dict()}
+    except AdaptInterrupted:  # adapt saved a checkpoint; its own hint (--resume) does not apply here
+        raise Interrupted(f"interrupted during MLM adaptation (checkpoint saved); {RESUME_HINT}") from None
 
 
 def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: StageOutput,
-                adapted: dict[str | None, StageOutput], scheme: str | None, variant: str,
-                seed: int) -> RunResult | None:
-    """Train one variant with one seed and score it on the test set (None while pending in a plan)."""
+                adapted: dict[str | None, StageOutput], scheme: str | None, variant: str, seed: int) -> StageOutput:
+    """Queue one variant with one seed: train it and score it on the test set (an ``mlm`` run after its
+    adaptation). The result is a :class:`ScoredRun` as a dict."""
     translit = scheme if variant.endswith("+translit") else None
     if variant == "baseline":
         encoder_key: dict[str, Any] = {"kind": "bilstm", "corpus": inputs.corpus if c.baseline_corpus else None}
@@ -286,35 +315,44 @@ def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: 
     else:
         encoder_key = {"kind": "transformer", "adapted": adapted[translit].key}
     epochs = (c.baseline_epochs or _baseline_default_epochs()) if variant == "baseline" else c.epochs
+    if c.mode == "features" and variant != "baseline":  # the baseline's run plus the model's frozen vectors
+        encoder_key = {**encoder_key, "mode": "features", "corpus": inputs.corpus if c.baseline_corpus else None}
+        epochs = c.baseline_epochs or _baseline_default_epochs()
     train = training_treebank(data.directory, data.result, c.train)
-    trainer = _trainer(c, variant, translit, adapted, train, seed)
-
-    def do_run(directory: Path, progress: Progress) -> dict[str, Any]:
-        return train_and_score(trainer(str(directory / "model")), [c.test], progress, c.batch_size).to_dict()
-
-    out = stages.run(f"{variant} seed {seed}", {
+    after = (adapted[translit],) if variant.startswith("mlm") else ()
+    adapted_model = str(adapted[translit].directory / "model") if variant.startswith("mlm") else None
+    return stages.submit(f"{variant} seed {seed}", {
         "variant": variant, "seed": seed, "encoder": encoder_key, "epochs": epochs, "data": data.key,
-        "dev": inputs.dev, "test": inputs.test, "batch_size": c.batch_size, "max_minutes": c.max_minutes}, do_run)
-    return None if out.result is None else RunResult.of(str(out.directory / "model"), ScoredRun.from_dict(out.result))
+        "dev": inputs.dev, "test": inputs.test, "batch_size": c.batch_size, "max_minutes": c.max_minutes},
+        functools.partial(_train_and_score, c, variant, translit, adapted_model, train, seed), after=after)
 
 
-def _trainer(c: CategorizeConfig, variant: str, translit: str | None, adapted: dict[str | None, StageOutput],
-             train: str, seed: int) -> Callable[[str], Any]:
-    """The training configuration of one run, given its output directory."""
+def _train_and_score(c: CategorizeConfig, variant: str, translit: str | None, adapted_model: str | None, train: str,
+                     seed: int, directory: Path, progress: Progress) -> dict[str, Any]:
+    """A model stage's job (module level: it runs in a worker process with ``jobs`` > 1)."""
+    config = _trainer(c, variant, translit, adapted_model, train, seed, str(directory / "model"))
+    return train_and_score(config, [c.test], progress, c.batch_size).to_dict()
+
+
+def _trainer(c: CategorizeConfig, variant: str, translit: str | None, adapted_model: str | None, train: str,
+             seed: int, out: str) -> Any:
+    """The training configuration of one run."""
     from adaptlang.baseline import BaselineConfig
     from adaptlang.tasks import TrainConfig
 
-    if variant == "baseline":
+    if variant == "baseline" or c.mode == "features":
         epochs = {"epochs": c.baseline_epochs} if c.baseline_epochs else {}
-        return lambda out: BaselineConfig(train=train, dev=c.dev, out=out, seed=seed, device=c.device,
-                                          corpus=c.corpus if c.baseline_corpus else None, max_minutes=c.max_minutes,
-                                          resume=True, **epochs)
+        features = {} if variant == "baseline" else {
+            "embeddings": adapted_model or c.model, "embedding_translit": translit if adapted_model is None else None}
+        return BaselineConfig(train=train, dev=c.dev, out=out, seed=seed, device=c.device,
+                              corpus=c.corpus if c.baseline_corpus else None, max_minutes=c.max_minutes,
+                              resume=True, **epochs, **features)
     if variant.startswith("direct"):
         encoder: dict[str, Any] = {"kind": "transformer", "model": c.model, "translit": translit}
     else:
-        encoder = {"kind": "transformer", "model": str(adapted[translit].directory / "model")}
-    return lambda out: TrainConfig(train=train, dev=c.dev, out=out, encoder=encoder, epochs=c.epochs, seed=seed,
-                                   batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True)
+        encoder = {"kind": "transformer", "model": adapted_model}
+    return TrainConfig(train=train, dev=c.dev, out=out, encoder=encoder, epochs=c.epochs, seed=seed,
+                       batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True)
 
 
 def _baseline_default_epochs() -> int:

@@ -7,6 +7,12 @@ resumes where it stopped and a rerun with more seeds only runs the new stages.
 Progress goes out as :class:`adaptlang.events.Event`: ``stage`` (a stage starts), ``skip`` (reused), ``done``
 (finished, ``seconds``), each with ``index`` (1-based, >= 1) and ``count`` (0 until the study knows how many
 stages it will run; it never shrinks). The jobs a stage runs report through ``tagged(progress, name)``.
+
+:meth:`StageRunner.run` runs a stage at once, in this process. :meth:`StageRunner.submit` queues one (its key and
+directory are known at once, its result after :meth:`StageRunner.finish`), naming the queued stages it builds on;
+``finish`` runs the queue in submission order (``jobs=1``, in this process) or on ``jobs`` worker processes
+(:mod:`adaptlang.runs.pool`), each stage as soon as the stages it builds on are done. A stage writes its own
+``stage.json`` wherever it runs, so whatever finished before an interruption or a failure is reused by a rerun.
 """
 
 from __future__ import annotations
@@ -63,22 +69,70 @@ class StageOutput:
 StageFn = Callable[[Path, Progress], dict[str, Any]]  # (stage directory, progress of its jobs) -> JSON-able result
 
 
-class StageRunner:
-    """Runs named stages under ``RUN/stages``; ``dry``: plan only (finished stages are read, none is run)."""
+@dataclass(frozen=True)
+class QueuedStage:
+    """A submitted stage: what :func:`execute` needs to run it anywhere (``fn`` must pickle when ``jobs > 1``: a
+    module-level function or a ``functools.partial`` of one)."""
 
-    def __init__(self, run_dir: Path, progress: Progress | None = None, dry: bool = False):
+    name: str
+    key: str
+    directory: Path
+    config: dict[str, Any]
+    fn: StageFn
+    after: tuple[Path, ...]  # directories of the queued stages it builds on
+    index: int
+    count: int
+
+
+def execute(stage: QueuedStage, progress: Progress) -> tuple[dict[str, Any], float]:
+    """Run one stage: ``stage`` event, its config.json, the job, its stage.json (atomic: a stage is finished
+    exactly when this file exists), ``done`` event. Returns (result, seconds)."""
+    progress(Event("stage", stage.name, index=stage.index, count=stage.count))
+    stage.directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(stage.directory / "config.json", {"stage": stage.name, "key": stage.key, "config": stage.config})
+    start = time.monotonic()
+    result = stage.fn(stage.directory, tagged(progress, stage.name))
+    seconds = round(time.monotonic() - start, 2)
+    write_json_atomic(stage.directory / "stage.json", {"stage": stage.name, "key": stage.key, "config": stage.config,
+                                                       "seconds": seconds, "result": result})
+    progress(Event("done", stage.name, index=stage.index, count=stage.count, seconds=seconds))
+    return result, seconds
+
+
+class StageRunner:
+    """Runs named stages under ``RUN/stages``; ``dry``: plan only (finished stages are read, none is run).
+    ``jobs``: how many queued stages run at once (worker processes when above 1, ``threads`` torch threads each)."""
+
+    def __init__(self, run_dir: Path, progress: Progress | None = None, dry: bool = False, jobs: int = 1,
+                 threads: int = 1):
         self.root = run_dir / "stages"
         self.progress = progress or silent
         self.dry = dry
+        self.jobs = jobs
+        self.threads = threads
         self.index = 0
         self.count = 0
         self.records: list[StageRecord] = []
+        self.queue: list[QueuedStage] = []
+        self.results: dict[Path, dict[str, Any]] = {}  # finished queued stages' results, by directory
 
     def expect(self, n_more: int) -> None:
         """Say how many stages are still to come: from now on, events carry the total."""
         self.count = self.index + n_more
 
     def run(self, name: str, config: dict[str, Any], fn: StageFn) -> StageOutput:
+        """Run a stage now, in this process (or reuse it)."""
+        out = self.submit(name, config, fn)
+        if out.result is not None or self.dry:
+            return out
+        stage = self.queue.pop()
+        result, seconds = execute(stage, self.progress)
+        self._record(stage, seconds)
+        return StageOutput(out.key, out.directory, result)
+
+    def submit(self, name: str, config: dict[str, Any], fn: StageFn,
+               after: tuple[StageOutput, ...] = ()) -> StageOutput:
+        """Queue a stage (or reuse it: then its result is there at once); ``after``: the stages it builds on."""
         self.index += 1
         key = config_key(config)
         directory = self.root / f"{_safe(name)}-{key}"
@@ -87,20 +141,40 @@ class StageRunner:
             self.progress(Event("skip", name, index=self.index, count=self.count))
             self.records.append(StageRecord(name, key, str(directory), "reused", saved.get("seconds", 0.0)))
             return StageOutput(key, directory, saved["result"])
-        if self.dry:
-            self.records.append(StageRecord(name, key, str(directory), "pending", 0.0))
-            return StageOutput(key, directory, None)
-        self.progress(Event("stage", name, index=self.index, count=self.count))
-        directory.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(directory / "config.json", {"stage": name, "key": key, "config": config})
-        start = time.monotonic()
-        result = fn(directory, tagged(self.progress, name))
-        seconds = round(time.monotonic() - start, 2)
-        write_json_atomic(directory / "stage.json",
-                          {"stage": name, "key": key, "config": config, "seconds": seconds, "result": result})
-        self.progress(Event("done", name, index=self.index, count=self.count, seconds=seconds))
-        self.records.append(StageRecord(name, key, str(directory), "ran", seconds))
-        return StageOutput(key, directory, result)
+        self.records.append(StageRecord(name, key, str(directory), "pending", 0.0))
+        if not self.dry:
+            queued = {q.directory for q in self.queue}
+            self.queue.append(QueuedStage(name, key, directory, config, fn,
+                                          tuple(a.directory for a in after if a.directory in queued),
+                                          self.index, self.count))
+        return StageOutput(key, directory, None)
+
+    def finish(self) -> dict[Path, dict[str, Any]]:
+        """Run every queued stage (each after the stages it builds on) and return the results by directory. On a
+        failure or an interruption the running stages are stopped and the error is raised: every stage that
+        finished is kept."""
+        queue, self.queue = self.queue, []
+        if self.jobs > 1 and len(queue) > 1:
+            from adaptlang.runs.pool import StageFailed, run_in_pool
+
+            try:
+                done = run_in_pool(queue, execute, self.jobs, self.threads, self.progress, self._record)
+            except StageFailed as e:
+                if e.exit_code == 130:
+                    raise Interrupted(f"{e}; {RESUME_HINT}") from None
+                raise
+        else:
+            done = {}
+            for stage in queue:
+                result, seconds = execute(stage, self.progress)
+                self._record(stage, seconds)
+                done[stage.directory] = result
+        self.results.update(done)
+        return dict(self.results)
+
+    def _record(self, stage: QueuedStage, seconds: float) -> None:
+        at = next(i for i, r in enumerate(self.records) if r.directory == str(stage.directory))
+        self.records[at] = StageRecord(stage.name, stage.key, str(stage.directory), "ran", seconds)
 
 
 def _finished(directory: Path) -> dict[str, Any] | None:

@@ -1,0 +1,183 @@
+"""Queued stages on worker processes (``categorize --jobs N``): each stage runs as soon as the stages it builds on are
+done and a worker is free.
+
+Workers are started with ``spawn`` (no state inherited from the parent: torch, CUDA and thread pools start clean),
+each with ``threads`` torch threads. A stage runs in a worker exactly as in the parent
+(:func:`adaptlang.runs.stages.execute`: it writes its own ``stage.json``), and the jobs' progress events come back
+through a queue and are passed on, in the parent's main thread, to the runner's progress callable.
+
+A failure or an interruption (Ctrl-C in the parent, the terminal's SIGINT to every worker) stops the run: no new
+stage starts, the running ones get SIGINT (the training core saves a checkpoint and stops), and after a grace
+period whatever still runs is terminated. Finished stages keep their ``stage.json``; a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue as queue_module
+import signal
+import sys
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from adaptlang.errors import AdaptlangError
+from adaptlang.events import Event, Progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from adaptlang.runs.stages import QueuedStage
+
+RunStage = Callable[["QueuedStage", Progress], tuple[dict[str, Any], float]]  # stages.execute
+
+GRACE_SECONDS = 60.0  # how long stopped stages get to save a checkpoint before they are terminated
+
+
+class StageFailed(AdaptlangError):
+    """A stage failed in a worker process: its one-line message and exit status (130: interrupted), as the worker
+    saw them."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Worker side
+
+_events: Any = None
+_state = {"busy": False, "interrupted": False}
+
+
+def _init_worker(events: Any, threads: int) -> None:
+    """Once per worker: the event queue, torch's threads, and a SIGINT that interrupts a running stage (once) but
+    never an idle worker (that would break the pool)."""
+    global _events
+    _events = events
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # torch reads them when a stage first imports it
+        os.environ[name] = str(max(1, threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(max(1, threads))
+    signal.signal(signal.SIGINT, _on_sigint)
+    events.put(("pid", os.getpid()))
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    if _state["busy"] and not _state["interrupted"]:
+        _state["interrupted"] = True
+        raise KeyboardInterrupt
+
+
+def _work(run_stage: RunStage, stage: "QueuedStage") -> tuple[str, Any, Any]:
+    """Run one stage in a worker: ("ok", result, seconds), ("interrupted", message, 130) or ("error", message,
+    exit status). Exceptions travel as text: the library's own do not all pickle."""
+    _state.update(busy=True, interrupted=False)
+    try:
+        result, seconds = run_stage(stage, _events.put)
+        return "ok", result, seconds
+    except KeyboardInterrupt:
+        return "interrupted", f"{stage.name}: interrupted", 130
+    except AdaptlangError as e:
+        return ("interrupted" if e.exit_code == 130 else "error"), f"{stage.name}: {e}", e.exit_code
+    except Exception as e:  # a bug or a system error: the parent reports it with the worker's traceback
+        return "bug", f"{stage.name}: {type(e).__name__}: {e}", traceback.format_exc()
+    finally:
+        _state["busy"] = False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parent side
+
+
+def run_in_pool(stages: list["QueuedStage"], run_stage: RunStage, jobs: int, threads: int, progress: Progress,
+                on_done: Callable[["QueuedStage", float], None]) -> dict[Path, dict[str, Any]]:
+    """Run ``stages`` with ``run_stage`` (a module-level function) on ``jobs`` processes, each as soon as the
+    stages it builds on are done; results by directory. Raises the first failure (:class:`StageFailed`, or
+    RuntimeError for a bug) once the running stages have stopped."""
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue()
+    pids: set[int] = set()
+    results: dict[Path, dict[str, Any]] = {}
+    pending = list(stages)
+    running: dict[Future, "QueuedStage"] = {}
+    with ProcessPoolExecutor(min(jobs, len(stages)), mp_context=context, initializer=_init_worker,
+                             initargs=(events, threads)) as pool, _sigterm_interrupts():
+        try:
+            while pending or running:
+                for stage in [s for s in pending if all(d in results for d in s.after)][:jobs - len(running)]:
+                    pending.remove(stage)
+                    running[pool.submit(_work, run_stage, stage)] = stage
+                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                _drain(events, progress, pids)
+                for future in done:
+                    stage = running.pop(future)
+                    status, value, extra = future.result()
+                    if status != "ok":
+                        raise _failure(status, value, extra)
+                    results[stage.directory] = value
+                    on_done(stage, extra)
+        except BaseException:
+            _stop(running, events, progress, pids)
+            raise
+    _drain(events, progress, pids)
+    return results
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the parent as Ctrl-C does (the workers are stopped, not orphaned); main thread only."""
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        before = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _failure(status: str, message: str, extra: Any) -> BaseException:
+    if status in ("interrupted", "error"):
+        return StageFailed(message, int(extra))
+    return RuntimeError(f"{message}\n{extra}")
+
+
+def _drain(events: Any, progress: Progress, pids: set[int]) -> None:
+    """Pass on every event the workers have sent so far (and note the workers' process ids)."""
+    while True:
+        try:
+            item = events.get_nowait()
+        except queue_module.Empty:
+            return
+        if isinstance(item, Event):
+            progress(item)
+        elif isinstance(item, tuple) and item[0] == "pid":
+            pids.add(item[1])
+
+
+def _stop(running: dict[Future, "QueuedStage"], events: Any, progress: Progress, pids: set[int]) -> None:
+    """Stop the running stages: SIGINT (a checkpoint is saved), then, after the grace period, SIGTERM."""
+    for future in running:
+        future.cancel()
+    _signal(pids, signal.SIGINT)
+    try:
+        wait(running, timeout=GRACE_SECONDS)
+    except KeyboardInterrupt:  # a second Ctrl-C: do not wait
+        pass
+    _drain(events, progress, pids)
+    if not all(f.done() for f in running):
+        _signal(pids, signal.SIGTERM)
+
+
+def _signal(pids: set[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError:  # already gone
+            pass
