@@ -172,3 +172,32 @@ def test_budget_caution_when_most_runs_peak_at_their_last_epoch(tmp_path: Path) 
     assert "**Budget:** the best dev epoch was the last one in most runs of direct (2/3 runs), mlm (2/3 runs)" in md
     calm = _results({"baseline": 0.75, "direct": 0.65, "mlm": 0.85})
     assert calm["budget"]["still_improving"] == [] and "**Budget:**" not in categorize_markdown(calm)
+
+
+def test_no_verdict_from_runs_still_improving(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from adaptlang.cli.categorize import print_verdict
+
+    # Both transformer variants trail the baseline, but most of their runs peaked at their last epoch: "hard" would
+    # measure the budget, so the verdict is undecided and says what it would take.
+    result = _result({"baseline": 0.80, "direct": 0.60, "mlm": 0.62}, last_epoch_best=("direct", "mlm"))
+    r = result.to_dict()
+    v = r["verdict"]
+    assert (v["category"], v["measured"], v["firm"]) == ("undecided: budget", "hard", False)
+    assert v["budget"] == ["direct: best dev epoch = last in 2/3 runs after 3 epochs (0.2 min a run); rerun with "
+                           "--epochs 20 or more",
+                           "mlm: best dev epoch = last in 2/3 runs after 3 epochs (0.2 min a run); rerun with "
+                           "--epochs 20 or more"]
+    md = categorize_markdown(r)
+    head = md.split("## Verdict per task")[0]
+    assert "**Measured category: undecided: budget**\n\nThe point estimates say hard" in head
+    assert "- direct: best dev epoch = last in 2/3 runs" in head and "within noise" not in head
+    assert "Mode: **finetune**: each pretrained variant is the model fine-tuned" in head
+    console = Console(record=True, width=200)
+    print_verdict(r, console)
+    assert console.export_text().startswith("The point estimates say hard, but runs still improving")
+    # A still-improving baseline cannot overturn "hard": the verdict stands.
+    firm = _results({"baseline": 0.80, "direct": 0.60, "mlm": 0.62}, last_epoch_best=("baseline",))
+    assert firm["verdict"]["category"] == "hard" and firm["verdict"]["budget"] == []
+    assert "The point estimates say" not in categorize_markdown(firm)

@@ -140,6 +140,27 @@ def test_adapter_and_transliteration_as_for_train(tmp_path: Path, tiny_bert_dir:
     assert ev.scores.n_words > 0 and seen  # prediction transliterates too
 
 
+def test_categorize_features_mode(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from adaptlang.errors import UsageError
+    from adaptlang.pipeline import CategorizeConfig, run_categorize
+
+    base = dict(corpus=str(toy_treebanks["corpus"]), train=str(toy_treebanks["train"]), dev=str(toy_treebanks["dev"]),
+                test=str(toy_treebanks["test"]), model=str(tiny_bert_dir), seeds=1, translit="none", epochs=1,
+                baseline_epochs=1, adapt_steps=2, n_bootstrap=200, device="cpu", baseline_corpus=False,
+                adapt_options={"pppl_tokens": 8})
+    with pytest.raises(UsageError, match="--mode must be one of finetune, features, not 'frozen'"):
+        run_categorize(CategorizeConfig(output=str(tmp_path / "bad"), mode="frozen", **base))
+    assert not (tmp_path / "bad").exists()
+    result = run_categorize(CategorizeConfig(output=str(tmp_path / "run"), mode="features", **base))
+    kinds = {v: json.loads((Path(r.runs[0].model) / "config.json").read_text())["encoder"]
+             for v, r in result.variants.items()}
+    assert kinds["baseline"]["kind"] == "bilstm" and kinds["direct"]["kind"] == "features"
+    assert kinds["direct"]["model"] == str(tiny_bert_dir.resolve())
+    assert kinds["mlm"]["kind"] == "features" and kinds["mlm"]["model"].endswith("model")  # the adapted model
+    md = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "Mode: **features**" in md and "The study's definition fine-tunes the model" in md
+
+
 def test_cli_features_and_one_line_errors(tmp_path: Path, tiny_bert_dir: Path, toy_treebanks: dict[str, Path],
                                           run_cli) -> None:
     common = ["baseline", "--train", str(toy_treebanks["train"]), "--dev", str(toy_treebanks["dev"]),
@@ -149,7 +170,7 @@ def test_cli_features_and_one_line_errors(tmp_path: Path, tiny_bert_dir: Path, t
     assert "--embeddings" in r.stderr and "no such directory" in r.stderr
     r = run_cli(*common, "-o", str(tmp_path / "o2"), "--embeddings", str(tiny_bert_dir), "--embedding-mix", "max")
     assert r.returncode != 0 and r.stderr.strip().endswith("--embedding-mix must be one of mean, scalar, not 'max'")
-    r = run_cli(*common, "-o", str(tmp_path / "o3"), "--embeddings", str(tiny_bert_dir))  # default: last 4 layers
+    r = run_cli(*common, "-o", str(tmp_path / "o3"), "--embeddings", str(tiny_bert_dir), "--embedding-layers", "4")
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1
     assert "--embedding-layers 4" in r.stderr and "give at most 3" in r.stderr
     broken = tmp_path / "broken"
@@ -159,7 +180,8 @@ def test_cli_features_and_one_line_errors(tmp_path: Path, tiny_bert_dir: Path, t
     r = run_cli(*common, "-o", str(tmp_path / "o4"), "--embeddings", str(broken), "--embedding-layers", "2")
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert not any((tmp_path / f"o{i}").exists() for i in range(1, 5))
-    r = run_cli(*common, "-o", str(tmp_path / "ok"), "--embeddings", str(tiny_bert_dir), "--embedding-layers", "2")
-    assert r.returncode == 0, r.stderr
+    r = run_cli(*common, "-o", str(tmp_path / "ok"), "--embeddings", str(tiny_bert_dir))
+    assert r.returncode == 0, r.stderr  # the default, the last 4 layers, is all 3 of this shallow model's
+    assert json.loads((tmp_path / "ok" / "config.json").read_text())["encoder"]["layers"] == 3
     r = run_cli("evaluate", str(tmp_path / "ok"), str(toy_treebanks["test"]), "--json", "-", "--bootstrap", "0")
     assert r.returncode == 0 and json.loads(r.stdout)["n_words"] > 0

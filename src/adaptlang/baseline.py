@@ -267,7 +267,7 @@ class BaselineConfig:
     # Frozen contextual vectors (UDPipe 2 style): a pretrained model (hub id, directory, adapter, adapted model)
     # whose last `embedding_layers` layers, at each word's first piece, are a further input of the BiLSTM.
     embeddings: str | None = None
-    embedding_layers: int = 4
+    embedding_layers: int | None = None  # None: the last 4 (all of a shallower model's)
     embedding_mix: str = "mean"  # "mean" (fixed average of the layers) or "scalar" (learned weights)
     embedding_translit: str | None = None  # a scheme applied before tokenization (default: the model's own)
     device: str = "auto"

@@ -203,6 +203,29 @@ def budget_caution(r: dict[str, Any]) -> str | None:
             "`--max-minutes`, `--max-train-sentences`).")
 
 
+def undecided_lines(r: dict[str, Any]) -> list[str]:
+    """What an "undecided: budget" verdict needs (empty for a decided one): the lines the report and the terminal
+    lead with."""
+    from adaptlang.stats import UNDECIDED
+
+    v = r["verdict"]
+    if v["category"] != UNDECIDED:
+        return []
+    return ([f"The point estimates say {v.get('measured')}, but runs still improving when their budget ended could "
+             "overturn that: no category until they converge. What it would take:"]
+            + [f"- {need}" for need in v.get("budget") or []])
+
+
+MODE_TEXT = {
+    "finetune": "**finetune**: each pretrained variant is the model fine-tuned as the parser's encoder; this is the "
+                "study's definition (Muller et al., 2021).",
+    "features": "**features**: each pretrained variant is the baseline plus the *frozen* contextual vectors of the "
+                "model (direct) or of the adapted model (mlm), UDPipe 2 style, cheap enough to train to convergence "
+                "on a CPU. The study's definition fine-tunes the model (`--mode finetune`); this mode says whether "
+                "the model's representations help a parser of the language.",
+}
+
+
 def categorize_markdown(r: dict[str, Any]) -> str:
     """report.md from the content of results.json."""
     sections = (_md_verdict, _md_scores, _md_translit, _md_tokenizer, _md_adaptation, _md_run)
@@ -217,10 +240,13 @@ def _md_verdict(r: dict[str, Any]) -> list[str]:
         f"# Categorize: `{Path(c['corpus']).name}` with `{c['model']}`",
         "",
         f"**Measured category: {v['category']}**"
-        + (" (firm: every deciding difference is outside noise)" if v["firm"] else
+        + ("" if undecided_lines(r) else
+           " (firm: every deciding difference is outside noise)" if v["firm"] else
            f" (within noise: the intervals also allow {', '.join(p for p in v['possible'] if p != v['category'])})"),
         "",
     ]
+    lines += undecided_lines(r) + ([""] if undecided_lines(r) else [])
+    lines += [f"Mode: {MODE_TEXT[c.get('mode') or 'finetune']}", ""]
     pv = r["prediction_vs_measured"]
     if pv["predicted"]:
         agree = "agrees with" if pv["agree"] else "differs from"

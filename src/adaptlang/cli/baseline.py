@@ -37,8 +37,9 @@ def baseline(
                                              "`adaptlang adapt` output; its transliteration applies), computed once "
                                              "per sentence (UDPipe 2 style). OUT records the model, which "
                                              "evaluate/predict load again."),
-    embedding_layers: int = typer.Option(_D["embedding_layers"], "--embedding-layers", help="With --embeddings: "
-                                         "combine the model's last N hidden layers."),
+    embedding_layers: Optional[int] = typer.Option(None, "--embedding-layers", help="With --embeddings: combine "
+                                                   "the model's last N hidden layers (default: 4, or all of a "
+                                                   "shallower model's)."),
     embedding_mix: str = typer.Option(_D["embedding_mix"], "--embedding-mix", help="With --embeddings: mean (a "
                                       "fixed average of the layers) or scalar (learned weights)."),
     epochs: int = typer.Option(_D["epochs"], "--epochs", help="Maximum number of epochs."),

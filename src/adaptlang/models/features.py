@@ -31,6 +31,7 @@ from adaptlang.specs import resolve_model
 MIXES = ("mean", "scalar")
 BILSTM_DIR = "bilstm"
 MIX_FILE = "features_mix.safetensors"
+DEFAULT_LAYERS = 4  # the last 4 layers, as UDPipe 2 averages BERT's (all of a shallower model's)
 EXTRACT_BATCH = 32  # sentences per transformer call when computing vectors
 CACHE_LIMIT = 300_000_000  # cached numbers (float16): about 600 MB; past it, vectors are computed and not kept
 
@@ -42,7 +43,7 @@ class FeaturesEncoderConfig:
 
     kind: ClassVar[str] = "features"
     model: str = ""  # hub id, model directory, PEFT adapter or `adaptlang adapt` output
-    layers: int = 4  # the last N hidden layers are combined
+    layers: int | None = None  # the last N hidden layers are combined (None: DEFAULT_LAYERS, at most all)
     mix: str = "mean"  # "mean": a fixed average; "scalar": learned softmax weights and scale
     translit: str | None = None  # a scheme applied to every word before tokenization (default: the model's own)
     max_length: int | None = None  # pieces per window (default: the model's maximum)
@@ -58,7 +59,7 @@ class FeaturesEncoderConfig:
             raise UsageError("--embeddings: give the pretrained model whose vectors the BiLSTM reads")
         if self.mix not in MIXES:
             raise UsageError(f"--embedding-mix must be one of {', '.join(MIXES)}, not {self.mix!r}")
-        if not isinstance(self.layers, int) or self.layers < 1:
+        if self.layers is not None and (not isinstance(self.layers, int) or self.layers < 1):
             raise UsageError(f"--embedding-layers must be an integer >= 1, got {self.layers}")
         BiLSTMEncoderConfig.from_dict({**self.bilstm, "kind": "bilstm"})  # its own checks
 
@@ -78,8 +79,9 @@ class FrozenFeatures:
     """Per-word vectors of a frozen transformer, cached by sentence. Deliberately not an ``nn.Module``: the
     transformer's weights stay out of the parser's parameters, checkpoints and ``.to(device)``."""
 
-    def __init__(self, encoder: TransformerEncoder, layers: int, keep_layers: bool):
+    def __init__(self, encoder: TransformerEncoder, layers: int | None, keep_layers: bool):
         n_hidden = encoder.n_layers + 1  # the embeddings' output and every layer's
+        layers = min(DEFAULT_LAYERS, n_hidden) if layers is None else layers
         if layers > n_hidden:
             raise UsageError(f"--embedding-layers {layers}: {encoder.config.get('model')} has {n_hidden} hidden "
                              f"layers (embeddings + {encoder.n_layers}); give at most {n_hidden}")
@@ -140,9 +142,10 @@ def load_frozen(cfg: FeaturesEncoderConfig, option: str) -> tuple[FrozenFeatures
         enc = TransformerEncoder.build({"model": spec, "translit": cfg.translit, "max_length": cfg.max_length,
                                         "allow_causal": cfg.allow_causal})
     c = enc.config
+    frozen = FrozenFeatures(enc, cfg.layers, keep_layers=cfg.mix == "scalar")
     filled = {"model": spec.spec, "translit": c.get("translit"), "adapter": c.get("adapter"),
-              "base_model": c.get("base_model"), "n_features": enc.output_dim}
-    return FrozenFeatures(enc, cfg.layers, keep_layers=cfg.mix == "scalar"), filled
+              "base_model": c.get("base_model"), "n_features": enc.output_dim, "layers": frozen.layers}
+    return frozen, filled
 
 
 def _extraction_device() -> torch.device:
@@ -159,7 +162,7 @@ class FeaturesWordEncoder(WordEncoder):
         self.hparams = config
         self.bilstm = bilstm
         self.frozen = frozen
-        self.mix = ScalarMix(config.layers) if config.mix == "scalar" else None
+        self.mix = ScalarMix(frozen.layers) if config.mix == "scalar" else None
         self.output_dim = bilstm.output_dim
 
     # ---- the WordEncoder contract ---------------------------------------------------------------------------

@@ -165,6 +165,29 @@ class _Comparisons:
         return TaskComparison(differences, best, gain)
 
 
+def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantResult]) -> dict[str, str]:
+    """Variants whose runs were mostly still improving at their cap (best dev epoch = last epoch in most seeds,
+    from each run's train.json), each with what it would take: the option that capped it, doubled."""
+    from adaptlang.baseline import BaselineConfig
+
+    baseline_epochs = c.baseline_epochs or int(BaselineConfig.__dataclass_fields__["epochs"].default)
+    out: dict[str, str] = {}
+    for name, r in variants.items():
+        n = r.best_epoch_is_last()
+        if 2 * n <= len(r.runs):
+            continue
+        bilstm = name == "baseline" or c.mode == "features"
+        asked = baseline_epochs if bilstm else c.epochs
+        ran = max(run.train.epochs_run or 0 for run in r.runs)
+        if c.max_minutes and ran < asked:  # the time budget, not the epoch count, ended the runs
+            need = f"--max-minutes {2 * c.max_minutes:g} or more"
+        else:
+            need = f"{'--baseline-epochs' if bilstm else '--epochs'} {2 * asked} or more"
+        out[name] = (f"best dev epoch = last in {n}/{len(r.runs)} runs after {ran} epochs "
+                     f"({r.train_seconds.mean / 60:.1f} min a run); rerun with {need}")
+    return out
+
+
 def build_results(c: "CategorizeConfig", assess: dict[str, Any], translit: Resolved, data: dict[str, Any],
                   adaptation: dict[str, dict[str, Any]], runs: Mapping[str, Sequence[RunResult]],
                   stages: Sequence[StageRecord] = (), run_dir: str = "") -> CategorizeResult:
@@ -179,8 +202,9 @@ def build_results(c: "CategorizeConfig", assess: dict[str, Any], translit: Resol
             raise InputError(c.test, f"runs of {v} were scored on a different test set; rerun with --force")
     compare = _Comparisons(counts, words, c.n_bootstrap, c.level)
     tasks = {task: compare.task(task, translit.scheme) for task in TASKS}
-    verdict = overall_verdict([task_verdict(task, compare.diff("direct", "baseline", task),
-                                            compare.diff(t.best_adapted, "baseline", task))
-                               for task, t in tasks.items()])
     variants = {v: VariantResult.of(rs) for v, rs in runs.items()}
+    unconverged = unconverged_variants(c, variants)
+    verdict = overall_verdict([task_verdict(task, compare.diff("direct", "baseline", task),
+                                            compare.diff(t.best_adapted, "baseline", task), unconverged)
+                               for task, t in tasks.items()])
     return CategorizeResult(run_dir, c, data, translit, assess, adaptation, variants, tasks, verdict, tuple(stages))
