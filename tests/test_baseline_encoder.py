@@ -144,3 +144,92 @@ def test_skipgram_on_raw_text(tmp_path):
     empty.write_text("\n\n", encoding="utf-8")
     with pytest.raises(InputError, match="no words"):
         corpus_embeddings(empty)
+
+
+# ---- the fast paths compute what the straightforward ones did ----------------------------------------------------
+MIXED = [["Dafa", "baax", "lool", "."], ["Mu", "ngi", "dem", "ca", "kër", "gi", "baax", "."], ["baax", "Baax"]]
+
+
+def test_deduplicated_characters_give_the_same_word_vectors_as_every_token():
+    torch.manual_seed(0)
+    enc = _encoder().eval()
+    feats = enc.collate(MIXED)
+    assert feats["chars"].shape[0] == len({w for s in MIXED for w in s}) + 1  # each form once, plus padding
+    with torch.no_grad():
+        deduped = enc.char_model(feats["chars"], feats["char_lengths"])[feats["type_ids"]]
+        for b, sent in enumerate(MIXED):
+            for i, form in enumerate(sent):  # each token alone, as if no other word were in the batch
+                ids = torch.tensor([enc.lexicon.char_ids(form)])
+                alone = enc.char_model(ids, torch.tensor([ids.shape[1]]))[0]
+                assert torch.allclose(deduped[b, i], alone, atol=1e-6)
+
+
+def _packed_bilstm(lstm, x, lengths):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, (h, _) = lstm(packed)
+    return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], torch.cat([h[0], h[1]], -1)
+
+
+def test_padded_bilstm_equals_the_packed_one_with_gradients():
+    from adaptlang.models.bilstm import bilstm_padded
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(5, 4, batch_first=True, bidirectional=True)
+    lengths = torch.tensor([6, 2, 4, 1])
+    x = torch.randn(4, 6, 5)
+    mask = (torch.arange(6) < lengths.unsqueeze(1)).unsqueeze(-1)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out, final = bilstm_padded(lstm, x1, lengths)
+    ref_out, ref_final = _packed_bilstm(lstm, x2, lengths)
+    assert torch.allclose(out * mask, ref_out, atol=1e-6) and torch.allclose(final, ref_final, atol=1e-6)
+    weights = torch.randn_like(ref_out) * mask
+    grads = torch.autograd.grad((out * weights).sum() + final.sum(), [x1, *lstm.parameters()])
+    ref_grads = torch.autograd.grad((ref_out * weights).sum() + ref_final.sum(), [x2, *lstm.parameters()])
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, ref_grads))
+
+
+def test_encoder_on_the_cpu_equals_the_packed_sequence_computation():
+    """The CPU path (padded runs, characters in length groups) against the packed-sequence path it replaced."""
+    torch.manual_seed(0)
+    enc = _encoder(n_layers=3).eval()
+    feats = enc.collate(MIXED)
+    with torch.no_grad():
+        h, mask = enc(feats)
+        cm = enc.char_model
+        chars = _packed_bilstm(cm.lstm, cm.embed(feats["chars"]), feats["char_lengths"])[1]
+        x = torch.cat([enc.word_embed(feats["word_ids"]), cm.proj(chars)[feats["type_ids"]]], dim=-1)
+        lengths = mask.sum(1)
+        ref = x
+        for i, lstm in enumerate(enc.layers):
+            out = _packed_bilstm(lstm, ref, lengths)[0]
+            ref = out if i == 0 else ref + out
+    assert torch.allclose(h, ref, atol=1e-5)
+    assert h[~mask].abs().sum() == 0  # padding stays zero
+
+
+def test_dropout_scales_what_it_keeps_and_is_off_in_eval():
+    from adaptlang.models.biaffine import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.25)
+    x = torch.ones(200, 100)
+    y = drop(x)
+    assert y.unique().tolist() == [0.0, pytest.approx(1 / 0.75)]
+    assert abs((y == 0).float().mean().item() - 0.25) < 0.01
+    assert torch.equal(drop.eval()(x), x) and drop.state_dict() == {}
+
+
+def test_biaffine_matrix_products_equal_the_einsum_forms():
+    from adaptlang.models.biaffine import Biaffine, _with_bias
+
+    torch.manual_seed(0)
+    x, y = torch.randn(2, 5, 6), torch.randn(2, 5, 6)
+    arc, rel = Biaffine(6, 1, bias_x=True, bias_y=False), Biaffine(6, 4)
+    for b in (arc, rel):
+        torch.nn.init.normal_(b.weight)
+    xa = _with_bias(x)
+    assert torch.allclose(arc(x, y), torch.einsum("bxi,oij,byj->boxy", xa, arc.weight, y).squeeze(1), atol=1e-5)
+    ya = _with_bias(y)
+    assert torch.allclose(rel.pairs(x, y), torch.einsum("bni,oij,bnj->bno", xa, rel.weight, ya), atol=1e-5)

@@ -57,3 +57,19 @@ def test_is_tree_rejects_cycles_and_self_loops() -> None:
     assert not is_tree([0, 0, 0])  # two roots
     assert is_tree([0, 0, 0], single_root=False)
     assert is_tree([0, 2, 0, 2])
+
+
+def test_best_heads_that_form_a_tree_are_returned_as_they_are() -> None:
+    """The shortcut: when every word's best head already gives a (single-root) tree, that tree is the MST."""
+    rng = np.random.default_rng(1)
+    n = 30
+    gold = [0] + [0 if d == 7 else int(rng.integers(1, d)) if d > 1 else 7 for d in range(1, n + 1)]
+    assert is_tree(gold)
+    scores = rng.normal(size=(n + 1, n + 1))
+    for d in range(1, n + 1):
+        scores[d, gold[d]] = 10.0
+    assert mst(scores).tolist() == gold
+    # and a greedy choice with two root children still goes through the exact search
+    scores[3, 0] = 20.0
+    heads = mst(scores)
+    assert is_tree(heads.tolist()) and heads.tolist() != gold

@@ -92,11 +92,28 @@ def mst(scores: np.ndarray, single_root: bool = True) -> np.ndarray:
     lo, hi = (s[finite].min(), s[finite].max()) if finite.any() else (0.0, 0.0)
     floor = lo - (hi - lo) * n - 1.0  # worse than any tree made of finite arcs
     s[~finite] = floor
+    greedy = _greedy_tree(s, single_root)
+    if greedy is not None:
+        return greedy
     if single_root:
         penalty = (hi - floor) * n + 1.0
         s[1:, 0] -= penalty
     heads = _chu_liu_edmonds(s)
     heads[0] = 0
+    return heads.astype(np.int64)
+
+
+def _greedy_tree(s: np.ndarray, single_root: bool) -> np.ndarray | None:
+    """Every word's best head, when these already form a tree (with one root child if ``single_root``): then no tree
+    scores higher, so it is the answer without Chu-Liu-Edmonds (the usual case for a trained parser)."""
+    t = s.copy()
+    np.fill_diagonal(t, -np.inf)
+    heads = t.argmax(axis=1)
+    heads[0] = 0
+    if single_root and np.count_nonzero(heads[1:] == 0) != 1:
+        return None
+    if find_cycle(heads.tolist()) is not None:
+        return None
     return heads.astype(np.int64)
 
 

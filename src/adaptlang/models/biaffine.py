@@ -1,9 +1,31 @@
-"""Biaffine scorers (Dozat & Manning 2017) and the small MLP that feeds them."""
+"""Biaffine scorers (Dozat & Manning 2017), the small MLP that feeds them, and the dropout layer of the parser and
+the BiLSTM encoder."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+class Dropout(nn.Module):
+    """Inverted dropout, as ``nn.Dropout`` (same probability, scaling and state dict: none), with its mask drawn by
+    ``torch.rand``: on the CPU that is about three times cheaper than the Bernoulli sampling ``nn.Dropout`` uses,
+    which took a tenth of a baseline training step."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand(x.shape, device=x.device) >= self.p
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class MLP(nn.Module):
@@ -13,7 +35,7 @@ class MLP(nn.Module):
         super().__init__()
         self.linear = nn.Linear(n_in, n_out)
         self.act = nn.LeakyReLU(0.1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         nn.init.orthogonal_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
@@ -39,8 +61,9 @@ class Biaffine(nn.Module):
             x = _with_bias(x)
         if self.bias_y:
             y = _with_bias(y)
-        s = torch.einsum("bxi,oij,byj->boxy", x, self.weight, y)
-        return s.squeeze(1) if self.n_out == 1 else s
+        if self.n_out == 1:  # as two matrix products (einsum's batched form is several times slower on the CPU)
+            return (x @ self.weight[0]) @ y.transpose(1, 2)
+        return torch.einsum("bxi,oij,byj->boxy", x, self.weight, y)
 
     def pairs(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Score aligned pairs only: x, y ``[batch, n, n_in]`` -> ``[batch, n, n_out]`` (labels of chosen arcs)."""
@@ -48,4 +71,7 @@ class Biaffine(nn.Module):
             x = _with_bias(x)
         if self.bias_y:
             y = _with_bias(y)
-        return torch.einsum("bni,oij,bnj->bno", x, self.weight, y)
+        n_out, n_x, n_y = self.weight.shape
+        # x U_o for every label as one matrix product [batch * n, n_x] x [n_x, n_out * n_y], then the dot with y
+        xu = (x.reshape(-1, n_x) @ self.weight.transpose(0, 1).reshape(n_x, n_out * n_y)).view(-1, n_out, n_y)
+        return (xu @ y.reshape(-1, n_y, 1)).view(*x.shape[:-1], n_out)

@@ -16,7 +16,7 @@ from torch import nn
 from adaptlang.data.vocab import IGNORE_INDEX
 from adaptlang.decoding import mst
 from adaptlang.models import WordEncoder
-from adaptlang.models.biaffine import MLP, Biaffine
+from adaptlang.models.biaffine import MLP, Biaffine, Dropout
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class BiaffineParser(nn.Module):
         self.heads_config = heads
         d = encoder.output_dim
         self.root = nn.Parameter(torch.randn(d) * 0.02)  # the artificial root node's vector
-        self.dropout = nn.Dropout(heads.dropout)
+        self.dropout = Dropout(heads.dropout)
         self.upos_out = nn.Linear(d, heads.n_upos)
         self.arc_dep = MLP(d, heads.arc_dim, heads.dropout)
         self.arc_head = MLP(d, heads.arc_dim, heads.dropout)
@@ -78,8 +78,9 @@ class BiaffineParser(nn.Module):
         chosen = out.rel_head.gather(1, index)  # [batch, n_words, rel_dim]
         return self.rel_attn.pairs(out.rel_dep, chosen)
 
-    def loss(self, out: ParserOutput, upos: torch.Tensor, heads: torch.Tensor, rels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Sum of UPOS, arc and label cross-entropies over real words. Labels ``-100`` (unseen) are skipped."""
+    def loss(self, out: ParserOutput, upos: torch.Tensor, heads: torch.Tensor, rels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Sum of UPOS, arc and label cross-entropies over real words. Labels ``-100`` (unseen) are skipped. The parts
+        come back as detached tensors (reading them as numbers would wait for the device at every step)."""
         mask = out.mask
         heads = heads.masked_fill(~mask, IGNORE_INDEX)
         l_upos = F.cross_entropy(out.s_upos[mask].float(), upos[mask], ignore_index=IGNORE_INDEX)
@@ -87,7 +88,7 @@ class BiaffineParser(nn.Module):
         s_rel = self.rel_scores(out, heads)
         l_rel = F.cross_entropy(s_rel[mask].float(), rels[mask], ignore_index=IGNORE_INDEX)
         total = l_upos + l_arc + l_rel
-        return total, {"upos": l_upos.item(), "arc": l_arc.item(), "rel": l_rel.item()}
+        return total, {"upos": l_upos.detach(), "arc": l_arc.detach(), "rel": l_rel.detach()}
 
     @torch.no_grad()
     def decode(self, out: ParserOutput, root_rel: int | None = None) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:

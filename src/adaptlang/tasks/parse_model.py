@@ -95,7 +95,7 @@ def predict_words(loaded: LoadedParser, words: Sequence[Sequence[str]], batch_si
     out: list[Any] = [None] * len(words)
     batches = bucket_batches([len(w) for w in words], batch_size, max_tokens, shuffle=False)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    with torch.no_grad(), autocast:
+    with torch.inference_mode(), autocast:
         for batch in batches:
             inputs = to_device(model.encoder.collate([words[i] for i in batch]), device)
             upos, heads, rels = model.decode(model(inputs), root_rel=root if root >= 0 else None)
