@@ -32,16 +32,10 @@ def baseline(
     output: str = typer.Option(..., "--output", "-o", help="Output model directory OUT."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Raw text (one sentence per line; skip-gram vectors "
                                          "are trained on it) or a fastText .vec file."),
-    embeddings: Optional[str] = typer.Option(None, "--embeddings", help="Also feed the BiLSTM frozen contextual "
-                                             "vectors of this pretrained model (hub id, model directory, adapter or "
-                                             "`adaptlang adapt` output; its transliteration applies), computed once "
-                                             "per sentence (UDPipe 2 style). OUT records the model, which "
-                                             "evaluate/predict load again."),
-    embedding_layers: Optional[int] = typer.Option(None, "--embedding-layers", help="With --embeddings: combine "
-                                                   "the model's last N hidden layers (default: 4, or all of a "
-                                                   "shallower model's)."),
-    embedding_mix: str = typer.Option(_D["embedding_mix"], "--embedding-mix", help="With --embeddings: mean (a "
-                                      "fixed average of the layers) or scalar (learned weights)."),
+    embeddings: Optional[str] = typer.Option(None, "--embeddings", help="Also feed the BiLSTM the frozen vectors of "
+                                             "this model (what train's --model takes; OUT records it)."),
+    embedding_layers: Optional[int] = typer.Option(None, "--embedding-layers", help="Its last N layers (default 4)."),
+    embedding_mix: str = typer.Option("mean", "--embedding-mix", help="mean, or scalar (learned layer weights)."),
     epochs: int = typer.Option(_D["epochs"], "--epochs", help="Maximum number of epochs."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: plan the epochs (and the "
                                                 "learning-rate decay) to fit it."),

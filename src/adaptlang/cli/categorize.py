@@ -15,6 +15,12 @@ def register(app: typer.Typer) -> None:
     app.command("categorize")(categorize_command)
 
 
+MODE_OPTION = typer.Option("finetune", "--mode", help="How the direct, mlm and translit variants use the model: "
+                           "finetune (fine-tuned as the parser's encoder: the study's definition) or features (the "
+                           "baseline plus the model's frozen contextual vectors, UDPipe 2 style: a CPU can train it "
+                           "to convergence; epochs as --baseline-epochs).")
+
+
 def categorize_command(
     corpus: Path = typer.Option(..., "--corpus", help="Raw text of the language (MLM adaptation, assessment)."),
     train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
@@ -29,16 +35,10 @@ def categorize_command(
         help="Transliterated variants: auto (when assess finds a scheme that helps), none, latin (best scheme to "
         "Latin script for the corpus's script and --lang), or a scheme name (adaptlang transliterate --list).",
     ),
-    mode: str = typer.Option(
-        "finetune", "--mode",
-        help="How the direct, mlm and translit variants use the model: finetune (the model fine-tuned as the parser's "
-        "encoder: the study's definition) or features (the baseline plus the model's frozen contextual vectors, "
-        "UDPipe 2 style: a CPU can train it to convergence; epochs as --baseline-epochs).",
-    ),
+    mode: str = MODE_OPTION,
     epochs: int = typer.Option(10, "--epochs", help="Fine-tuning epochs (budget option)."),
-    baseline_epochs: Optional[int] = typer.Option(
-        None, "--baseline-epochs", help="Baseline epochs (default: the baseline's own)."
-    ),
+    baseline_epochs: Optional[int] = typer.Option(None, "--baseline-epochs",
+                                                  help="Baseline epochs (default: the baseline's own)."),
     baseline_corpus: bool = typer.Option(
         True, "--baseline-corpus/--no-baseline-corpus",
         help="Give the baseline word embeddings trained on --corpus (both sides then see the raw text).",
@@ -85,8 +85,7 @@ def categorize_command(
         dev=str(dev) if dev else None, lang=lang, seeds=seeds, translit=translit, epochs=epochs,
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
-        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force, jobs=jobs,
-        mode=mode,
+        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force, jobs=jobs, mode=mode,
     )
     if plan:
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
