@@ -201,3 +201,21 @@ def test_no_verdict_from_runs_still_improving(tmp_path: Path) -> None:
     firm = _results({"baseline": 0.80, "direct": 0.60, "mlm": 0.62}, last_epoch_best=("baseline",))
     assert firm["verdict"]["category"] == "hard" and firm["verdict"]["budget"] == []
     assert "The point estimates say" not in categorize_markdown(firm)
+
+
+def test_what_unconverged_runs_would_need() -> None:
+    from dataclasses import replace
+
+    from adaptlang.pipeline.results import unconverged_variants
+
+    result = _result({"baseline": 0.80, "direct": 0.60, "mlm": 0.62}, last_epoch_best=("baseline", "direct"))
+    c = result.config
+    needs = unconverged_variants(c, result.variants)
+    assert set(needs) == {"baseline", "direct"}  # mlm: best epoch last in 0/3 runs
+    assert needs["baseline"].endswith("rerun with --baseline-epochs 80 or more")  # the baseline's default, 40
+    # Runs that stopped before their epochs because of --max-minutes need minutes, not epochs.
+    assert unconverged_variants(replace(c, max_minutes=5.0), result.variants)["direct"].endswith(
+        "rerun with --max-minutes 10 or more")
+    # In features mode every variant is a baseline run: its epochs are --baseline-epochs.
+    assert unconverged_variants(replace(c, mode="features", baseline_epochs=3), result.variants)["direct"].endswith(
+        "rerun with --baseline-epochs 6 or more")
