@@ -159,6 +159,30 @@ def test_nan_loss_raises_training_diverged_naming_the_step(tmp_path: Path) -> No
     assert "--lr" in message and "--head-lr" in message
 
 
+class Empty(Regression):
+    def batches(self, epoch: int) -> list[torch.Tensor]:
+        return [] if epoch >= 2 else super().batches(epoch)
+
+
+def test_an_epoch_without_batches_is_an_error_not_an_endless_loop(tmp_path: Path) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fit(Empty(), config(), tmp_path / "ck")
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            errors.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)  # a thread, so that an endless loop fails the test
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "fit loops for ever on an epoch without batches"
+    assert len(errors) == 1 and isinstance(errors[0], UsageError), errors
+    assert "no batches for epoch 2" in str(errors[0])
+
+
 # ---- time budget, patience, best weights ---------------------------------------------------------------------------
 
 def test_tiny_time_budget_stops_at_once_without_stopping_early(tmp_path: Path) -> None:

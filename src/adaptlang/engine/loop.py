@@ -380,6 +380,8 @@ class _Loop:
         s, k = self.state, self.cfg.grad_accum
         t0 = time.monotonic()
         batches = self._shard(self.task.batches(s.epoch))
+        if not batches:  # else the loop would run empty epochs for ever (deaf to signals: they act after a step)
+            raise UsageError(f"nothing to train on: the task has no batches for epoch {s.epoch}")
         groups = [batches[i:i + k] for i in range(0, len(batches), k)]
         for group in groups[s.step_in_epoch:]:
             loss = self._step(group)
