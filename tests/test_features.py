@@ -185,3 +185,10 @@ def test_cli_features_and_one_line_errors(tmp_path: Path, tiny_bert_dir: Path, t
     assert json.loads((tmp_path / "ok" / "config.json").read_text())["encoder"]["layers"] == 3
     r = run_cli("evaluate", str(tmp_path / "ok"), str(toy_treebanks["test"]), "--json", "-", "--bootstrap", "0")
     assert r.returncode == 0 and json.loads(r.stdout)["n_words"] > 0
+
+
+def test_model_card_names_the_frozen_model(tmp_path: Path, tiny_bert_dir: Path, toy_treebanks: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    train_baseline(small(toy_treebanks, out, tiny_bert_dir, epochs=1))
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"BiLSTM reading frozen `{tiny_bert_dir.resolve()}` vectors" in card and "a `None` encoder" not in card

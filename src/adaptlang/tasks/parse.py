@@ -315,8 +315,9 @@ def _result(config: TrainConfig, r: FitResult, model: BiaffineParser, encoder_co
 def _card(directory: Path, config: TrainConfig, r: TrainResult, dev_source: str) -> None:
     enc = r.encoder
     kind = enc.get("kind", "")
-    base = enc.get("base_model") or enc.get("model") if kind == "transformer" else None
-    what = "from-scratch character + word BiLSTM" if kind == "bilstm" else f"`{base}`"
+    base = enc.get("base_model") or enc.get("model") if kind in ("transformer", "features") else None
+    what = {"bilstm": "from-scratch character + word BiLSTM",
+            "features": f"character + word BiLSTM reading frozen `{enc.get('model')}` vectors"}.get(kind, f"`{base}`")
     write_model_card(
         directory, title=f"UPOS tagger and dependency parser ({kind})",
         summary=f"A UPOS tagger and biaffine dependency parser on a {what} encoder, trained with adaptlang. Load it "
