@@ -127,10 +127,12 @@ def _interrupting(at_step: int, how: str):
     return listener
 
 
-@pytest.mark.parametrize("at_step, how", [(6, "signal"), (8, "signal"), (7, "crash")],
-                         ids=["signal-mid-epoch", "signal-end-of-epoch", "crash-after-save-every"])
-def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path: Path, at_step: int, how: str) -> None:
-    cfg = config(epochs=4, save_every=3)  # 8 steps an epoch
+@pytest.mark.parametrize("at_step, how, accum", [(6, "signal", 1), (8, "signal", 1), (7, "crash", 1),
+                                                 (6, "signal", 2)],
+                         ids=["signal-mid-epoch", "signal-end-of-epoch", "crash-after-save-every", "grad-accum"])
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path: Path, at_step: int, how: str, accum: int) -> None:
+    steps = 4 * 8 // accum  # 8 micro-batches an epoch
+    cfg = config(epochs=4, save_every=3, grad_accum=accum)
     whole = Regression(dropout=0.3)
     full = fit(whole, cfg, tmp_path / "full")
     first = Regression(dropout=0.3)
@@ -138,7 +140,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path: Path, at_step
     with pytest.raises(expected) as e:
         fit(first, cfg, tmp_path / "ck", progress=_interrupting(at_step, how), meta={"run": 1})
     if how == "signal":
-        assert f"interrupted at step {at_step} of 32" in str(e.value) and "--resume" in str(e.value)
+        assert f"interrupted at step {at_step} of {steps}" in str(e.value) and "--resume" in str(e.value)
     assert not same(weights(first.model), weights(whole.model))
     resumed = Regression(dropout=0.3)  # a fresh process: only the checkpoint carries the state
     r = fit(resumed, cfg, tmp_path / "ck", resume=True, meta={"run": 2})
@@ -146,7 +148,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path: Path, at_step
     assert r.resumed_from_step == saved_at and r.meta == {"run": 1}
     assert same(weights(resumed.model), weights(whole.model))
     assert r.losses == full.losses and [e.dev for e in r.epochs] == [e.dev for e in full.epochs]
-    assert r.best_epoch == full.best_epoch and r.steps == 32
+    assert r.best_epoch == full.best_epoch and r.steps == steps
 
 
 # ---- NaN guard ----------------------------------------------------------------------------------------------------
