@@ -83,10 +83,18 @@ def _pct(x: float | None) -> str:
 
 
 def render(d: dict[str, Any]) -> None:
-    from rich.panel import Panel
-    from rich.table import Table
+    """The seven parts of the report, in order."""
+    _render_header(d)
+    _render_scripts(d)
+    _render_vocabulary(d)
+    after = _render_tokenizer(d)
+    _render_language(d)
+    _render_translit(d, after)
+    _render_prediction(d)
 
-    c, m, s = d["corpus"], d["model"], d["sample"]
+
+def _render_header(d: dict[str, Any]) -> None:
+    c, m = d["corpus"], d["model"]
     notes = []
     if c["had_bom"]:
         notes.append("BOM removed")
@@ -103,7 +111,10 @@ def render(d: dict[str, Any]) -> None:
         f"{d['language']['pretraining_description'] or 'unknown'})"
     )
 
-    # 1. scripts
+
+def _render_scripts(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
     sp = d["scripts"]
     t = Table(title="1. Script profile (whole corpus, letters)", title_justify="left")
     t.add_column("script")
@@ -119,7 +130,10 @@ def render(d: dict[str, Any]) -> None:
         mixed += f"; {_pct(sp['letter_digit_word_share'])} mix letters and digits (Arabizi-style)"
     console.print(f"dominant script: [bold]{sp['dominant_script_name']}[/bold]; {mixed}")
 
-    # 2. vocabulary
+
+def _render_vocabulary(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
     v = d["vocabulary"]
     t = Table(title="2. Vocabulary profile", title_justify="left")
     for col in ("corpus script", "vocab pieces", "share of vocab", "letters known", "unknown letters"):
@@ -137,7 +151,12 @@ def render(d: dict[str, Any]) -> None:
         f"piece ({v['n_unk_chars']:,} unknown, {v['n_dropped_chars']:,} dropped by the tokenizer)"
     )
 
-    # 3 + 5. tokenizer metrics, with the transliteration what-if side by side
+
+def _render_tokenizer(d: dict[str, Any]) -> Any:
+    """Part 3, with the transliteration what-if's figures side by side; returns them (or None)."""
+    from rich.table import Table
+
+    s = d["sample"]
     tk, tr = d["tokenizer"], d["translit"]
     sample = "whole corpus" if s["whole_corpus"] else f"random sample of {s['n_sentences']:,} sentences (seed {s['seed']})"
     t = Table(title=f"3. Tokenizer metrics ({sample}, {tk['n_words']:,} words)", title_justify="left")
@@ -170,8 +189,12 @@ def render(d: dict[str, Any]) -> None:
     if dia:
         colour = "dim" if d["diacritics"]["stripped"] else "yellow"
         console.print(f"[{colour}]diacritics: {dia}[/{colour}]")
+    return after
 
-    # 4. language knowledge
+
+def _render_language(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
     lk = d["language"]
     console.print("[bold]4. Language knowledge[/bold]")
     if not lk["lang"]:
@@ -197,7 +220,9 @@ def render(d: dict[str, Any]) -> None:
         elif not lk["relatives_known"]:
             console.print("its relatives are not in the relatedness table")
 
-    # 5. transliteration status (when not computed)
+
+def _render_translit(d: dict[str, Any], after: Any) -> None:
+    tr = d["translit"]
     if not after:
         console.print(f"[bold]5. Transliteration what-if[/bold]: {tr['note']}")
     else:
@@ -208,7 +233,10 @@ def render(d: dict[str, Any]) -> None:
                               for c in tr["candidates"])
             console.print(f"   [dim]schemes measured (lowest UNK word rate, then fertility, wins): {tried}[/dim]")
 
-    # 6 + 7. prediction and recommendation
+
+def _render_prediction(d: dict[str, Any]) -> None:
+    from rich.panel import Panel
+
     p, rec = d["prediction"], d["recommendation"]
     colour = {"easy": "green", "intermediate": "yellow", "hard": "red"}[p["category"]]
     body = "\n".join(f"• {r}" for r in p["reasons"])
