@@ -11,12 +11,11 @@ budget, bf16 autocast and several processes under ``accelerate launch``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

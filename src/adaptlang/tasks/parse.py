@@ -19,7 +19,7 @@ from adaptlang.data.vocab import LabelVocab
 from adaptlang.engine import FitConfig, FitResult, check_resumable, fit
 from adaptlang.engine.card import write_model_card
 from adaptlang.engine.runtime import cpu_seconds, resolve_device, run_lock, set_seed, set_threads
-from adaptlang.errors import InputError, OutputExistsError, UsageError
+from adaptlang.errors import InputError, OutputExistsError
 from adaptlang.evaluate import attachment_scores
 from adaptlang.events import Event, Progress, silent
 from adaptlang.fileio import atomic_path, check_output, disk_errors, write_json_atomic
