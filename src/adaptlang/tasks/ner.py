@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -43,8 +43,7 @@ from adaptlang.models.crf import TaggerConfig, TokenTagger
 from adaptlang.models.specs import EncoderSpec, encoder_spec
 from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, at_least, optional, validate_numeric
 from adaptlang.tasks.batching import bucket_batches
-from adaptlang.tasks.parse import (RESUME_FREE, TrainResult, _prepare_output, _result, partial_dir,
-                                   small_data_policy)
+from adaptlang.tasks.parse import RESUME_FREE, TrainResult, _prepare_output, _result, small_data_policy
 from adaptlang.tasks.parse_model import PredictResult, pad_labels, to_device
 
 MODEL_KIND = "adaptlang-ner"
