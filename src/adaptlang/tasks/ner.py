@@ -418,8 +418,9 @@ def _read_input(input_path: str, input_format: str, scheme: str) -> tuple[list[N
         input_format = _sniff_format(input_path)
     if input_format == "tokens":
         return sentences_from_token_lines(input_path), "tokens"
-    with contextlib.suppress(InputError):  # labelled input: its tag column is replaced, not kept as a column
-        return read_ner(input_path, fmt=input_format, tags=True, strict=False), input_format
+    if input_path != "-":  # stdin is read once: there, every column after the token is kept
+        with contextlib.suppress(InputError):  # labelled input: its tag column is replaced, not kept as a column
+            return read_ner(input_path, fmt=input_format, tags=True, strict=False), input_format
     return read_ner(input_path, fmt=input_format, tags=False, scheme=scheme), input_format
 
 
