@@ -178,23 +178,10 @@ def read_sentence_texts(path: str | os.PathLike) -> list[Sentence]:
 
 
 def surface_text(lines: Sequence[str]) -> str:
-    """The text of a sentence's token lines: multiword tokens instead of their words, no empty nodes."""
-    parts: list[str] = []
-    covered = 0  # last word id covered by the current multiword token
-    for line in lines:
-        if not line or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        wid = cols[0]
-        if "." in wid:
-            continue
-        space = "" if "SpaceAfter=No" in cols[9].split("|") else " "
-        if "-" in wid:
-            covered = int(wid.partition("-")[2])
-            parts.append(cols[1] + space)
-        elif int(wid) > covered:
-            parts.append(cols[1] + space)
-    return "".join(parts).strip()
+    """The text of a sentence's token lines (see :func:`adaptlang.data.conllu.surface_text`)."""
+    from adaptlang.data.conllu import surface_text as rebuild
+
+    return rebuild(line.split("\t") for line in lines if line and not line.startswith("#"))
 
 
 @dataclass(frozen=True)

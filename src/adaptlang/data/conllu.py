@@ -314,3 +314,21 @@ def write_conllu(path: str | os.PathLike, sentences: Iterable[Sentence]) -> None
     from adaptlang.fileio import write_text_atomic
 
     write_text_atomic(path, conllu_text(sentences))
+
+
+def surface_text(rows: Iterable[Sequence[str]]) -> str:
+    """A sentence's text rebuilt from its token rows (split columns): multiword tokens instead of their words, no
+    empty nodes, a space after each token unless its MISC has ``SpaceAfter=No``."""
+    parts: list[str] = []
+    covered = 0  # last word id covered by the current multiword token
+    for cols in rows:
+        wid = cols[0]
+        if "." in wid or not wid[:1].isdigit():
+            continue
+        space = "" if "SpaceAfter=No" in cols[9].split("|") else " "
+        if "-" in wid:
+            covered = int(wid.partition("-")[2])
+            parts.append(cols[1] + space)
+        elif int(wid) > covered:
+            parts.append(cols[1] + space)
+    return "".join(parts).rstrip(" ")

@@ -61,24 +61,10 @@ def _misc_with(misc: str, key: str, value: str) -> str:
     return misc + f"|{key}={value}"
 
 
-def _space_after(misc: str) -> bool:
-    return "SpaceAfter=No" not in misc.split("|")
-
-
 def _surface(rows: list[list[str]]) -> str:
-    """Concatenate surface tokens: ranges, and words not inside a range; a space unless SpaceAfter=No."""
-    parts: list[str] = []
-    covered_until = 0
-    for cols in rows:
-        m = _ID_RANGE.match(cols[0])
-        if m:
-            covered_until = int(m.group(2))
-            parts.append(cols[1] + (" " if _space_after(cols[9]) else ""))
-        elif _ID_WORD.match(cols[0]):
-            if int(cols[0]) <= covered_until:
-                continue
-            parts.append(cols[1] + (" " if _space_after(cols[9]) else ""))
-    return "".join(parts).rstrip(" ")
+    from adaptlang.data.conllu import surface_text
+
+    return surface_text(rows)
 
 
 class ConlluTransliterator:
