@@ -10,7 +10,8 @@ that a rerun skips every finished stage and an interrupted run resumes where it 
    the fine-tuning runs);
 4. for each seed: ``baseline`` (BiLSTM from scratch), ``direct`` (the model fine-tuned directly), ``mlm`` (the adapted
    model fine-tuned), and with transliteration ``direct+translit`` and ``mlm+translit``; each is
-   :func:`adaptlang.runs.train_and_score`, keeping the per-sentence counts for the bootstrap;
+   :func:`adaptlang.runs.train_and_score`, keeping the per-sentence counts for the bootstrap; with ``mode="features"``
+   each pretrained variant is the baseline's run plus the frozen vectors of the model or the adapted model;
    with ``jobs`` above 1, the adaptations and these runs go to worker processes, each run as soon as what it builds
    on is done (an ``mlm`` run waits for its adaptation); the results do not depend on ``jobs``;
 5. the verdict (:mod:`adaptlang.pipeline.results`) and the report (:mod:`adaptlang.report`).
