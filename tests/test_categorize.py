@@ -162,8 +162,11 @@ def test_cli_categorize_bad_input(toy_treebanks: dict[str, Path], tiny_bert_dir:
     assert "Traceback" not in r.stderr and "bad.conllu:1" in r.stderr
 
 
-def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path) -> None:
-    """Ctrl-C in the middle: one line saying how to resume, exit 130; the same command then finishes the run."""
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path,
+                                jobs: int) -> None:
+    """Ctrl-C in the middle: one line saying how to resume, exit 130; the same command then finishes the run. With
+    --jobs 2 the signal reaches the parent only (as from ``kill -INT``): it stops the workers itself."""
     import signal
 
     t = toy_treebanks
@@ -171,7 +174,7 @@ def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: P
             "--corpus", str(t["corpus"]), "--train", str(t["train"]), "--test", str(t["test"]),
             "--model", str(tiny_bert_dir), "-o", str(tmp_path / "run"), "--translit", "none", "--seeds", "1",
             "--epochs", "1", "--baseline-epochs", "1", "--adapt-steps", "2", "--no-baseline-corpus",
-            "--bootstrap", "200", "--device", "cpu"]
+            "--bootstrap", "200", "--device", "cpu", "--jobs", str(jobs)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO, env=env)
     assert proc.stderr is not None

@@ -102,9 +102,10 @@ def run_in_pool(stages: list["QueuedStage"], run_stage: RunStage, jobs: int, thr
     results: dict[Path, dict[str, Any]] = {}
     pending = list(stages)
     running: dict[Future, "QueuedStage"] = {}
-    with ProcessPoolExecutor(min(jobs, len(stages)), mp_context=context, initializer=_init_worker,
-                             initargs=(events, threads)) as pool, _sigterm_interrupts():
-        try:
+    pool = ProcessPoolExecutor(min(jobs, len(stages)), mp_context=context, initializer=_init_worker,
+                               initargs=(events, threads))
+    try:
+        with _sigterm_interrupts():
             while pending or running:
                 for stage in [s for s in pending if all(d in results for d in s.after)][:jobs - len(running)]:
                     pending.remove(stage)
@@ -118,9 +119,13 @@ def run_in_pool(stages: list["QueuedStage"], run_stage: RunStage, jobs: int, thr
                         raise _failure(status, value, extra)
                     results[stage.directory] = value
                     on_done(stage, extra)
-        except BaseException:
-            _stop(running, events, progress, pids)
-            raise
+    except BaseException:
+        # the pool's own list covers workers still starting (their pid not yet sent)
+        pids.update(getattr(pool, "_processes", None) or ())
+        _stop(running, events, progress, pids)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     _drain(events, progress, pids)
     return results
 
