@@ -318,14 +318,17 @@ class _Loop:
         planned = self.steps_per_epoch * self.state.planned_epochs
         return min(planned, self.cfg.max_steps) if self.cfg.max_steps is not None else planned
 
-    def _plan(self, seconds_per_epoch: float) -> None:
-        """With a time budget: as many epochs as fit (never more than asked). Every process plans with the main
+    def _plan(self, seconds_per_epoch: float, done: int = 0) -> None:
+        """With a time budget: after ``done`` epochs, as many more as fit in the time left at ``seconds_per_epoch``
+        (never more than asked, never fewer than done). Replanned after every epoch, so that one slow epoch on a
+        busy machine does not cut the run short; the LR decay follows the plan. Every process plans with the main
         process's estimate (different plans would mean different numbers of steps, each a collective)."""
         if self.cfg.max_minutes is None or self.cfg.max_steps is not None:
             return
-        seconds_per_epoch = self._from_main(seconds_per_epoch)
-        fit_epochs = int(self.cfg.max_minutes * 60 / max(seconds_per_epoch, 1e-9))
-        self.state.planned_epochs = max(1, min(self.cfg.epochs, fit_epochs))
+        left = self.cfg.max_minutes * 60 - (self._elapsed() if done else 0.0)
+        fit_epochs = done + int(max(left, 0.0) / max(seconds_per_epoch, 1e-9))
+        planned = max(1, done, min(self.cfg.epochs, fit_epochs))
+        self.state.planned_epochs = int(self._from_main(float(planned)))
 
     def _over_budget(self) -> bool:
         """Past ``max_minutes`` (on any process: all stop at the same step)."""
@@ -449,8 +452,8 @@ class _Loop:
                              round(s.epoch_units.get("sentences", 0) / max(seconds, 1e-9), 2), improved, s.step,
                              round(s.epoch_units.get("tokens", 0) / max(seconds, 1e-9), 2))
         s.records.append(record.to_dict())
-        if s.epoch == 1 and self.resumed_from_step is None:
-            self._plan(seconds)
+        recent = [r["seconds"] for r in s.records[-2:]]  # the last two epochs: the machine's load now
+        self._plan(sum(recent) / len(recent), done=s.epoch)
         s.reason = self._stop_reason()
         self._write_metrics()
         s.epoch += 1
