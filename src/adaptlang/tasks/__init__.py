@@ -2,7 +2,9 @@
 
 - :mod:`adaptlang.tasks.parse`: UPOS tagging + biaffine dependency parsing on any word encoder (``adaptlang train``,
   ``adaptlang baseline``); :mod:`adaptlang.tasks.parse_model` saves, loads, predicts and evaluates its models;
-- :mod:`adaptlang.tasks.mlm`: masked-language-model adaptation of a pretrained encoder (``adaptlang adapt``).
+- :mod:`adaptlang.tasks.mlm`: masked-language-model adaptation of a pretrained encoder (``adaptlang adapt``);
+- :mod:`adaptlang.tasks.ner`: named-entity recognition, a CRF tagger on any word encoder (``train --task ner``,
+  ``baseline --task ner``).
 
 A new task is a new module here with a class implementing :class:`adaptlang.engine.Task`, never a new loop.
 """
