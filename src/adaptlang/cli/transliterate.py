@@ -54,15 +54,15 @@ def transliterate_command(
         raise UsageError("give -o OUTPUT (or -o - for stdout)")
     if output == "-" and json_path == "-":
         raise UsageError("--json - and -o - would both write to stdout; give --json a file path")
+    if lang is not None:
+        from adaptlang.langs import check_lang
+
+        lang = check_lang(lang)  # an unknown code such as zzz fails here, as in assess and adapt
     from adaptlang.fileio import check_output, output_lock
 
     check_json_path(json_path)
     if json_path not in (None, "-"):
         check_output(json_path, force)
-    if lang is not None:
-        from adaptlang.langs import check_lang
-
-        lang = check_lang(lang)  # an unknown code such as zzz fails here, as in assess and adapt
     from adaptlang.translit.corpus import transliterate_file
 
     total = os.path.getsize(input_path) if input_path != "-" and os.path.isfile(input_path) else None
