@@ -77,7 +77,7 @@ echo "build: model and data"
 "${HELPER[@]}" data --ud "$DATA/ud" --out "$D" --max-sentences "$MAX_SENT" >> "$WORKDIR/logs/build.log" 2>&1
 cat "$WORKDIR/logs/build.log"
 
-ADAPT_COMMON=(adapt --corpus "$D/corpus.txt" --model "$MODEL" --max-seq-len "$SEQ" --pppl-tokens 0
+ADAPT_COMMON=(adapt "$D/corpus.txt" --model "$MODEL" --max-seq-len "$SEQ" --pppl-tokens 0
   --save-every 1000000 --seed 0 --force --quiet "${THREADS[@]}")
 run adapt "adaptlang adapt, ${BATCH} x ${SEQ}, ${STEPS} steps" "$SEQ" -- \
   "${ADAPTLANG[@]}" "${ADAPT_COMMON[@]}" -o "$WORKDIR/adapted" --batch-size "$BATCH" --steps "$STEPS" \

@@ -56,11 +56,8 @@ def categorize_command(
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
-    jobs: int = typer.Option(
-        1, "--jobs", "-j",
-        help="Stages run at once (seeds, variants, the baseline), each in its own process with --threads / N "
-        "threads (or sharing the GPU); an mlm run waits for its adaptation. The results do not depend on it.",
-    ),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Stages run at once, each in its own process with --threads "
+                             "threads (default: cores / N) or sharing the GPU; at equal --threads, same results."),
     force: bool = typer.Option(False, "--force", help="Redo every stage (default: reuse finished stages)."),
     plan: bool = typer.Option(False, "--plan", help="Run nothing: list the stages, done or pending, and exit."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write results.json to PATH (- = stdout)."),
@@ -86,7 +83,7 @@ def categorize_command(
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
         batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force, jobs=jobs, mode=mode,
-    )
+        threads=threads)
     if plan:
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
         return

@@ -67,7 +67,8 @@ class CategorizeConfig:
     device: str = "auto"
     force: bool = False
     mode: str = "finetune"  # see MODES
-    jobs: int = 1  # stages run at once (worker processes); the results do not depend on it
+    jobs: int = 1  # stages run at once (worker processes); the results do not depend on it at equal ``threads``
+    threads: int | None = None  # torch threads of each stage run in a worker (None: this process's threads / jobs)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,7 +120,7 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
 
     inputs = check_inputs(c)
     run_dir = prepare_dir(Path(c.output), KIND, c.to_dict(), c.force)
-    stages = StageRunner(run_dir, progress, jobs=c.jobs, threads=_worker_threads(c.jobs))
+    stages = StageRunner(run_dir, progress, jobs=c.jobs, threads=c.threads or _worker_threads(c.jobs))
     m = run_stages(c, inputs, stages, progress or silent)
     result = build_results(c, m.assess or {}, m.translit, m.data or {},
                            {("none" if k is None else k): v for k, v in m.adaptation.items()}, m.runs,
@@ -156,15 +157,17 @@ def run_stages(c: CategorizeConfig, inputs: Inputs, stages: StageRunner, say: Pr
         return out.result if out.result is not None else done.get(out.directory)
 
     runs: dict[str, list[RunResult | None]] = {
-        v: [None if result(out) is None else RunResult.of(str(out.directory / "model"), ScoredRun.from_dict(result(out)))
+        v: [None if result(out) is None
+            else RunResult.of(str(out.directory / "model"), ScoredRun.from_dict(result(out)))  # type: ignore[arg-type]
             for out in outs] for v, outs in submitted.items()}
     return Measured(assess, translit, data.result, {t: (result(a) or {}).get("result") for t, a in adapted.items()},
                     runs)
 
 
 def _worker_threads(jobs: int) -> int:
-    """Torch threads of each worker process: this process's share (``--threads``, else torch's default) split
-    between the jobs."""
+    """Torch threads of each worker process when ``threads`` is not given: torch's default (the cores) split
+    between the jobs. Float sums depend on the thread count: results are identical across ``jobs`` only at equal
+    threads per stage."""
     import torch
 
     return max(1, torch.get_num_threads() // max(1, jobs))
@@ -206,6 +209,8 @@ def check_config(c: CategorizeConfig) -> None:
         raise UsageError("--seeds must be at least 1")
     if c.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if c.threads is not None and c.threads < 1:
+        raise UsageError("--threads must be at least 1")
     if c.epochs < 1 or (c.baseline_epochs is not None and c.baseline_epochs < 1):
         raise UsageError("--epochs and --baseline-epochs must be at least 1")
     if c.adapt_steps < 1:
