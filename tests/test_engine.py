@@ -448,3 +448,23 @@ def test_time_budget_is_replanned_after_every_epoch(tmp_path: Path) -> None:
     r = fit(task, config(epochs=40, max_minutes=budget_s / 60), tmp_path / "ck")
     assert r.planned_epochs > 4 and len(r.epochs) > 4  # a plan from the first epoch alone would give about 3
     assert r.stop_reason in ("completed", "time budget") and not r.stopped_early
+
+
+def test_a_signal_after_the_last_step_is_not_lost(tmp_path: Path) -> None:
+    """Ctrl-C during the final evaluation or save (after the last step's check): the run's checkpoint is saved and
+    the signal reaches the caller once the core's handlers are restored (it was silently dropped, and a
+    categorize run went on to its next stage)."""
+    import os
+    import signal
+
+    task = Regression()
+
+    def ctrl_c_at_the_end(event: Event) -> None:
+        if event.kind == "epoch" and event.epoch == event.epochs:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(task, config(epochs=2), tmp_path / "ck", progress=ctrl_c_at_the_end)
+    from adaptlang.engine.checkpoint import CheckpointStore
+
+    assert CheckpointStore(tmp_path / "ck").latest_step() == 2 * len(task.batches(1))

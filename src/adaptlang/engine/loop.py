@@ -245,8 +245,10 @@ def _adamw(groups: list[dict[str, Any]], cfg: FitConfig, fused: bool) -> torch.o
 
 @contextlib.contextmanager
 def _signal_flag() -> Iterator[dict[str, int | None]]:
-    """SIGINT/SIGTERM set a flag instead of killing the process; the loop saves a checkpoint and stops."""
-    flag: dict[str, int | None] = {"signal": None}
+    """SIGINT/SIGTERM set a flag instead of killing the process; the loop saves a checkpoint and stops. A signal
+    that came after the last step (during the final evaluation or save) is raised again once the handlers are
+    restored, so that the caller still sees it (the finished run's checkpoint is already saved)."""
+    flag: dict[str, int | None] = {"signal": None, "handled": None}
 
     def on_signal(signum: int, frame: Any) -> None:
         flag["signal"] = signum
@@ -262,6 +264,8 @@ def _signal_flag() -> Iterator[dict[str, int | None]]:
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
+    if flag["signal"] is not None and not flag["handled"]:
+        signal.raise_signal(flag["signal"])
 
 
 class _ScalarLog:
@@ -436,6 +440,7 @@ class _Loop:
             # an early estimate, so that warmup and decay already follow the budget in the first epoch
             self._plan((time.monotonic() - t0) / PLAN_AFTER_STEPS * self.steps_per_epoch * (1 + DEV_ALLOWANCE))
         if self._any_process(stop["signal"] is not None):
+            stop["handled"] = 1
             self._save()
             where = self.store.root / step_dir_name(s.step)
             raise Interrupted(f"interrupted at step {s.step} of {self.total_steps}; checkpoint saved in {where}; "
