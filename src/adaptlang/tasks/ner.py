@@ -43,7 +43,8 @@ from adaptlang.models.crf import TaggerConfig, TokenTagger
 from adaptlang.models.specs import EncoderSpec, encoder_spec
 from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, at_least, optional, validate_numeric
 from adaptlang.tasks.batching import bucket_batches
-from adaptlang.tasks.parse import RESUME_FREE, TrainResult, _prepare_output, _result, small_data_policy
+from adaptlang.tasks.parse import (RESUME_FREE, TrainResult, _prepare_output, _result, encoder_and_head_groups,
+                                   small_data_policy)
 from adaptlang.tasks.parse_model import PredictResult, pad_labels, to_device
 
 MODEL_KIND = "adaptlang-ner"
@@ -134,11 +135,7 @@ class NERTask:
         self.lengths = [len(s.tokens) for s in train]
 
     def param_groups(self) -> list[dict[str, Any]]:
-        pretrained = {f"encoder.{n}" for n in self.model.encoder.pretrained_parameters()}
-        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        groups = [{"params": [p for n, p in named if n in pretrained], "lr": self.config.encoder_lr},
-                  {"params": [p for n, p in named if n not in pretrained], "lr": self.config.head_lr}]
-        return [g for g in groups if g["params"]]
+        return encoder_and_head_groups(self.model, self.config.encoder_lr, self.config.head_lr)
 
     def batches(self, epoch: int) -> list[list[tuple[list[str], list[int]]]]:
         c = self.config

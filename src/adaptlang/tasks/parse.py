@@ -135,11 +135,7 @@ class ParseTask:
         self.lengths = [len(e.words) for e in train]
 
     def param_groups(self) -> list[dict[str, Any]]:
-        pretrained = {f"encoder.{n}" for n in self.model.encoder.pretrained_parameters()}
-        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        groups = [{"params": [p for n, p in named if n in pretrained], "lr": self.config.encoder_lr},
-                  {"params": [p for n, p in named if n not in pretrained], "lr": self.config.head_lr}]
-        return [g for g in groups if g["params"]]
+        return encoder_and_head_groups(self.model, self.config.encoder_lr, self.config.head_lr)
 
     def batches(self, epoch: int) -> list[list[Example]]:
         c = self.config
@@ -159,6 +155,16 @@ class ParseTask:
         preds = predict_sentences(self.loaded, self.dev, self.config.batch_size)
         sc = attachment_scores(self.dev, preds, n_bootstrap=0)
         return {"upos": sc.upos, "uas": sc.uas, "las": sc.las}
+
+
+def encoder_and_head_groups(model: torch.nn.Module, encoder_lr: float, head_lr: float) -> list[dict[str, Any]]:
+    """AdamW groups of a model with an ``encoder`` and heads: the encoder's pretrained parameters at ``encoder_lr``,
+    everything else (heads, and encoder parts trained from scratch) at ``head_lr``; frozen parameters left out."""
+    pretrained = {f"encoder.{n}" for n in model.encoder.pretrained_parameters()}  # type: ignore[union-attr]
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for n, p in named if n in pretrained], "lr": encoder_lr},
+              {"params": [p for n, p in named if n not in pretrained], "lr": head_lr}]
+    return [g for g in groups if g["params"]]
 
 
 def partial_dir(out: Path) -> Path:
