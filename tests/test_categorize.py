@@ -176,7 +176,9 @@ def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: P
             "--epochs", "1", "--baseline-epochs", "1", "--adapt-steps", "2", "--no-baseline-corpus",
             "--bootstrap", "200", "--device", "cpu", "--jobs", str(jobs)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO, env=env)
+    # a shell's background job inherits SIGINT ignored; give the child the default disposition, as a terminal would
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stderr is not None
     seen = []
     for line in proc.stderr:

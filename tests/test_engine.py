@@ -463,8 +463,12 @@ def test_a_signal_after_the_last_step_is_not_lost(tmp_path: Path) -> None:
         if event.kind == "epoch" and event.epoch == event.epochs:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
-        fit(task, config(epochs=2), tmp_path / "ck", progress=ctrl_c_at_the_end)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job ignores it)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit(task, config(epochs=2), tmp_path / "ck", progress=ctrl_c_at_the_end)
+    finally:
+        signal.signal(signal.SIGINT, before)
     from adaptlang.engine.checkpoint import CheckpointStore
 
     assert CheckpointStore(tmp_path / "ck").latest_step() == 2 * len(task.batches(1))
