@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -40,11 +40,11 @@ from adaptlang.events import Event, Progress, silent
 from adaptlang.fileio import atomic_path, check_output, disk_errors, write_json_atomic, write_text_atomic
 from adaptlang.models import get_encoder_class
 from adaptlang.models.crf import TaggerConfig, TokenTagger
-from adaptlang.models.specs import EncoderSpec, encoder_spec
-from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, at_least, optional, validate_numeric
+from adaptlang.models.specs import EncoderSpec
+from adaptlang.options import validate_numeric
 from adaptlang.tasks.batching import bucket_batches
-from adaptlang.tasks.parse import (RESUME_FREE, TrainResult, _prepare_output, _result, encoder_and_head_groups,
-                                   small_data_policy)
+from adaptlang.tasks.parse import (OPTION_FIELDS, RESUME_FREE, TRAINING_OPTIONS, EncoderSpecConfig, TrainResult,
+                                   _prepare_output, _result, encoder_and_head_groups, small_data_policy)
 from adaptlang.tasks.parse_model import PredictResult, pad_labels, to_device
 
 MODEL_KIND = "adaptlang-ner"
@@ -54,7 +54,7 @@ INPUT_FORMATS = ("auto", "conll", "conllu", "tokens")
 
 
 @dataclass(frozen=True)
-class NERConfig:
+class NERConfig(EncoderSpecConfig):
     """Everything an NER training run needs; saved (resolved) as ``OUT/config.json["train"]``."""
 
     train: str
@@ -84,21 +84,7 @@ class NERConfig:
     force: bool = False
     resume: bool = False
 
-    def __post_init__(self) -> None:
-        if isinstance(self.encoder, dict):
-            object.__setattr__(self, "encoder", encoder_spec(self.encoder))
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["encoder"] = self.encoder.to_dict()  # type: ignore[union-attr]
-        return d
-
-
-NUMERIC_OPTIONS = {"--epochs": at_least(1), "--batch-size": at_least(1), "--max-tokens": optional(at_least(1)),
-                   "--lr": POSITIVE, "--head-lr": POSITIVE, "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
-                   "--beta2": FRACTION, "--grad-accum": at_least(1), "--patience": at_least(0),
-                   "--max-minutes": optional(POSITIVE), "--dropout": FRACTION}
-OPTION_FIELDS = {"--lr": "encoder_lr", "--beta2": "adam_beta2"}
 RESUME_FLAGS = {"encoder_lr": "--lr", "adam_beta2": "--beta2", "data_format": "--format"}
 
 
@@ -198,7 +184,7 @@ def train_ner(config: NERConfig, progress: Progress | None = None) -> TrainResul
 
 
 def check_ner_config(config: NERConfig) -> None:
-    validate_numeric(config, NUMERIC_OPTIONS, OPTION_FIELDS)
+    validate_numeric(config, TRAINING_OPTIONS, OPTION_FIELDS)
     check_scheme(config.scheme, reading=True)
 
 

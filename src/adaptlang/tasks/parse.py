@@ -36,8 +36,22 @@ SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tin
 SMALL_DEV = 20  # dev sentences; below this, no epoch is selected on dev either: the last (lowest-LR) epoch is kept
 
 
+class EncoderSpecConfig:
+    """For a task config with an ``encoder`` field: a dict given there becomes its typed spec, and ``to_dict`` writes
+    the spec back as JSON (shared by the parser's and NER's configs)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.encoder, dict):  # type: ignore[attr-defined]
+            object.__setattr__(self, "encoder", encoder_spec(self.encoder))  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)  # type: ignore[call-overload]
+        d["encoder"] = self.encoder.to_dict()  # type: ignore[attr-defined]
+        return d
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(EncoderSpecConfig):
     """Everything a training run needs; saved (resolved) as ``OUT/config.json["train"]``. The baseline is a preset
     of it (:func:`adaptlang.baseline.baseline_config`)."""
 
@@ -66,24 +80,15 @@ class TrainConfig:
     force: bool = False
     resume: bool = False
 
-    def __post_init__(self) -> None:
-        if isinstance(self.encoder, dict):
-            object.__setattr__(self, "encoder", encoder_spec(self.encoder))
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["encoder"] = self.encoder.to_dict()  # type: ignore[union-attr]
-        return d
-
 
 # options that may change between a run and its --resume without changing what is computed
 RESUME_FREE = ("force", "resume", "device", "max_minutes", "threads", "log_dir")
 # the library's check of the numeric options (the CLI checks its flags with the same rules before any work)
-NUMERIC_OPTIONS = {"--epochs": at_least(1), "--batch-size": at_least(1), "--max-tokens": optional(at_least(1)),
-                   "--lr": POSITIVE, "--head-lr": POSITIVE, "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
-                   "--beta2": FRACTION, "--grad-accum": at_least(1), "--patience": at_least(0),
-                   "--max-minutes": optional(POSITIVE), "--dropout": FRACTION, "--arc-dim": at_least(1),
-                   "--rel-dim": at_least(1)}
+TRAINING_OPTIONS = {"--epochs": at_least(1), "--batch-size": at_least(1), "--max-tokens": optional(at_least(1)),
+                    "--lr": POSITIVE, "--head-lr": POSITIVE, "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
+                    "--beta2": FRACTION, "--grad-accum": at_least(1), "--patience": at_least(0),
+                    "--max-minutes": optional(POSITIVE), "--dropout": FRACTION}  # every task on the core
+NUMERIC_OPTIONS = {**TRAINING_OPTIONS, "--arc-dim": at_least(1), "--rel-dim": at_least(1)}
 OPTION_FIELDS = {"--lr": "encoder_lr", "--beta2": "adam_beta2"}
 # --resume's refusal names flags: the fields (and encoder fields) whose flag is spelled otherwise, per encoder kind
 RESUME_FLAGS = {"transformer": {"encoder_lr": "--lr", "adam_beta2": "--beta2"},
