@@ -1,4 +1,5 @@
-"""``adaptlang analyze``: cross-lingual analyses of an encoder (CKA similarity; layer re-initialisation)."""
+"""``adaptlang analyze``: cross-lingual analyses of an encoder (CKA similarity; layer re-initialisation; per-layer
+UPOS probes)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import typer
 from adaptlang.cli.common import THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
 
 analyze_app = typer.Typer(
-    help="Cross-lingual analyses: CKA similarity of parallel sentences per layer; re-initialised layers.",
+    help="Cross-lingual analyses: CKA similarity of parallel sentences per layer; re-initialised layers; "
+         "per-layer UPOS probes.",
     no_args_is_help=True,
 )
 
@@ -162,9 +164,13 @@ def _print_table(result: Any, out: Any) -> None:
 
 @analyze_app.command("random-init")
 def random_init_command(
-    train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
-    test: Path = typer.Option(..., "--test", help="Same-language test treebank."),
+    train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U), or NER file with --task ner."),
+    test: Path = typer.Option(..., "--test", help="Same-language test treebank (or NER file)."),
     model: str = typer.Option(..., "--model", help="Pretrained encoder directory."),
+    task: str = typer.Option("parse", "--task", help="parse (UPOS and LAS changes) or ner (entity F1 changes; "
+                             "--train/--dev/--test/--test-cross are NER files, as for train --task ner)."),
+    lenient: bool = typer.Option(False, "--lenient", help="NER files: read an I-X that does not continue an X "
+                                 "entity as conlleval does instead of refusing the file."),
     pairs: str = typer.Option(..., "--pairs", help="Layer ranges to re-initialise, one run each: 1-2,3-4,..."),
     output: Path = typer.Option(..., "-o", "--output", help="Run directory (stages, random-init.json, .png)."),
     dev: Optional[Path] = typer.Option(None, "--dev", help="Dev treebank (default: hold out 10% of train)."),
@@ -194,7 +200,7 @@ def random_init_command(
         train=str(train), test=str(test), model=model, output=str(output), pairs=parse_pairs(pairs),
         dev=str(dev) if dev else None, test_cross=tuple(str(t) for t in test_cross), epochs=epochs, seed=seed,
         batch_size=batch_size, max_train_sentences=max_train_sentences, n_bootstrap=bootstrap, device=device,
-        force=force,
+        force=force, task=task, lenient=lenient,
     )
     with output_lock(output), _LazyProgress() as bar:
         def on_event(e: Any) -> None:
@@ -222,21 +228,110 @@ def _print_random_init(r: dict[str, Any], out: Any) -> None:
     from adaptlang.report import short_test_name
 
     tests = [t["path"] for t in r["tests"]]
+    metrics = r.get("metrics") or ["upos", "las"]
     table = Table(title=f"Score change against REF (points, {int(100 * r['config']['level'])}% interval); "
                         "re-initialised layers before fine-tuning")
     table.add_column("run")
     for t, info in zip(tests, r["tests"]):
         role = "same" if info["role"] == "same-language" else "cross"
-        for metric in ("UPOS", "LAS"):
-            table.add_column(f"{short_test_name(t)} ({role}) {metric}", justify="right")
-    table.add_row("REF (score)", *(f"{r['ref'][t][m]:.2f}" for t in tests for m in ("upos", "las")))
+        for metric in metrics:
+            table.add_column(f"{short_test_name(t)} ({role}) {metric.upper()}", justify="right")
+    table.add_row("REF (score)", *(f"{r['ref'][t][m]:.2f}" for t in tests for m in metrics))
     for row in r["rows"]:
         cells = []
         for t in tests:
-            for m in ("upos", "las"):
+            for m in metrics:
                 d = row["tests"][t][m]
                 cells.append(f"{d['diff']:+.2f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]" +
                              ("" if d["within_noise"] else " *"))
         table.add_row(row["reinit"], *cells)
     out.print(table)
     out.print("* = the interval excludes 0")
+
+
+@analyze_app.command("probe")
+def probe_command(
+    model: list[str] = typer.Option(..., "--model", help="Encoder to probe (repeat to compare): model directory, "
+                                    "hub id, PEFT adapter or `adaptlang adapt` output."),
+    train: Path = typer.Option(..., "--train", help="Treebank (CoNLL-U with UPOS) whose first sentences train the "
+                               "probes."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output directory: probe.json, probe.md, probe.png."),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="Treebank the probes are scored on (default: the last "
+                                       "fifth of --train, held out)."),
+    max_train_sentences: Optional[int] = typer.Option(400, "--max-train-sentences",
+                                                      help="Train the probes on the first N sentences only."),
+    max_eval_sentences: Optional[int] = typer.Option(None, "--max-eval-sentences",
+                                                     help="Score on the first N held-out sentences only."),
+    translit: list[str] = typer.Option([], "--translit", help="none, latin or a scheme name: once for every model, "
+                                       "or once per --model in the same order (a model's recorded scheme applies "
+                                       "when none is asked)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="ISO 639 code of the treebank's language (for "
+                                       "--translit latin)."),
+    c: float = typer.Option(1.0, "--c", help="Inverse L2 strength of the logistic regression."),
+    max_iter: int = typer.Option(1000, "--max-iter", help="L-BFGS iterations per probe at most."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Pieces per window (default: the model's)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output directory."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Also write the JSON result to PATH (- = stdout)."),
+) -> None:
+    """Linear UPOS probes on every layer's frozen vectors (each word's first piece), one per model: what an
+    adaptation or a transliteration changed in what the encoder knows about the language, in minutes."""
+    from adaptlang.options import PROBE, validate_numeric
+
+    validate_numeric(locals(), PROBE)
+    from adaptlang.analysis.probe import ProbeConfig, probe_models
+    from adaptlang.fileio import atomic_path, check_output, output_lock, write_json_atomic, write_text_atomic
+    from adaptlang.report import plot_probe
+
+    check_json_path(json_out)
+    if lang is not None:
+        from adaptlang.langs import check_lang
+
+        lang = check_lang(lang)
+    check_output(output, force, directory=True)
+    apply_threads(threads)
+    config = ProbeConfig(
+        models=tuple(model), train=str(train), dev=str(dev) if dev else None,
+        max_train_sentences=max_train_sentences, max_eval_sentences=max_eval_sentences,
+        translit=tuple(translit), lang=lang, c=c, max_iter=max_iter, max_length=max_length,
+    )
+    with output_lock(output):
+        with _LazyProgress() as bar:
+            def on_event(e: Any) -> None:
+                if e.kind == "step":
+                    bar.update(e.stage, e.step, e.total)
+
+            result = probe_models(config, on_event)
+        check_output(output, force, directory=True)  # made meanwhile by another program: still not replaced
+        with atomic_path(output) as tmp:
+            tmp.mkdir()
+            write_json_atomic(tmp / "probe.json", result.to_dict())
+            write_text_atomic(tmp / "probe.md", result.markdown())
+            plot_probe(result, tmp / "probe.png")
+    out = err_console if json_out == "-" else console  # stdout carries only the JSON then
+    _print_probe(result, out)
+    out.print(f"wrote {output}/probe.json, probe.md, probe.png")
+    emit_json(result.to_dict(), json_out)
+
+
+def _print_probe(result: Any, out: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title="UPOS accuracy (%) of a linear probe per layer")
+    table.add_column("layer", justify="right")
+    for curve in result.curves:
+        table.add_column(curve.label, justify="right")
+    for layer in range(max(len(c.accuracy) for c in result.curves)):
+        cells = []
+        for curve in result.curves:
+            cell = f"{curve.accuracy[layer]:.2f}" if layer < len(curve.accuracy) else ""
+            cell += "" if layer >= len(curve.converged) or curve.converged[layer] else " (not converged)"
+            cells.append(f"[bold]{cell}[/bold]" if layer == curve.best_layer else cell)
+        table.add_row("emb" if layer == 0 else str(layer), *cells)
+    table.add_row("majority tag", f"{result.majority:.2f}", *[""] * (len(result.curves) - 1))
+    table.add_row("word-form lookup", f"{result.word_form:.2f}", *[""] * (len(result.curves) - 1))
+    out.print(table)
+    out.print(result.caption() + " Bold = best layer.")
+    for curve in result.curves:
+        out.print(f"{curve.label}: transliteration {curve.translit_reason}; vectors {curve.seconds_features:.0f} s, "
+                  f"probes {curve.seconds_probes:.0f} s")
