@@ -37,6 +37,26 @@ HEAD and DEPREL is kept as is; the enhanced graph, DEPS and empty nodes like 8.1
 predicted) or pre-tokenised text: one sentence per line, tokens separated by spaces."""
 
 
+SWAP_HELP = ("A parser trained with --language-adapter: use this language adapter under its task adapter instead "
+             "(the target language's, for zero-shot transfer); repeat to average several.")
+_LANGUAGE_ADAPTER = typer.Option([], "--language-adapter", help="MAD-X: a LoRA language adapter (`adapt --method "
+                                 "lora`) over --model, frozen under a trained LoRA task adapter; repeat to average "
+                                 "several (their mean update; see README).")
+_TASK_LORA_R = typer.Option(8, "--task-lora-r", help="Rank of the task adapter with --language-adapter (it trains at "
+                            "--head-lr).")
+
+
+def language_adapter_fields(o: dict[str, Any]) -> dict[str, Any]:
+    """The encoder fields of --language-adapter / --task-lora-r, from the command's locals; refused for NER."""
+    if not o["language_adapter"]:
+        return {}
+    if o["task"] == "ner":
+        from adaptlang.errors import UsageError
+
+        raise UsageError("--language-adapter applies to --task parse only")
+    return {"language_adapters": list(o["language_adapter"]), "task_lora_r": o["task_lora_r"]}
+
+
 def register(app: typer.Typer) -> None:
     app.command(name="train", help=TRAIN_HELP, no_args_is_help=True)(train)
     app.command(name="evaluate", help=EVAL_HELP, no_args_is_help=True)(evaluate)
@@ -85,6 +105,7 @@ def train(
                                           "harakat, Hebrew niqqud, ...) from every word before tokenization."),
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
+    language_adapter: list[str] = _LANGUAGE_ADAPTER, task_lora_r: int = _TASK_LORA_R,
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -94,6 +115,7 @@ def train(
     from adaptlang.cli.common import check_json_path
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
+    adapters = language_adapter_fields(locals())
     if ner.check_task(task) or task == "ner":
         return ner.train_ner_cmd(dict(locals(), progress=TrainProgress))
     from adaptlang.tasks import TrainConfig, train_parser
@@ -103,7 +125,7 @@ def train(
     encoder = {"kind": "transformer", "model": model, "pooling": pooling, "scalar_mix": scalar_mix,
                "random_init": random_init, "freeze_embeddings": freeze_embeddings, "freeze_layers": freeze_layers,
                "max_length": max_length, **({"allow_causal": True} if allow_causal else {}),
-               **({"translit": "strip-diacritics"} if strip_diacritics else {})}
+               **({"translit": "strip-diacritics"} if strip_diacritics else {}), **adapters}
     config = TrainConfig(train=train_file, dev=dev_file, out=output, encoder=encoder, epochs=epochs, batch_size=batch_size,
                          max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
                          seed=seed, device=device, max_minutes=max_minutes, threads=threads, force=force,
@@ -139,6 +161,7 @@ def evaluate(
     save_predictions: Optional[str] = typer.Option(None, "--save-predictions", help="Also write the predicted CoNLL-U."),
     force: bool = typer.Option(False, "--force", help="Overwrite --save-predictions if it exists."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the scores as JSON ('-' = stdout)."),
+    language_adapter: list[str] = typer.Option([], "--language-adapter", help=SWAP_HELP),
 ) -> None:
     from adaptlang.options import EVALUATE, validate_numeric
 
@@ -159,7 +182,8 @@ def evaluate(
 
     with output_lock(save_predictions) if save_predictions else contextlib.nullcontext():
         result = evaluate_model(model_dir, test_file, n_bootstrap=bootstrap, seed=seed, device=device,
-                                batch_size=batch_size, predictions_out=save_predictions, force=force)
+                                batch_size=batch_size, predictions_out=save_predictions, force=force,
+                                language_adapters=language_adapter)
     if json_path != "-":
         from rich.table import Table
 
@@ -199,6 +223,7 @@ def predict(
     batch_size: int = typer.Option(32, "--batch-size"),
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a summary as JSON ('-' = stdout)."),
+    language_adapter: list[str] = typer.Option([], "--language-adapter", help=SWAP_HELP),
 ) -> None:
     from adaptlang.options import PREDICT, validate_numeric
 
@@ -219,7 +244,7 @@ def predict(
 
     with output_lock(output):  # a second predict into the same OUTPUT fails at once
         result = run_predict(model_dir, input_file, output, input_format=input_format, device=device,
-                             batch_size=batch_size, force=force)
+                             batch_size=batch_size, force=force, language_adapters=language_adapter)
     if output != "-" and json_path != "-":
         err_console.print(f"{result.output}: {result.n_sentences} sentences, {result.n_words} words "
                           f"({result.input_format} input, {result.seconds:.1f} s)")

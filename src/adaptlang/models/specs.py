@@ -29,15 +29,27 @@ class TransformerSpec:
     # round-trips through the spec
     adapter: bool | None = None
     base_model: str | None = None
+    # MAD-X (adaptlang.models.adapters): frozen LoRA language adapter(s) over the base --model, averaged when
+    # several, and a fresh LoRA task adapter of rank task_lora_r that trains with the heads
+    language_adapters: tuple[str, ...] = ()
+    task_lora_r: int = 8
 
     def __post_init__(self) -> None:
         if not self.model:
             raise UsageError("--model: give the pretrained encoder (a model directory or a hub id)")
         if self.pooling not in POOLINGS:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
+        object.__setattr__(self, "language_adapters", tuple(str(a) for a in self.language_adapters or ()))
+        if self.language_adapters and (not isinstance(self.task_lora_r, int) or self.task_lora_r < 1):
+            raise UsageError(f"--task-lora-r must be an integer >= 1, got {self.task_lora_r!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
+        d = {"kind": self.kind, **asdict(self)}
+        if self.language_adapters:  # (left out otherwise: configs without adapters are as before)
+            d["language_adapters"] = list(self.language_adapters)
+        else:
+            del d["language_adapters"], d["task_lora_r"]
+        return d
 
 
 def _bilstm_spec(d: dict[str, Any]) -> Any:

@@ -176,7 +176,12 @@ class TransformerEncoder(WordEncoder):
             config["translit"] = f"strip-diacritics+{spec.translit}"
         allow_causal = bool(config.get("allow_causal"))
         check_not_causal(spec, None, allow_causal)  # before reading weights, when config.json tells
-        model, tokenizer = load_backbone(spec)
+        if config.get("language_adapters"):  # MAD-X: frozen language adapter(s) merged in, a task LoRA on top
+            from adaptlang.models.adapters import build_stacked
+
+            model, tokenizer, config = build_stacked(spec, config)
+        else:
+            model, tokenizer = load_backbone(spec)
         check_not_causal(spec, _base(model).config, allow_causal)  # hub ids: once their config is loaded
         enc = cls(model, tokenizer, config)
         enc._apply_layer_options()
@@ -225,6 +230,8 @@ class TransformerEncoder(WordEncoder):
         return dict(self._config)
 
     def pretrained_parameters(self) -> set[str]:
+        if self._config.get("language_adapters"):  # only the fresh task adapter trains: at the heads' rate
+            return set()
         return {f"model.{n}" for n, _ in self.model.named_parameters()}
 
     # ---- persistence --------------------------------------------------------------------------------------
@@ -243,14 +250,19 @@ class TransformerEncoder(WordEncoder):
         spec = resolve_model(str(directory), purpose="encoder", option="encoder directory")
         if spec.adapter and config.get("base_model"):  # the base recorded at training time
             spec = replace(spec, base_model=config["base_model"])
-        model, tokenizer = load_backbone(spec, saved=not spec.adapter)
+        if config.get("language_adapters"):
+            from adaptlang.models.adapters import load_stacked
+
+            model, tokenizer = load_stacked(config, directory)
+        else:
+            model, tokenizer = load_backbone(spec, saved=not spec.adapter)
         enc = cls(model, tokenizer, config)
         if enc.mix is not None:
             from adaptlang.engine.checkpoint import load_tensors
 
             enc.mix.load_state_dict(load_tensors(directory / "scalar_mix.safetensors"))
-        for p in enc.parameters():
-            p.requires_grad = True
+        for name, p in enc.named_parameters():  # (the base under language adapters stays frozen)
+            p.requires_grad = not config.get("language_adapters") or "lora_" in name or not name.startswith("model.")
         return enc
 
     # ---- featurisation ------------------------------------------------------------------------------------

@@ -118,8 +118,11 @@ def save_model(directory: Path, model: BiaffineParser, upos: LabelVocab, deprel:
     write_json_atomic(directory / "config.json", config)
 
 
-def load_parser(model_dir: str | os.PathLike, device: str = "auto") -> LoadedParser:
-    """Load a model directory written by ``adaptlang train`` or ``adaptlang baseline`` (any encoder kind)."""
+def load_parser(model_dir: str | os.PathLike, device: str = "auto",
+                language_adapters: Sequence[str] = ()) -> LoadedParser:
+    """Load a model directory written by ``adaptlang train`` or ``adaptlang baseline`` (any encoder kind).
+    ``language_adapters``: other language adapters under the task adapter of a parser trained over one (see
+    :mod:`adaptlang.models.adapters`)."""
     d = Path(model_dir)
     cfg_path = d / "config.json"
     if not cfg_path.is_file():
@@ -136,6 +139,10 @@ def load_parser(model_dir: str | os.PathLike, device: str = "auto") -> LoadedPar
         raise ModelError(f"{d}: config.json is not an adaptlang parser (kind={config.get('kind')!r}); "
                          "give the output directory of `adaptlang train` or `adaptlang baseline`")
     dev = resolve_device(device)
+    if language_adapters:
+        from adaptlang.models.adapters import swap_language_adapters
+
+        config["encoder"] = swap_language_adapters(config["encoder"], language_adapters)
     encoder = get_encoder_class(config["encoder"]["kind"]).load(config["encoder"], d / "encoder")
     model = BiaffineParser(encoder, HeadsConfig(**config["heads"]))
     missing, unexpected = model.load_state_dict(load_tensors(d / "heads.safetensors"), strict=False)
@@ -161,14 +168,15 @@ def score_loaded(loaded: LoadedParser, gold: Sequence[Sentence], *, gold_name: s
 
 def evaluate_model(model_dir: str | os.PathLike, conllu_path: str | os.PathLike, *, n_bootstrap: int = 1000,
                    seed: int = 0, device: str = "auto", batch_size: int = 32,
-                   predictions_out: str | os.PathLike | None = None, force: bool = False) -> EvalResult:
+                   predictions_out: str | os.PathLike | None = None, force: bool = False,
+                   language_adapters: Sequence[str] = ()) -> EvalResult:
     """Parse a gold treebank with a saved model and score it (UPOS, UAS, LAS, bootstrap CI, per-sentence counts)."""
     if batch_size < 1:
         raise UsageError(f"--batch-size must be an integer >= 1, got {batch_size}")
     if predictions_out is not None:
         check_output(predictions_out, force)
     gold = read_conllu(conllu_path, require_tree=True)
-    loaded = load_parser(model_dir, device)
+    loaded = load_parser(model_dir, device, language_adapters)
     scores, counts, preds, seconds = score_loaded(loaded, gold, gold_name=str(conllu_path), n_bootstrap=n_bootstrap,
                                                   seed=seed, batch_size=batch_size)
     if predictions_out is not None:
@@ -188,7 +196,8 @@ def _sniff_format(path: str) -> str:
 
 
 def predict(model_dir: str | os.PathLike, input_path: str, output: str, *, input_format: str = "auto",
-            device: str = "auto", batch_size: int = 32, force: bool = False) -> PredictResult:
+            device: str = "auto", batch_size: int = 32, force: bool = False,
+            language_adapters: Sequence[str] = ()) -> PredictResult:
     """Tag and parse ``input_path`` (CoNLL-U, or one pre-tokenised sentence per line) into CoNLL-U ``output``."""
     if input_format not in INPUT_FORMATS:
         raise UsageError(f"--format {input_format!r}; valid: {', '.join(INPUT_FORMATS)}")
@@ -206,7 +215,7 @@ def predict(model_dir: str | os.PathLike, input_path: str, output: str, *, input
         sents = sentences_from_tokens(enumerate(iter_lines(input_path), start=1), source=input_path)
     if not sents:
         raise InputError(input_path, "no sentences to parse")
-    loaded = load_parser(model_dir, device)
+    loaded = load_parser(model_dir, device, language_adapters)
     t0 = time.monotonic()
     preds = predict_sentences(loaded, sents, batch_size)
     from adaptlang.data.conllu import write_conllu
