@@ -98,10 +98,14 @@ def validate_numeric(values: Mapping[str, Any] | object, spec: Mapping[str, Rule
 # ---- the commands' specs (the library entry points may check the same ones with ``names``) ----------------------
 EVALUATE = {"--bootstrap": at_least(0), "--seed": SEED, "--batch-size": at_least(1), "--threads": THREADS}
 PREDICT = {"--batch-size": at_least(1), "--threads": THREADS}
+# transfer from donor treebanks and training-time noise (train, and the TrainConfig fields of the same names)
+TRANSFER = {"--donor-temperature": POSITIVE, "--target-sentences": optional(at_least(0)),
+            "--epoch-sentences": optional(at_least(1)), "--subword-dropout": FRACTION, "--char-noise": FRACTION}
 TRAIN = {
     "--epochs": at_least(1), "--lr": POSITIVE, "--head-lr": POSITIVE, "--batch-size": at_least(1),
     "--max-tokens": at_least(1), "--warmup": FRACTION, "--patience": at_least(0),
     "--max-minutes": optional(POSITIVE), "--seed": SEED, "--threads": THREADS, "--max-length": optional(at_least(4)),
+    **TRANSFER,
 }
 BASELINE = {
     "--epochs": at_least(1), "--max-minutes": optional(POSITIVE), "--seed": SEED, "--lr": POSITIVE,
@@ -115,6 +119,7 @@ ADAPT = {
     "--mlm-probability": PROBABILITY, "--heldout-fraction": in_range(0, 0.5, lo_open=True),
     "--pppl-tokens": at_least(0), "--lora-r": at_least(1), "--lora-alpha": at_least(1), "--save-every": at_least(1),
     "--seed": SEED, "--max-minutes": optional(POSITIVE), "--threads": THREADS,
+    "--eval-every": optional(at_least(1)), "--patience": at_least(0), "--head-lr": POSITIVE,
 }
 CATEGORIZE = {
     "--seeds": at_least(1), "--epochs": at_least(1), "--baseline-epochs": optional(at_least(1)),

@@ -11,6 +11,7 @@ from adaptlang.langs import check_lang
 from adaptlang.translit.choice import AUTO, TranslitChoice, check_scheme
 
 METHODS = ("full", "lora")
+EVAL_EVERY_CAP = 100  # default evaluation period (optimiser steps) when a pass over the corpus is longer
 
 # Options that may differ between a run and its --resume without changing what is computed.
 RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every", "max_minutes", "log_dir"})
@@ -53,6 +54,15 @@ class AdaptConfig:
     max_minutes: float | None = None  # time budget: stop at the first step past it (the model is still written)
     log_dir: str | None = None  # TensorBoard scalars (train loss, learning rate)
     strip_diacritics: bool = False  # remove optional diacritics (e.g. Arabic harakat) before tokenization
+    # Convergence: the held-out MLM loss is scored every ``eval_every`` optimiser steps (None: every pass, or every
+    # EVAL_EVERY_CAP steps when a pass is longer); training stops after ``patience`` evaluations without a lower
+    # loss (0: never early) and keeps the weights of the lowest one.
+    eval_every: int | None = None
+    patience: int = 3
+    # Encoder-only checkpoints (no MLM head shipped): train the fresh head alone first, encoder frozen, until its
+    # held-out loss stops falling (same eval_every / patience; at most one pass), then everything.
+    head_warmup: bool = False
+    head_lr: float = 1e-3  # peak learning rate of the head warm-up
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -87,6 +97,9 @@ def resolve(config: AdaptConfig) -> AdaptConfig:
         (c.lora_r >= 1, "--lora-r must be at least 1"),
         (c.pppl_tokens >= 0, "--pppl-tokens must be 0 or more"),
         (c.max_minutes is None or c.max_minutes > 0, "--max-minutes must be positive"),
+        (c.eval_every is None or c.eval_every >= 1, "--eval-every must be at least 1"),
+        (c.patience >= 0, "--patience must be 0 (never stop early) or more"),
+        (c.head_lr > 0, "--head-lr must be positive"),
     ]
     for ok, message in checks:
         if not ok:
@@ -130,6 +143,8 @@ class AdaptResult:
     n_processes: int
     config: dict[str, Any] = field(default_factory=dict)
     train_losses: list[float] = field(default_factory=list)  # MLM loss of every optimiser step
+    heldout_curve: list[dict[str, Any]] = field(default_factory=list)  # {step, minutes, mlm_loss} per evaluation
+    head_warmup: dict[str, Any] | None = None  # the warm-up phase: steps, seconds, curve, stop reason
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

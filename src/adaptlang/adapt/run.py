@@ -11,6 +11,7 @@ budget, bf16 autocast and several processes under ``accelerate launch``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 
 import torch
 
-from adaptlang.adapt.config import RESUME_FREE_KEYS, AdaptConfig, AdaptResult, resolve
+from adaptlang.adapt.config import EVAL_EVERY_CAP, RESUME_FREE_KEYS, AdaptConfig, AdaptResult, resolve
 from adaptlang.adapt.corpus import Packed, Tokenized, heldout_indices, ordinal, read_corpus, split_heldout, \
     tokenize_lines
 from adaptlang.adapt.model import MaskedLMObjective, apply_lora, base_location, count_parameters, extend_embeddings, \
@@ -91,28 +92,27 @@ def _adapt(config: AdaptConfig, progress: Progress | None) -> AdaptResult:
     state.wait_for_everyone()
     corpus = _read(c, say)
     prep = _prepare(c, corpus, out, resume_step, state.is_main_process, say)
-    n_steps = _total_steps(c, prep.train_data.n_seq, state.num_processes)
     device = resolve_device("auto")
     masking = MaskingConfig(c.mlm_probability, c.whole_word_mask)
     measure = dict(batch_size=c.batch_size, masking=masking, mask_token_id=prep.tokenizer.mask_token_id,
                    vocab_size=prep.vocab_size, seed=c.seed, pppl_tokens=c.pppl_tokens)
+    plan = _schedule(c, prep.train_data.n_seq, state.num_processes)  # a corpus too small fails before any work
     meta = _resume_meta(out, c, corpus.sha256) if resume_step is not None else None
     if meta is None:
         say(Event("phase", message="measuring held-out MLM loss and pseudo-perplexity before adaptation"))
         prep.objective.to(device)
         meta = {"config": _config_for_compare(c), "corpus_sha256": corpus.sha256,
                 "heldout_before": heldout_scores(prep.objective, prep.held_data, device=device, **measure)}
-    task = MLMTask(prep.objective, prep.train_data, batch_size=c.batch_size, lr=float(c.lr),
-                   weight_decay=c.weight_decay, masking=masking, mask_token_id=prep.tokenizer.mask_token_id,
-                   vocab_size=prep.vocab_size, seed=c.seed)
-    fit_cfg = FitConfig(epochs=1, max_steps=n_steps, grad_accum=c.grad_accum, warmup=c.warmup,
-                        weight_decay=c.weight_decay, grad_clip=c.max_grad_norm, patience=0, select_metric=None,
-                        seed=c.seed, device=str(device), max_minutes=c.max_minutes, save_every=c.save_every,
-                        progress_every=c.progress_every, log_dir=c.log_dir)
-    r = fit(task, fit_cfg, checkpoint_root(out), progress=say, resume=resume_step is not None, meta=meta, output=out)
-    say(Event("phase", message="measuring held-out MLM loss and pseudo-perplexity after adaptation"))
+    if c.head_warmup and resume_step is None:
+        meta["head_warmup"] = _head_warmup(c, prep, plan, masking, out, device, say)
+    warm = meta.get("head_warmup")
+    minutes = None if c.max_minutes is None else max(0.05, c.max_minutes - (warm or {}).get("minutes", 0.0))
+    r = fit(_task(c, prep, masking, plan, float(c.lr)), _fit_config(c, plan, device, minutes, c.warmup),
+            checkpoint_root(out), progress=say, resume=resume_step is not None, meta=meta, output=out)
+    say(Event("phase", message=f"stopped: {_stop_text(r)}; measuring held-out MLM loss and pseudo-perplexity "
+                               "of the kept weights"))
     after = heldout_scores(prep.objective, prep.held_data, device=device, **measure)
-    result = _result(c, corpus, prep, r, meta, after, n_steps, resume_step)
+    result = _result(c, corpus, prep, r, r.meta or meta, after, plan.total_steps, resume_step)
     if state.is_main_process:
         say(Event("phase", message=f"writing {out}"))
         _write_output(out, prep.objective, prep.tokenizer, c, result, prep.loaded.head_shipped, corpus.translit,
@@ -121,10 +121,103 @@ def _adapt(config: AdaptConfig, progress: Progress | None) -> AdaptResult:
     return result
 
 
-def _total_steps(c: AdaptConfig, n_seq: int, n_processes: int) -> int:
-    if c.steps is not None:
-        return c.steps
-    return max(1, math.ceil(float(c.epochs or 1.0) * steps_per_epoch(n_seq, c.batch_size, c.grad_accum, n_processes)))
+@dataclass(frozen=True)
+class Schedule:
+    """How the run is cut for the engine: its "epochs" are evaluation periods of ``every`` optimiser steps."""
+
+    every: int  # optimiser steps between held-out evaluations
+    period: int | None  # micro-batches per evaluation period (None: one pass over the corpus)
+    periods: int  # evaluation periods planned (the engine's epochs)
+    max_steps: int | None  # --steps, else None (the periods end the run; a time budget replans them)
+    steps_per_pass: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.max_steps if self.max_steps is not None else self.every * self.periods
+
+
+def _schedule(c: AdaptConfig, n_seq: int, n_processes: int) -> Schedule:
+    """Evaluation every ``--eval-every`` steps (default: every pass, or every EVAL_EVERY_CAP steps when a pass is
+    longer), shortened to cut the run into equal periods; ``--epochs`` is rounded up to whole periods (a few steps
+    at most)."""
+    per_pass = steps_per_epoch(n_seq, c.batch_size, c.grad_accum, n_processes)
+    every = c.eval_every or min(per_pass, EVAL_EVERY_CAP)
+    global_batch = c.batch_size * c.grad_accum * n_processes
+    if c.steps is None and float(c.epochs or 1.0) * n_seq < global_batch:
+        raise InputError(c.corpus, f"corpus too small for --epochs {c.epochs:g}: its training slice packs into "
+                                   f"{n_seq} sequence(s) of {c.max_seq_len} tokens, less than one batch of "
+                                   f"{global_batch}; give more text, more --epochs or a smaller --batch-size")
+    total = c.steps if c.steps is not None else max(1, math.ceil(float(c.epochs or 1.0) * per_pass))
+    if every == per_pass and c.steps is None and float(c.epochs or 1.0).is_integer():
+        return Schedule(every, None, int(c.epochs or 1), None, per_pass)
+    periods = math.ceil(total / every)
+    every = math.ceil(total / periods)  # equal periods that cover the steps asked, overshooting by under one period
+    return Schedule(every, every * c.grad_accum * n_processes, periods, c.steps, per_pass)
+
+
+def _task(c: AdaptConfig, prep: Prepared, masking: MaskingConfig, plan: Schedule, lr: float) -> MLMTask:
+    return MLMTask(prep.objective, prep.train_data, batch_size=c.batch_size, lr=lr, weight_decay=c.weight_decay,
+                   masking=masking, mask_token_id=prep.tokenizer.mask_token_id, vocab_size=prep.vocab_size,
+                   seed=c.seed, heldout=prep.held_data, period=plan.period)
+
+
+def _fit_config(c: AdaptConfig, plan: Schedule, device: Any, minutes: float | None, warmup: float,
+                periods: int | None = None) -> FitConfig:
+    """Early stopping on the held-out MLM loss (lower is better), the best evaluation's weights kept."""
+    return FitConfig(epochs=periods or plan.periods, max_steps=plan.max_steps, grad_accum=c.grad_accum,
+                     warmup=warmup, weight_decay=c.weight_decay, grad_clip=c.max_grad_norm, patience=c.patience,
+                     select_metric="mlm_loss", select_mode="min", seed=c.seed, device=str(device),
+                     max_minutes=minutes, save_every=c.save_every, progress_every=c.progress_every,
+                     log_dir=c.log_dir)
+
+
+def _head_warmup(c: AdaptConfig, prep: Prepared, plan: Schedule, masking: MaskingConfig, out: Path, device: Any,
+                 say: Progress) -> dict[str, Any] | None:
+    """Train a fresh MLM head alone (encoder and embeddings frozen) until its held-out loss stops falling (at most
+    one pass, half the time budget); the best head is kept. Not resumable on its own: an interrupted warm-up starts
+    again. None when the model shipped its head (nothing to warm up)."""
+    objective = prep.objective
+    if prep.loaded.head_shipped or objective.head_attr is None:
+        say(Event("phase", message="head warm-up: the model shipped its MLM head; nothing to warm up"))
+        return None
+    tied = objective.mlm.get_input_embeddings().weight
+    head = [p for p in getattr(objective.mlm, objective.head_attr).parameters() if p is not tied]
+    flags = [(p, p.requires_grad) for p in objective.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    for p in head:
+        p.requires_grad_(True)
+    root = checkpoint_root(out) / "head-warmup"
+    shutil.rmtree(root, ignore_errors=True)
+    say(Event("phase", message="head warm-up: training the fresh MLM head alone, the encoder frozen"))
+    periods = max(1, math.ceil(plan.steps_per_pass / plan.every)) if plan.period is not None else 1
+    cfg = dataclasses.replace(_fit_config(c, plan, device, c.max_minutes / 2 if c.max_minutes else None, 0.0,
+                                          periods), max_steps=None, save_every=None)
+    try:
+        r = fit(_task(c, prep, masking, plan, c.head_lr), cfg, root, progress=say, output=out)
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+    shutil.rmtree(root, ignore_errors=True)
+    return {"steps": r.steps, "minutes": round(r.train_seconds / 60, 2), "stop_reason": r.stop_reason,
+            "lr": c.head_lr, "mlm_loss": r.best_dev.get("mlm_loss"), "heldout_curve": heldout_curve(r)}
+
+
+def heldout_curve(r: FitResult) -> list[dict[str, Any]]:
+    """The held-out MLM loss at each evaluation, with the optimiser step and the minutes trained by then."""
+    curve, seconds = [], 0.0
+    for e in r.epochs:
+        seconds += e.seconds
+        if "mlm_loss" in e.dev:
+            curve.append({"step": e.steps, "minutes": round(seconds / 60, 2), "mlm_loss": e.dev["mlm_loss"]})
+    return curve
+
+
+def _stop_text(r: FitResult) -> str:
+    best = r.best_dev.get("mlm_loss")
+    step = next((e.steps for e in r.epochs if e.epoch == r.best_epoch), None)
+    kept = f"; kept the weights of step {step} (held-out MLM loss {best})" if step and best is not None else ""
+    return f"{r.stop_reason} after {r.steps} steps{kept}"
 
 
 def _resume_meta(out: Path, c: AdaptConfig, corpus_sha: str) -> dict[str, Any]:
@@ -229,7 +322,8 @@ def _result(c: AdaptConfig, corpus: Corpus, prep: Prepared, r: FitResult, meta: 
         "heldout_sequences": prep.held_data.n_seq, "tokens_per_sequence": c.max_seq_len,
         "global_batch_sequences": global_batch, "total_steps": n_steps,
         "warmup_steps": int(c.warmup * n_steps), "epochs": round(r.steps * global_batch / prep.train_data.n_seq, 4),
-        "stop_reason": r.stop_reason,
+        "stop_reason": r.stop_reason, "best_step": next((e.steps for e in r.epochs if e.epoch == r.best_epoch), None),
+        "patience": c.patience,
     }
     heldout = {
         "lines": len(corpus.heldout_lines), "tokens": prep.held_tok.n_tokens,
@@ -249,7 +343,7 @@ def _result(c: AdaptConfig, corpus: Corpus, prep: Prepared, r: FitResult, meta: 
         trainable_parameters=n_trainable, total_parameters=n_total,
         device=r.device + (" (bf16 autocast)" if r.device.startswith("cuda") else ""), n_processes=r.n_processes,
         config=dict(c.to_dict(), lora_targets=targets[:8] + (["..."] if len(targets) > 8 else [])),
-        train_losses=list(r.losses))
+        train_losses=list(r.losses), heldout_curve=heldout_curve(r), head_warmup=meta.get("head_warmup"))
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -11,8 +11,17 @@ from adaptlang.cli.common import THREADS_HELP
 
 HELP = """Adapt an encoder to a language by continuing its masked-language-model training on raw text.
 
-CORPUS is a UTF-8 text file (one sentence or paragraph per line); every k-th line is held out to measure MLM loss and pseudo-perplexity before and after. OUT becomes a Hugging Face model directory (--method full, or lora with --merge) or a PEFT adapter directory (--method lora), plus adaptlang.json (method, base model, transliteration) and adapt.json (every figure and the resolved configuration). Checkpoints are written every --save-every steps and on Ctrl-C / SIGTERM; rerun the same command with --resume to continue. Runs unchanged under `accelerate launch`.
+CORPUS is a UTF-8 text file (one sentence or paragraph per line); every k-th line is held out to measure MLM loss and pseudo-perplexity before and after, and the held-out loss during training: training runs --epochs passes (or --steps) under --max-minutes, stops early after --patience evaluations without a lower loss, and keeps the weights of the lowest. OUT becomes a Hugging Face model directory (--method full, or lora with --merge) or a PEFT adapter directory (--method lora), plus adaptlang.json (method, base model, transliteration) and adapt.json (every figure and the resolved configuration). Checkpoints are written every --save-every steps and on Ctrl-C / SIGTERM; rerun the same command with --resume to continue. Runs unchanged under `accelerate launch`.
 """
+
+
+EVAL_EVERY_OPTION = typer.Option(None, "--eval-every", help="Score the held-out MLM loss every N steps (default: "
+                                 "every pass, or every 100 steps if a pass is longer).")
+PATIENCE_OPTION = typer.Option(3, "--patience", help="Stop after N evaluations without a lower held-out loss (0: "
+                               "never early); the weights of the lowest are kept.")
+HEAD_WARMUP_OPTION = typer.Option(False, "--head-warmup/--no-head-warmup", help="Model without an MLM head: train "
+                                  "the fresh head alone (encoder frozen) until its held-out loss stops falling, then "
+                                  "everything.")
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +56,10 @@ def adapt(
     seed: int = typer.Option(0, "--seed"),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: stop at the first step "
                                                 "past it (the model is still measured and written)."),
+    eval_every: Optional[int] = EVAL_EVERY_OPTION,
+    patience: int = PATIENCE_OPTION,
+    head_warmup: bool = HEAD_WARMUP_OPTION,
+    head_lr: float = typer.Option(1e-3, "--head-lr", help="Peak learning rate of the head warm-up."),
     strip_diacritics: bool = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic "
                                           "harakat, Hebrew niqqud, ...) before tokenization."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
@@ -77,7 +90,8 @@ def adapt(
         mlm_probability=mlm_probability, whole_word_mask=whole_word_mask, heldout_fraction=heldout_fraction,
         pppl_tokens=pppl_tokens, lora_r=lora_r, lora_alpha=lora_alpha, save_every=save_every, seed=seed,
         encoding_errors=encoding_errors, force=force, resume=resume, max_minutes=max_minutes,
-        strip_diacritics=strip_diacritics, log_dir=log_dir,
+        strip_diacritics=strip_diacritics, log_dir=log_dir, eval_every=eval_every, patience=patience,
+        head_warmup=head_warmup, head_lr=head_lr,
     )
     apply_threads(threads)
     reporter = _ProgressReporter(err_console, quiet)
@@ -142,6 +156,13 @@ def _render(console: Any, r: Any) -> None:
     console.print(f"  held-out MLM loss {h['mlm_loss_before']:.4f} -> {h['mlm_loss_after']:.4f}; "
                   f"pseudo-perplexity {h['pseudo_perplexity_before']} -> {h['pseudo_perplexity_after']} "
                   f"({h['pppl_positions']} positions)")
+    curve = ", ".join(f"{p['mlm_loss']:.3f}" for p in r.heldout_curve[-6:])
+    console.print(f"  stopped: {r.data['stop_reason']} after {r.data['epochs']} passes; best at step "
+                  f"{r.data.get('best_step')}; held-out loss per evaluation (last 6): {curve or '-'}")
+    if r.head_warmup:
+        w = r.head_warmup
+        console.print(f"  head warm-up: {w['steps']} steps, {w['minutes']} min, held-out loss {w['mlm_loss']} "
+                      f"({w['stop_reason']})")
     if r.vocab:
         b, a = r.vocab["before"], r.vocab["after"]
         console.print(f"  vocabulary: +{r.vocab['added']} pieces; fertility {b['fertility']} -> {a['fertility']}, "

@@ -1,9 +1,14 @@
 """The masked-language-model task on the training core (``adaptlang adapt``): continued MLM training of a
 pretrained encoder on packed sequences of raw target-language text.
 
-An epoch is one pass over the packed sequences in an order that is a pure function of (seed, epoch); each
-micro-batch's masks come from a generator seeded by (seed, epoch, micro-batch), so a resumed run sees exactly the
+A pass is one sweep over the packed sequences in an order that is a pure function of (seed, pass); each
+micro-batch's masks come from a generator seeded by (seed, pass, micro-batch), so a resumed run sees exactly the
 batches and masks of an uninterrupted one, on any number of processes.
+
+The engine's "epoch" is one *evaluation period*: by default one pass, or ``period`` micro-batches taken from the
+endless stream of passes (to score the held-out slice every N steps when a pass is long). With a held-out slice the
+task's dev metric is the held-out MLM loss (``mlm_loss``, fixed masks: the same positions at every evaluation),
+which the engine minimises (``select_mode="min"``) for early stopping and the best weights.
 """
 
 from __future__ import annotations
@@ -57,10 +62,14 @@ class MLMTask:
     """The engine's hooks for MLM adaptation."""
 
     def __init__(self, objective: MaskedLMObjective, data: Packed, *, batch_size: int, lr: float,
-                 weight_decay: float, masking: MaskingConfig, mask_token_id: int, vocab_size: int, seed: int):
+                 weight_decay: float, masking: MaskingConfig, mask_token_id: int, vocab_size: int, seed: int,
+                 heldout: Packed | None = None, period: int | None = None):
         self.model = objective
         self.data, self.batch_size, self.lr, self.weight_decay = data, batch_size, lr, weight_decay
         self.masking, self.mask_token_id, self.vocab_size, self.seed = masking, mask_token_id, vocab_size, seed
+        self.heldout = heldout  # scored by evaluate (None: no dev metric)
+        self.period = period  # micro-batches per evaluation period (None: one pass)
+        self._orders: dict[int, list[int]] = {}
 
     def param_groups(self) -> list[dict[str, Any]]:
         decay, no_decay = [], []
@@ -70,10 +79,24 @@ class MLMTask:
         return [{"params": decay, "lr": self.lr, "weight_decay": self.weight_decay},
                 {"params": no_decay, "lr": self.lr, "weight_decay": 0.0}]
 
+    def micro_per_pass(self) -> int:
+        return math.ceil(self.data.n_seq / self.batch_size)
+
+    def _pass_batch(self, n_pass: int, index: int) -> MicroBatch:
+        if n_pass not in self._orders:
+            self._orders = {n_pass: sequence_order(self.data.n_seq, self.seed, n_pass).tolist()}
+        start = index * self.batch_size
+        return MicroBatch(n_pass, index, tuple(self._orders[n_pass][start:start + self.batch_size]))
+
     def batches(self, epoch: int) -> list[MicroBatch]:
-        order = sequence_order(self.data.n_seq, self.seed, epoch).tolist()
-        bs = self.batch_size
-        return [MicroBatch(epoch, i, tuple(order[b:b + bs])) for i, b in enumerate(range(0, len(order), bs))]
+        """Evaluation period ``epoch``'s micro-batches: pass ``epoch`` whole, or ``period`` micro-batches of the
+        endless stream of passes (a micro-batch keeps its pass number and index, so its masks do not depend on the
+        period)."""
+        n = self.micro_per_pass()
+        if self.period is None:
+            return [self._pass_batch(epoch, i) for i in range(n)]
+        first = (epoch - 1) * self.period
+        return [self._pass_batch(1 + g // n, g % n) for g in range(first, first + self.period)]
 
     def train_step(self, model: Any, batch: MicroBatch, device: torch.device) -> tuple[torch.Tensor, dict]:
         gen = step_generator(self.seed, 2, batch.epoch, batch.index)
@@ -81,8 +104,14 @@ class MLMTask:
         loss = model(*[t.to(device) for t in tensors[:4]])
         return loss, {"tokens": tensors[4], "sequences": len(batch.rows)}
 
-    def evaluate(self, model: Any, device: torch.device) -> None:
-        return None  # held-out loss is measured before and after training (heldout_scores)
+    def evaluate(self, model: Any, device: torch.device) -> dict[str, float] | None:
+        """The held-out MLM loss (pseudo-perplexity, slower, is measured before and after training only)."""
+        if self.heldout is None:
+            return None
+        total, count = heldout_loss(model, self.heldout, batch_size=self.batch_size, masking=self.masking,
+                                    mask_token_id=self.mask_token_id, vocab_size=self.vocab_size, seed=self.seed,
+                                    device=device)
+        return {"mlm_loss": round(total / max(1, count), 5)}
 
 
 def steps_per_epoch(n_seq: int, batch_size: int, grad_accum: int, n_processes: int) -> int:
@@ -98,14 +127,9 @@ def heldout_scores(objective: MaskedLMObjective, data: Packed, *, batch_size: in
     each of the first ``pppl_tokens`` positions masked alone, exp of the mean negative log-likelihood)."""
     was_training = objective.training
     objective.eval()
-    total, count = 0.0, 0
     bs = max(1, batch_size)
-    token_masking = dataclasses.replace(masking, whole_word_mask=False)
-    for b in range(0, data.n_seq, bs):
-        batch = masked_batch(data, list(range(b, min(data.n_seq, b + bs))), token_masking, mask_token_id, vocab_size,
-                             step_generator(seed, 3, b))
-        total += float(objective(*[t.to(device) for t in batch[:4]], reduction="sum"))
-        count += int(batch[3].numel())
+    total, count = heldout_loss(objective, data, batch_size=bs, masking=masking, mask_token_id=mask_token_id,
+                                vocab_size=vocab_size, seed=seed, device=device)
     nll, n = _pseudo_nll(objective, data, pppl_tokens, max(1, bs * 4), mask_token_id, device)
     objective.train(was_training)
     return {
@@ -114,6 +138,22 @@ def heldout_scores(objective: MaskedLMObjective, data: Packed, *, batch_size: in
         "pseudo_perplexity": round(math.exp(min(nll / n, 50)), 4) if n else None,
         "pppl_positions": n,
     }
+
+
+@torch.no_grad()
+def heldout_loss(objective: Any, data: Packed, *, batch_size: int, masking: MaskingConfig, mask_token_id: int,
+                 vocab_size: int, seed: int, device: torch.device) -> tuple[float, int]:
+    """(summed cross-entropy, masked positions) on ``data`` with fixed token-level masks: the masks depend on
+    (seed, batch start) only, so every evaluation scores the same positions."""
+    total, count = 0.0, 0
+    bs = max(1, batch_size)
+    token_masking = dataclasses.replace(masking, whole_word_mask=False)
+    for b in range(0, data.n_seq, bs):
+        batch = masked_batch(data, list(range(b, min(data.n_seq, b + bs))), token_masking, mask_token_id, vocab_size,
+                             step_generator(seed, 3, b))
+        total += float(objective(*[t.to(device) for t in batch[:4]], reduction="sum"))
+        count += int(batch[3].numel())
+    return total, count
 
 
 def _pseudo_nll(objective: MaskedLMObjective, data: Packed, pppl_tokens: int, rows: int, mask_token_id: int,
