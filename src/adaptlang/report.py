@@ -215,11 +215,11 @@ def budget_caution(r: dict[str, Any]) -> str | None:
     still = budget.get("still_improving") or []
     if not still:
         return None
-    counts = budget["best_epoch_is_last"]
+    counts = budget.get("still_improving_runs") or budget["best_epoch_is_last"]
     which = ", ".join(f"{v} ({counts[v]['runs']}/{counts[v]['of']} runs)" for v in still)
-    return (f"the best dev epoch was the last one in most runs of {which}: those models were still improving when "
-            "their budget ended, so the scores, and the verdict, may change with more epochs (`--epochs`, "
-            "`--max-minutes`, `--max-train-sentences`).")
+    rule = budget.get("rule") or "a run is still improving when its best dev epoch was its last"
+    return (f"most runs of {which} were still improving when their budget ended ({rule}), so the scores, and the "
+            "verdict, may change with more epochs (`--epochs`, `--max-minutes`, `--max-train-sentences`).")
 
 
 def undecided_lines(r: dict[str, Any]) -> list[str]:

@@ -16,8 +16,8 @@ Definition (Muller et al., NAACL 2021), applied per task (UPOS, LAS):
 possible. The overall verdict is the hardest of the per-task verdicts: a language is only as easy as its hardest
 task.
 
-No verdict from unconverged runs: a variant whose runs were still improving when their budget ended (best dev epoch
-= last epoch in most seeds) may score higher with more training. Assuming more training never lowers a model's
+No verdict from unconverged runs: a variant whose runs were still improving when their budget ended (in most seeds,
+by :func:`still_improving`: patience on a smoothed dev curve) may score higher with more training. Assuming more training never lowers a model's
 score, each of its differences can only move one way (up for ``variant - baseline``, down when the baseline is the
 one still improving). A verdict that such a move could overturn is :data:`UNDECIDED` ("undecided: budget"), with
 what the unconverged variants would need, never a category: a verdict of "hard" while the transformer runs are
@@ -34,6 +34,40 @@ import numpy as np
 
 CATEGORIES: tuple[str, ...] = ("easy", "intermediate", "hard")  # from easiest to hardest
 UNDECIDED = "undecided: budget"  # a verdict that runs still improving at their cap could overturn
+
+# Convergence of one run, from its dev curve (one score per epoch, higher is better). "Best epoch = last epoch" is
+# no test: a schedule that decays the learning rate to zero makes the last epoch the best of a flat curve.
+SMOOTHING = 3  # epochs in the moving average
+WINDOW = 3  # epochs over which the moving average must still rise
+MIN_RISE = 0.2  # points: a rise of the moving average over WINDOW epochs above this is "still improving"
+CONVERGENCE_RULE = (f"a run is still improving when the moving average of its dev score over {SMOOTHING} epochs "
+                    f"rose by more than {MIN_RISE} points over its last {WINDOW} epochs (a run stopped by patience "
+                    f"has converged; a run of fewer than {SMOOTHING + WINDOW} epochs: when its last epoch was its "
+                    "best); a variant is still improving when most of its runs are")
+
+
+def smoothed_rise(curve: Sequence[float], k: int = SMOOTHING, window: int = WINDOW) -> float | None:
+    """How much the moving average (over ``k`` epochs) of ``curve`` rose over its last ``window`` epochs; None for
+    a curve shorter than ``k + window``."""
+    vals = [float(v) for v in curve]
+    if len(vals) < k + window:
+        return None
+    end = sum(vals[-k:]) / k
+    before = sum(vals[-k - window:len(vals) - window]) / k
+    return end - before
+
+
+def still_improving(curve: Sequence[float], *, stopped_early: bool = False, k: int = SMOOTHING,
+                    window: int = WINDOW, min_rise: float = MIN_RISE) -> bool:
+    """Patience on a smoothed curve (see :data:`CONVERGENCE_RULE`): whether a run with this dev curve (higher is
+    better) was still improving when it ended. A flat end is converged even when its last epoch is its best."""
+    vals = [float(v) for v in curve]
+    if stopped_early or not vals:
+        return False
+    rise = smoothed_rise(vals, k, window)
+    if rise is None:  # too short to smooth: the last epoch strictly above every earlier one
+        return len(vals) == 1 or vals[-1] > max(vals[:-1])
+    return rise > min_rise
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Every part is a frozen dataclass; :meth:`CategorizeResult.to_dict` is what ``RUN
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -39,17 +40,46 @@ class RunResult:
     scores: dict[str, float]
     counts: list[list[int]]  # [n_sentences, 4]
     train: TrainSummary
+    dev_curve: tuple[float, ...] = ()  # the selection metric on dev after each epoch (metrics.json); () unknown
 
     @classmethod
     def of(cls, model: str, scored: ScoredRun) -> "RunResult":
         [test] = scored.tests
-        return cls(model, test.scores, test.counts, scored.train)
+        return cls(model, test.scores, test.counts, scored.train, dev_curve(Path(model)))
+
+    def still_improving(self) -> bool:
+        """Whether this run was still improving when it ended (:func:`adaptlang.stats.still_improving` on its dev
+        curve; without a curve, from train.json: its best dev epoch was its last)."""
+        from adaptlang.stats import still_improving
+
+        if self.dev_curve:
+            return still_improving(self.dev_curve, stopped_early=self.train.stopped_early)
+        return bool(self.train.best_epoch and self.train.best_epoch == self.train.epochs_run)
 
     def to_dict(self) -> dict[str, Any]:
         t = self.train
         return {"model": self.model, "scores": self.scores, "train_seconds": t.train_seconds,
                 "best_epoch": t.best_epoch, "epochs_run": t.epochs_run, "epochs_planned": t.epochs_planned,
                 "stopped_early": t.stopped_early, "patience": t.patience}
+
+
+def dev_curve(model_dir: Path) -> tuple[float, ...]:
+    """The dev score of each epoch of a finished run, from its ``metrics.json`` (the metric the run selected on);
+    () when the file or the metric is missing (a run without a dev set, or written by an older release)."""
+    import json
+
+    try:
+        m = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    metric = m.get("select_metric")
+    values = [e.get("dev", {}).get(metric) for e in m.get("epochs", [])] if metric else []
+    return tuple(float(v) for v in values) if values and None not in values else ()
+
+
+def still_improving_runs(runs: Sequence[RunResult]) -> int:
+    """Runs that were still improving when their budget ended (see :meth:`RunResult.still_improving`)."""
+    return sum(1 for r in runs if r.still_improving())
 
 
 @dataclass(frozen=True)
@@ -104,9 +134,14 @@ class CategorizeResult:
     files: tuple[str, ...] = ()
 
     def budget(self) -> dict[str, Any]:
+        from adaptlang.stats import CONVERGENCE_RULE
+
         at_last = {v: r.best_epoch_is_last() for v, r in self.variants.items()}
+        rising = {v: still_improving_runs(r.runs) for v, r in self.variants.items()}
         return {"best_epoch_is_last": {v: {"runs": n, "of": len(self.variants[v].runs)} for v, n in at_last.items()},
-                "still_improving": [v for v, n in at_last.items() if 2 * n > len(self.variants[v].runs)]}
+                "still_improving_runs": {v: {"runs": n, "of": len(self.variants[v].runs)} for v, n in rising.items()},
+                "still_improving": [v for v, n in rising.items() if 2 * n > len(self.variants[v].runs)],
+                "rule": CONVERGENCE_RULE}
 
     def prediction_vs_measured(self) -> dict[str, Any]:
         predicted = (self.assess.get("prediction") or {}).get("category")
@@ -166,16 +201,18 @@ class _Comparisons:
 
 
 def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantResult]) -> dict[str, str]:
-    """Variants whose runs were mostly still improving at their cap (best dev epoch = last epoch in most seeds,
-    from each run's train.json), each with what it would take: the option that capped it, doubled."""
+    """Variants whose runs were mostly still improving at their cap (:meth:`RunResult.still_improving`: patience on
+    the smoothed dev curve of each run's metrics.json), each with what it would take: the option that capped it,
+    doubled. Recomputed from the stored run files: a finished run directory gets the current rule on rerun."""
     from adaptlang.baseline import BaselineConfig
 
     baseline_epochs = c.baseline_epochs or int(BaselineConfig.__dataclass_fields__["epochs"].default)
     out: dict[str, str] = {}
     for name, r in variants.items():
-        n = r.best_epoch_is_last()
+        n = still_improving_runs(r.runs)
         if 2 * n <= len(r.runs):
             continue
+        how = "smoothed dev curve still rising" if any(run.dev_curve for run in r.runs) else "best dev epoch = last"
         bilstm = name == "baseline" or c.mode == "features"
         asked = baseline_epochs if bilstm else c.epochs
         ran = max(run.train.epochs_run or 0 for run in r.runs)
@@ -183,7 +220,7 @@ def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantRe
             need = f"--max-minutes {2 * c.max_minutes:g} or more"
         else:
             need = f"{'--baseline-epochs' if bilstm else '--epochs'} {2 * asked} or more"
-        out[name] = (f"best dev epoch = last in {n}/{len(r.runs)} runs after {ran} epochs "
+        out[name] = (f"{how} in {n}/{len(r.runs)} runs after {ran} epochs "
                      f"({r.train_seconds.mean / 60:.1f} min a run); rerun with {need}")
     return out
 
