@@ -117,6 +117,12 @@ ADAPT = {
     "--seed": SEED, "--max-minutes": optional(POSITIVE), "--threads": THREADS,
     "--eval-every": optional(at_least(1)), "--patience": at_least(0), "--head-lr": POSITIVE,
 }
+PRETRAIN = {
+    "--vocab-size": at_least(100), "--layers": at_least(1), "--hidden": at_least(8), "--heads": at_least(1),
+    "--epochs": POSITIVE, "--max-minutes": optional(POSITIVE), "--eval-every": optional(at_least(1)),
+    "--patience": at_least(0), "--lr": POSITIVE, "--batch-size": at_least(1), "--max-seq-len": at_least(8),
+    "--seed": SEED, "--threads": THREADS,
+}
 CATEGORIZE = {
     "--seeds": at_least(1), "--epochs": at_least(1), "--baseline-epochs": optional(at_least(1)),
     "--adapt-steps": at_least(1), "--max-train-sentences": optional(at_least(2)),

@@ -19,6 +19,9 @@ analyze_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    from adaptlang.cli.analyze_transfer import transfer_command  # (its own module)
+
+    analyze_app.command("transfer")(transfer_command)
     app.add_typer(analyze_app, name="analyze")
 
 
