@@ -18,6 +18,7 @@ from adaptlang.assess.category import (
     translit_verdict,
 )
 from adaptlang.assess.diacritics import DiacriticsInfo, assess_diacritics
+from adaptlang.assess.donors import DonorSuggestions, scan_ud_dir, suggest_donors
 from adaptlang.assess.languages import (
     LanguageKnowledge,
     identify_pretraining,
@@ -133,6 +134,7 @@ class AssessReport:
     recommendation: Recommendation
     seconds: float
     diacritics: DiacriticsInfo | None = None
+    donors: DonorSuggestions | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +151,7 @@ class AssessReport:
             "recommendation": self.recommendation.to_dict(),
             "seconds": self.seconds,
             "diacritics": self.diacritics.to_dict() if self.diacritics else None,
+            "donors": self.donors.to_dict() if self.donors else None,
         }
 
 
@@ -340,6 +343,7 @@ def assess_corpus(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
     strip_diacritics: bool = False,
+    donor_dir: str | os.PathLike | None = None,
 ) -> AssessReport:
     """Assess how well a model's vocabulary covers a corpus; see the package docstring for each figure.
 
@@ -348,6 +352,8 @@ def assess_corpus(
     ``translit``: "auto" (pick a scheme when the script is not the one the model knows the family in), "none", or
     a scheme name for the what-if. ``strip_diacritics``: measure the tokenizer on the text without its optional
     marks (Arabic harakat, Hebrew niqqud, ...); diacritised text is detected and reported either way.
+    ``donor_dir``: a folder of UD treebanks whose related-language treebanks are measured as donors (see
+    :mod:`adaptlang.assess.donors`).
     """
     start = time.perf_counter()
     if encoding_errors not in ENCODING_ERRORS:
@@ -360,6 +366,8 @@ def assess_corpus(
     choice = TranslitChoice.parse(translit)  # the one reading of --translit: none | auto | latin | a scheme name
     # an unknown scheme fails now, before reading the corpus; below, translit is "none", "auto", "latin" or a scheme
     translit = check_scheme(choice.scheme, lang_code) if choice.scheme else choice.kind
+    if donor_dir is not None:
+        scan_ud_dir(donor_dir)  # a bad --donor-dir fails now, before reading the corpus
     tok = load_tokenizer(model)
     info, counter, sample, sample_info = scan_corpus(path, encoding_errors, sample_sentences, seed, progress)
     profile = counter.profile()
@@ -392,19 +400,11 @@ def assess_corpus(
     if diacritics.diacritised and not strip_diacritics:
         prediction = replace(prediction, reasons=prediction.reasons + (diacritics.summary(),))
         rec = replace(rec, explanation=rec.explanation + "; first strip the optional diacritics (see above)")
-    model_info = tok.to_dict()
-    model_info["pretraining"] = key
-    return AssessReport(
-        corpus=info,
-        model=model_info,
-        scripts=profile,
-        vocabulary=vocab,
-        sample=sample_info,
-        tokenizer=metrics,
-        language=knowledge,
-        translit=whatif,
-        prediction=prediction,
-        recommendation=rec,
-        seconds=time.perf_counter() - start,
-        diacritics=diacritics,
-    )
+    donors = suggest_donors(tok, sample_counts, profile.dominant_script, knowledge, donor_dir=donor_dir,
+                            corpus=str(path), target_train=info.path if info.format == "conllu" else None,
+                            model=None if model is None else str(model))
+    model_info = {**tok.to_dict(), "pretraining": key}
+    return AssessReport(corpus=info, model=model_info, scripts=profile, vocabulary=vocab, sample=sample_info,
+                        tokenizer=metrics, language=knowledge, translit=whatif, prediction=prediction,
+                        recommendation=rec, seconds=time.perf_counter() - start, diacritics=diacritics,
+                        donors=donors)

@@ -46,6 +46,10 @@ def assess_command(
     ),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write every figure as JSON to this path (- = stdout)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+    donor_dir: Optional[str] = typer.Option(
+        None, "--donor-dir", help="A folder of UD treebanks (UD_*/): its treebanks of related languages are measured "
+        "as donors (subword overlap before and after transliteration) for `adaptlang train --donor`.",
+    ),
 ) -> None:
     """Script profile, vocabulary coverage, tokenizer metrics, language knowledge, transliteration what-if and the
     predicted category (easy / intermediate / hard) of a corpus for a multilingual model."""
@@ -67,6 +71,7 @@ def assess_command(
             pretraining=None if pretraining == "none" else pretraining,
             encoding_errors=encoding_errors, sample_sentences=sample_sentences,
             translit=translit, seed=seed, progress=progress, strip_diacritics=strip_diacritics,
+            donor_dir=donor_dir,
         )
     d = report.to_dict()
     if json_path == "-":
@@ -91,6 +96,7 @@ def render(d: dict[str, Any]) -> None:
     _render_language(d)
     _render_translit(d, after)
     _render_prediction(d)
+    _render_donors(d)
 
 
 def _render_header(d: dict[str, Any]) -> None:
@@ -245,3 +251,47 @@ def _render_prediction(d: dict[str, Any]) -> None:
     console.print(Panel(body, title=f"6. Predicted category: [bold {colour}]{p['category']}[/bold {colour}]",
                         title_align="left"))
     console.print(f"[bold]7. Next:[/bold] {rec['command']}\n   [dim]{rec['explanation']}[/dim]")
+
+
+def _render_donors(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    ds = d.get("donors") or {}
+    donors = ds.get("donors") or []
+    console.print("[bold]8. Donor treebanks[/bold] (related-language treebanks to train on with `train --donor`)"
+                  + (f": {ds['note']}" if ds.get("note") and not donors else ""))
+    if not donors:
+        return
+    t = Table(show_edge=False)
+    for col in ("treebank", "relation", "pretrained", "script", "sentences", "overlap", "transliterated"):
+        t.add_column(col, justify="right" if col in ("sentences", "overlap") else "left")
+    for x in donors:
+        t.add_row(f"{x['treebank'].removeprefix('UD_')}", x["relation"],
+                  {True: "yes", False: "no", None: "?"}[x["in_model"]], x["script"],
+                  "-" if x["n_sentences"] is None else f"{x['n_sentences']:,}{'+' if x['truncated'] else ''}",
+                  _overlap(x["before"]), _translit_cell(x, ds.get("target_script")))
+    console.print(t)
+    console.print("[dim]overlap: share of the corpus's subword tokens (types) seen in the donor's text under this "
+                  "model's tokenizer, as written and after the transliteration that puts both in one script; "
+                  "- = not measured (give --donor-dir)[/dim]")
+    schemes = {(x["after"]["scheme"], x["after"]["direction"]) for x in donors if x["after"]}
+    for scheme, direction in sorted(schemes):
+        console.print(f"[dim]*{scheme}: the {direction}'s words transliterated "
+                      f"({'--donor-translit' if direction == 'donor' else '--translit'} {scheme})[/dim]")
+    if ds.get("note"):
+        console.print(f"[dim]{ds['note']}[/dim]")
+    for command in ds.get("commands") or []:
+        console.print(f"   {command}")
+
+
+def _overlap(o: dict[str, Any] | None) -> str:
+    return "-" if o is None else f"{_pct(o['tokens'])} ({_pct(o['types'])})"
+
+
+def _translit_cell(x: dict[str, Any], target_script: str | None) -> str:
+    if x["script"] == target_script:
+        return "same script"
+    a = x["after"]
+    if a is None:
+        return "no scheme" if "no transliteration" in x["one_script"] else "-"
+    return f"{_overlap(a)} *{a['scheme']}"
