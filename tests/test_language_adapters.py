@@ -181,3 +181,21 @@ def test_resolve_language_adapters_reads_language_and_checks_base(tiny_bert_dir:
     assert a.lang == "eng" and a.translit is None and Path(a.path).is_absolute()
     with pytest.raises(UsageError, match="not --model"):
         resolve_language_adapters([str(adapters["other_base"])], base)
+
+
+def test_an_adapt_lora_output_is_a_language_adapter(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    """What `adaptlang adapt --method lora` writes (a fresh MLM head beside the adapter, adaptlang.json) works as a
+    language adapter; one adapted with --extend-vocab is refused (its vocabulary cannot be swapped)."""
+    from adaptlang.adapt.config import AdaptConfig
+    from adaptlang.adapt.run import adapt_model
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(TINY_TEXT * 8) + "\n", encoding="utf-8")
+    common = dict(corpus=str(corpus), model=str(tiny_bert_dir), method="lora", steps=2, batch_size=4,
+                  max_seq_len=32, pppl_tokens=8, save_every=100, lr=1e-2, lang="deu")
+    adapt_model(AdaptConfig(output=str(tmp_path / "la"), **common))  # type: ignore[arg-type]
+    config = _train(tmp_path, tiny_bert_dir, [tmp_path / "la"])
+    assert load_parser(config.out, "cpu").config["encoder"]["language_adapters"] == [str((tmp_path / "la").resolve())]
+    adapt_model(AdaptConfig(output=str(tmp_path / "la-ext"), extend_vocab=10, **common))  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="extends the vocabulary"):
+        load_parser(config.out, "cpu", [str(tmp_path / "la-ext")])
