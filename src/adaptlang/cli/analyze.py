@@ -167,9 +167,13 @@ def _print_table(result: Any, out: Any) -> None:
 
 @analyze_app.command("random-init")
 def random_init_command(
-    train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
-    test: Path = typer.Option(..., "--test", help="Same-language test treebank."),
+    train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U), or NER file with --task ner."),
+    test: Path = typer.Option(..., "--test", help="Same-language test treebank (or NER file)."),
     model: str = typer.Option(..., "--model", help="Pretrained encoder directory."),
+    task: str = typer.Option("parse", "--task", help="parse (UPOS and LAS changes) or ner (entity F1 changes; "
+                             "--train/--dev/--test/--test-cross are NER files, as for train --task ner)."),
+    lenient: bool = typer.Option(False, "--lenient", help="NER files: read an I-X that does not continue an X "
+                                 "entity as conlleval does instead of refusing the file."),
     pairs: str = typer.Option(..., "--pairs", help="Layer ranges to re-initialise, one run each: 1-2,3-4,..."),
     output: Path = typer.Option(..., "-o", "--output", help="Run directory (stages, random-init.json, .png)."),
     dev: Optional[Path] = typer.Option(None, "--dev", help="Dev treebank (default: hold out 10% of train)."),
@@ -199,7 +203,7 @@ def random_init_command(
         train=str(train), test=str(test), model=model, output=str(output), pairs=parse_pairs(pairs),
         dev=str(dev) if dev else None, test_cross=tuple(str(t) for t in test_cross), epochs=epochs, seed=seed,
         batch_size=batch_size, max_train_sentences=max_train_sentences, n_bootstrap=bootstrap, device=device,
-        force=force,
+        force=force, task=task, lenient=lenient,
     )
     with output_lock(output), _LazyProgress() as bar:
         def on_event(e: Any) -> None:
@@ -227,18 +231,19 @@ def _print_random_init(r: dict[str, Any], out: Any) -> None:
     from adaptlang.report import short_test_name
 
     tests = [t["path"] for t in r["tests"]]
+    metrics = r.get("metrics") or ["upos", "las"]
     table = Table(title=f"Score change against REF (points, {int(100 * r['config']['level'])}% interval); "
                         "re-initialised layers before fine-tuning")
     table.add_column("run")
     for t, info in zip(tests, r["tests"]):
         role = "same" if info["role"] == "same-language" else "cross"
-        for metric in ("UPOS", "LAS"):
-            table.add_column(f"{short_test_name(t)} ({role}) {metric}", justify="right")
-    table.add_row("REF (score)", *(f"{r['ref'][t][m]:.2f}" for t in tests for m in ("upos", "las")))
+        for metric in metrics:
+            table.add_column(f"{short_test_name(t)} ({role}) {metric.upper()}", justify="right")
+    table.add_row("REF (score)", *(f"{r['ref'][t][m]:.2f}" for t in tests for m in metrics))
     for row in r["rows"]:
         cells = []
         for t in tests:
-            for m in ("upos", "las"):
+            for m in metrics:
                 d = row["tests"][t][m]
                 cells.append(f"{d['diff']:+.2f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]" +
                              ("" if d["within_noise"] else " *"))

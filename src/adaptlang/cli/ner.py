@@ -148,3 +148,42 @@ def predict_ner_cmd(model_dir: str, input_file: str, output: str, *, input_forma
         err_console.print(f"{result.output}: {result.n_sentences} sentences, {result.n_words} tokens "
                           f"({result.input_format} input, {scheme.upper()} tags, {result.seconds:.1f} s)")
     emit_json(result, json_path)
+
+
+def print_ner_categorize(ner: dict[str, Any], out: Any) -> None:
+    """``categorize --task ner|both``: the NER scores per variant (entity F1, P, R; mean ± sd over seeds)."""
+    from rich.table import Table
+
+    table = Table(title=f"NER test scores (entity level), mean ± sd over seeds; "
+                        f"{ner['data'].get('n_test_entities')} test entities")
+    for col in ("variant", "F1", "precision", "recall"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for name, d in ner["variants"].items():
+        table.add_row(f"{name} (BiLSTM-CRF)" if name == "baseline" else name,
+                      *(f"{d[m]['mean']:.2f} ± {d[m]['sd']:.2f}" if d[m].get("n", 2) > 1 else f"{d[m]['mean']:.2f}"
+                        for m in ("f1", "precision", "recall")))
+    out.print(table)
+
+
+# ``categorize``'s NER options (module level: the command's signature stays short)
+def _typer_option(default: Any, *names: str, help: str) -> Any:
+    import typer
+
+    return typer.Option(default, *names, help=help)
+
+
+TASK_OPTION = _typer_option("parse", "--task", help="What the verdict is measured on: parse (UPOS and LAS, from "
+                            "--train/--test), ner (entity F1, from --ner-train/--ner-test), or both (the hardest task "
+                            "sets the category). One MLM adaptation serves both.")
+NER_TRAIN_OPTION = _typer_option(None, "--ner-train", help="NER training file (CoNLL-2003 style: TOKEN ... TAG; or "
+                                 "CoNLL-U with MISC NE= when named *.conllu).")
+NER_DEV_OPTION = _typer_option(None, "--ner-dev", help="NER dev file (default: hold out 10% of --ner-train).")
+NER_TEST_OPTION = _typer_option(None, "--ner-test", help="NER test file; the NER verdict is measured on it.")
+LENIENT_OPTION = _typer_option(False, "--lenient", help="NER files: read an I-X that does not continue an X entity "
+                               "as conlleval and seqeval do (it starts one) instead of refusing the file.")
+
+
+def task_files(o: dict[str, Any]) -> dict[str, Any]:
+    """The task and data-file fields of ``CategorizeConfig`` from the command's options (``o``: its locals)."""
+    files = {k: str(o[k]) if o[k] else None for k in ("train", "test", "ner_train", "ner_dev", "ner_test")}
+    return {"task": o["task"], "lenient": o["lenient"], **files}

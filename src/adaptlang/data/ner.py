@@ -129,10 +129,12 @@ def repair_iob2(tags: Sequence[str]) -> list[str]:
     return out
 
 
-def to_iob2(tags: Sequence[str], scheme: str, *, strict: bool, where: tuple[str, Sequence[int]]) -> list[str]:
+def to_iob2(tags: Sequence[str], scheme: str, *, strict: bool, where: tuple[str, Sequence[int]],
+            detected: bool = False) -> list[str]:
     """Read ``tags`` written in ``scheme`` as IOB2. ``strict``: an entity continued with a tag that cannot continue
     it (``I-LOC`` after ``B-PER`` or ``O`` in IOB2, an unclosed BIOES entity) is an error; otherwise it is read as
-    conlleval reads it (it starts a new entity). ``where``: (file, line of each tag) for errors."""
+    conlleval reads it (it starts a new entity). ``where``: (file, line of each tag) for errors; ``detected``: the
+    scheme was detected from the file (an IOB2 file then is not IOB1: the error suggests only ``--lenient``)."""
     path, lines = where
     for i, tag in enumerate(tags):
         try:
@@ -151,8 +153,10 @@ def to_iob2(tags: Sequence[str], scheme: str, *, strict: bool, where: tuple[str,
         prefix, t = split_tag(tag)
         if strict and prefix == "I" and prev[2:] != t:
             what = "O" if prev == "O" else prev
-            raise InputError(path, f"{tag} follows {what}: an IOB2 entity starts with B-{t} (pass --scheme iob1 if "
-                                   "the file is IOB1, or --lenient to read it as conlleval does)", line=lines[i])
+            fix = "" if detected else "pass --scheme iob1 if the file is IOB1, or "
+            raise InputError(path, f"{tag} follows {what}: an IOB2 entity starts with B-{t} ({fix}pass --lenient to "
+                                   f"read it as conlleval and seqeval do: the {tag} then starts a {t} entity)",
+                             line=lines[i])
         prev = tag
     return repair_iob2(tags)
 
@@ -263,9 +267,11 @@ def read_ner(path: str | os.PathLike, *, scheme: str = "auto", strict: bool = Tr
 
 
 def _tags_to_iob2(sents: list[NERSentence], scheme: str, strict: bool, name: str) -> list[NERSentence]:
-    if scheme == "auto":
+    detected = scheme == "auto"
+    if detected:
         scheme = detect_scheme(t for s in sents for t in s.tags + ["O"])
-    return [s.with_tags(to_iob2(s.tags, scheme, strict=strict, where=(name, s.tag_lines))) for s in sents]
+    return [s.with_tags(to_iob2(s.tags, scheme, strict=strict, where=(name, s.tag_lines), detected=detected))
+            for s in sents]
 
 
 def ner_text(sents: Iterable[NERSentence], scheme: str = "iob2", sep: str = " ") -> str:

@@ -22,6 +22,7 @@ from adaptlang.runs import (ScoredRun, StageOutput, StageRunner, cut_treebank, f
                             prepare_dir, train_and_score, training_treebank)
 
 METRICS: dict[str, int] = {"upos": 1, "las": 3}  # metric -> column of evaluate.sentence_counts
+TASK_METRICS: dict[str, tuple[str, ...]] = {"parse": tuple(METRICS), "ner": ("f1",)}  # NER: entity F1
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class RandomInitConfig:
     level: float = 0.95
     device: str = "auto"
     force: bool = False
+    task: str = "parse"  # parse (UPOS, LAS; CoNLL-U treebanks) or ner (entity F1; NER files as train --task ner)
+    lenient: bool = False  # NER: read malformed tag sequences as conlleval does instead of refusing them
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -76,14 +79,17 @@ def run_random_init(c: RandomInitConfig, progress: Progress | None = None) -> di
     run_dir = prepare_dir(Path(c.output), "random-init", c.to_dict(), c.force)
     stages = StageRunner(run_dir, progress)
     stages.expect(2 + len(c.pairs))
-    data = stages.run("data", {"train": inputs.sha[c.train], "max": c.max_train_sentences},
-                      lambda directory, _: cut_treebank(directory, c.train, c.max_train_sentences))
+    data = stages.run("data", {"train": inputs.sha[c.train], "max": c.max_train_sentences,
+                               **({"task": "ner", "lenient": c.lenient} if c.task == "ner" else {})},
+                      lambda directory, _: _cut(c, directory))
     ref = model_stage(stages, c, inputs, data, None)
     runs = {pair: model_stage(stages, c, inputs, data, pair) for pair in c.pairs}
     (progress or silent)(Event("note", message="computing the intervals"))
     tests = c.tests()
     result = {
         "kind": "random-init",
+        "task": c.task,
+        "metrics": list(TASK_METRICS[c.task]),
         "config": c.to_dict(),
         "data": data.result,
         "n_layers": inputs.n_layers,
@@ -108,7 +114,10 @@ def check_inputs(c: RandomInitConfig) -> Inputs:
     """Check the options and read every treebank once: the model's layer count and the content fingerprints that
     the stage keys are taken over."""
     from adaptlang.data.conllu import read_conllu
+    from adaptlang.runs.ner import read_ner_file
 
+    if c.task not in TASK_METRICS:
+        raise UsageError(f"--task must be one of {', '.join(TASK_METRICS)}, not {c.task!r}")
     if c.epochs < 1 or c.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be at least 1")
     if c.max_train_sentences is not None and c.max_train_sentences < 2:
@@ -118,7 +127,9 @@ def check_inputs(c: RandomInitConfig) -> Inputs:
         raise UsageError("--test and --test-cross must be different files")
     treebanks = {"--train": c.train, "--dev": c.dev, **{f"--test {t}": t for t in tests}}
     for option, path in treebanks.items():
-        if path is not None and not read_conllu(path, require_tree=True):
+        if path is not None and c.task == "ner":
+            read_ner_file(path, c.lenient)  # a malformed tag fails now, with its file and line
+        elif path is not None and not read_conllu(path, require_tree=True):
             raise InputError(path, f"no sentences ({option.split()[0]}); give a CoNLL-U treebank")
     n_layers = _n_layers(c.model)
     for pair in c.pairs:
@@ -138,6 +149,8 @@ def model_stage(stages: StageRunner, c: RandomInitConfig, inputs: Inputs, data: 
     train = training_treebank(data.directory, data.result, c.train)
 
     def do_run(directory: Path, progress: Progress) -> dict[str, Any]:
+        if c.task == "ner":
+            return _ner_run(c, encoder, train, str(directory / "model"), progress)
         config = TrainConfig(train=train, dev=c.dev, out=str(directory / "model"), encoder=encoder, epochs=c.epochs,
                              seed=c.seed, batch_size=c.batch_size, device=c.device, resume=True)
         return train_and_score(config, c.tests(), progress, c.batch_size).to_dict()
@@ -146,6 +159,8 @@ def model_stage(stages: StageRunner, c: RandomInitConfig, inputs: Inputs, data: 
     key = {"encoder": {**encoder, "model": inputs.model}, "data": data.key,
            "dev": sha[c.dev] if c.dev else None, "tests": [sha[t] for t in c.tests()], "epochs": c.epochs,
            "seed": c.seed, "batch_size": c.batch_size}
+    if c.task == "ner":  # (parse keys stay as they were: earlier sweeps are reused)
+        key.update(task="ner", lenient=c.lenient)
     out = stages.run("REF" if reinit is None else f"random-init {reinit}", key, do_run)
     return ScoredRun.from_dict(out.result or {})  # the runner is not a dry one: a result is always there
 
@@ -156,7 +171,10 @@ def score_changes(c: RandomInitConfig, pair: str, run: ScoredRun, ref: ScoredRun
 
     row: dict[str, Any] = {"reinit": pair, "tests": {}}
     for test, mine, theirs in zip(c.tests(), run.tests, ref.tests):
-        run_counts, ref_counts = np.array(mine.counts), np.array(theirs.counts)  # [n_sentences, 4]
+        run_counts, ref_counts = np.array(mine.counts), np.array(theirs.counts)  # [n_sentences, 4] (NER: 3)
+        if c.task == "ner":
+            row["tests"][test] = {"f1": _f1_change(c, pair, mine.scores["f1"], run_counts, ref_counts)}
+            continue
         cell = {}
         for metric, col in METRICS.items():
             d = paired_bootstrap_diff(run_counts[None, :, col], ref_counts[None, :, col], ref_counts[:, 0],
@@ -165,6 +183,36 @@ def score_changes(c: RandomInitConfig, pair: str, run: ScoredRun, ref: ScoredRun
             cell[metric] = {"score": mine.scores[metric], **d.to_dict()}
         row["tests"][test] = cell
     return row
+
+
+def _cut(c: RandomInitConfig, directory: Path) -> dict[str, Any]:
+    """The data stage: the training file cut to ``max_train_sentences`` (a treebank, or an NER file)."""
+    if c.task == "ner":
+        from adaptlang.runs.ner import cut_ner
+
+        return cut_ner(directory, c.train, c.max_train_sentences, lenient=c.lenient)
+    return cut_treebank(directory, c.train, c.max_train_sentences)
+
+
+def _ner_run(c: RandomInitConfig, encoder: dict[str, Any], train: str, out: str, progress: Progress) -> dict:
+    """One NER fine-tuning run (the CRF tagging head on the encoder), scored on every test file."""
+    from adaptlang.runs.ner import ner_format, train_and_score_ner
+    from adaptlang.tasks.ner import NERConfig
+
+    config = NERConfig(train=train, dev=c.dev, out=out, encoder=encoder, data_format=ner_format(train),
+                       lenient=c.lenient, epochs=c.epochs, seed=c.seed, batch_size=c.batch_size, device=c.device,
+                       resume=True)
+    return train_and_score_ner(config, c.tests(), progress, c.batch_size).to_dict()
+
+
+def _f1_change(c: RandomInitConfig, pair: str, score: float, run: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
+    """A run's entity F1 and its change against REF (counts [n_sentences, 3]: correct, predicted, gold), with a
+    paired bootstrap interval of F1 recomputed from each sample's summed counts."""
+    from adaptlang.stats import paired_bootstrap_f1_diff
+
+    d = paired_bootstrap_f1_diff(run[None], ref[None], a=f"random-init {pair}", b="REF", n_bootstrap=c.n_bootstrap,
+                                 level=c.level, seed=0)
+    return {"score": score, **d.to_dict()}
 
 
 def _n_layers(model: str) -> int:
