@@ -138,8 +138,9 @@ def write_categorize_report(run_dir: str | os.PathLike, result: "CategorizeResul
     run = Path(run_dir)
     results = result.to_dict()
     written = []
-    plot_variant_scores(results, run / "scores.png")
-    written.append("scores.png")
+    if results["variants"]:  # (none with --task ner: the NER scores are a table)
+        plot_variant_scores(results, run / "scores.png")
+        written.append("scores.png")
     if tokenizer_rows(results):
         plot_tokenizer_metrics(results, run / "tokenizer.png")
         written.append("tokenizer.png")
@@ -247,7 +248,7 @@ MODE_TEXT = {
 
 def categorize_markdown(r: dict[str, Any]) -> str:
     """report.md from the content of results.json."""
-    sections = (_md_verdict, _md_scores, _md_translit, _md_tokenizer, _md_adaptation, _md_run)
+    sections = (_md_verdict, _md_scores, _md_ner, _md_translit, _md_tokenizer, _md_adaptation, _md_run)
     return "\n".join(line for section in sections for line in section(r)) + "\n"
 
 
@@ -294,6 +295,8 @@ def _md_verdict(r: dict[str, Any]) -> list[str]:
 
 
 def _md_scores(r: dict[str, Any]) -> list[str]:
+    if not r["variants"]:  # --task ner: see _md_ner
+        return []
     lines = [
         "",
         f"## Test scores (mean ± sd over seeds; test set: {r['data']['n_test_sentences']} sentences, "
@@ -308,7 +311,7 @@ def _md_scores(r: dict[str, Any]) -> list[str]:
     lines += ["", "![scores per variant](scores.png)", "", "## All differences", "",
               "| task | difference | points [interval] |", "| --- | --- | --- |"]
     for task, diffs in r["differences"].items():
-        for name, d in diffs.items():
+        for name, d in diffs.items() if task != "ner" else ():  # NER's: in its own section
             if isinstance(d, dict):
                 lines.append(f"| {task.upper()} | {name} | {_diff(d)} |")
     return lines
@@ -357,8 +360,8 @@ def _md_run(r: dict[str, Any]) -> list[str]:
     lines = [
         "## Run",
         "",
-        f"- Training sentences: {d['n_train_sentences']} of {d['n_train_sentences_total']}"
-        + (" (cut with --max-train-sentences)" if d.get("train_cut") else ""),
+        *([f"- Training sentences: {d['n_train_sentences']} of {d['n_train_sentences_total']}"
+           + (" (cut with --max-train-sentences)" if d.get("train_cut") else "")] if d else []),
         f"- Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}"
         f"{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM steps: "
         f"{c['adapt_steps']} ({c['adapt_method']})"
@@ -370,6 +373,31 @@ def _md_run(r: dict[str, Any]) -> list[str]:
         "| --- | --- | --- |",
     ]
     return lines + [f"| {s['name']} | {s['status']} | {s['seconds']:.0f} |" for s in r["stages"]]
+
+
+NER_LABELS = {**VARIANT_LABELS, "baseline": "baseline (BiLSTM-CRF, from scratch)"}
+
+
+def _md_ner(r: dict[str, Any]) -> list[str]:
+    """The NER task's scores, differences and runs (``--task ner`` or ``both``)."""
+    ner = r.get("ner")
+    if not ner:
+        return []
+    d = ner["data"]
+    lines = ["", f"## NER test scores (entity level, strict IOB2 as seqeval and conlleval; mean ± sd over seeds; "
+                 f"test file: {d.get('n_test_sentences')} sentences, {d.get('n_test_entities')} entities)", "",
+             "| variant | entity F1 | precision | recall | training time (s) |", "| --- | --- | --- | --- | --- |"]
+    for name, v in ner["variants"].items():
+        lines.append(f"| {NER_LABELS.get(name, name)} | {_ms(v['f1'])} | {_ms(v['precision'])} | "
+                     f"{_ms(v['recall'])} | {v['train_seconds']['mean']:.0f} |")
+    lines += ["", "| NER difference | entity F1 points [interval] |", "| --- | --- |"]
+    lines += [f"| {name} | {_diff(x)} |" for name, x in r["differences"]["ner"].items() if isinstance(x, dict)]
+    cut = " (cut with --max-train-sentences)" if d.get("train_cut") else ""
+    lines += ["", f"- NER training sentences: {d.get('n_train_sentences')} of {d.get('n_train_sentences_total')}"
+                  f"{cut}; {d.get('n_train_entities')} entities"]
+    lines += [f"- NER {line}" for line in training_lines({"variants": ner["variants"]})]
+    lines += [f"- NER, still improving: {v}: {need}" for v, need in (ner.get("still_improving") or {}).items()]
+    return lines + [f"- NER statistics: {ner['statistics']}.", ""]
 
 
 def training_lines(r: dict[str, Any]) -> list[str]:
@@ -418,10 +446,12 @@ def plot_random_init(result: dict[str, Any], path: str | os.PathLike) -> None:
     """Score change against REF per re-initialised range, one panel per metric, one bar per test set, with the
     bootstrap interval as (asymmetric) error bars."""
     plt = _pyplot()
-    metrics = ("upos", "las")
+    metrics = tuple(result.get("metrics") or ("upos", "las"))  # NER: ("f1",)
     tests = [t["path"] for t in result["tests"]]
     rows = result["rows"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(6.0, 1.2 * len(rows) * len(metrics)), 4.0), sharey=True)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(6.0, 1.2 * len(rows) * len(metrics)), 4.0), sharey=True,
+                             squeeze=False)
+    axes = axes[0]
     width = 0.8 / max(1, len(tests))
     for ax, metric in zip(axes, metrics):
         for k, test in enumerate(tests):

@@ -323,3 +323,72 @@ def _check_runs(correct: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.
 
 def _r(x: float) -> float:
     return round(float(x), 4)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entity F1 (NER): scores are recomputed from summed counts, never averaged over sentences
+
+
+def f1_per_seed(counts: np.ndarray) -> np.ndarray:
+    """Entity F1 (%) of each seed's run: ``counts`` [n_seeds, n_sentences, 3] (correct, predicted, gold entities
+    per sentence) -> [n_seeds]; F1 = 2 correct / (predicted + gold) over the summed counts."""
+    counts = _check_entity_counts(counts)
+    total = counts.sum(axis=1).astype(np.float64)  # [n_seeds, 3]
+    return 200.0 * total[:, 0] / np.maximum(total[:, 1] + total[:, 2], 1.0)
+
+
+def paired_bootstrap_f1_diff(a_counts: np.ndarray, b_counts: np.ndarray, *, a: str = "a", b: str = "b",
+                             n_bootstrap: int = 1000, level: float = 0.95, resample_seeds: bool = True,
+                             seed: int = 0) -> Difference:
+    """Bootstrap interval of the entity-F1 difference ``a - b`` on one test set (counts [n_seeds, n_sentences, 3]).
+
+    As :func:`paired_bootstrap_diff`: each sample draws the same test sentences for both systems (and, with
+    ``resample_seeds``, each system's seeds); a system's score on a sample is the mean over its drawn seeds of the
+    F1 recomputed from that sample's summed counts (F1 is not a mean over sentences)."""
+    a_counts, b_counts = _check_entity_counts(a_counts), _check_entity_counts(b_counts)
+    if a_counts.shape[1] != b_counts.shape[1]:
+        raise ValueError(f"the two systems were scored on different test sets ({a_counts.shape[1]} and "
+                         f"{b_counts.shape[1]} sentences)")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), not {level}")
+    if n_bootstrap < 1:
+        raise ValueError("n_bootstrap must be >= 1")
+    point = float(f1_per_seed(a_counts).mean() - f1_per_seed(b_counts).mean())
+    rng = np.random.default_rng(seed)
+    n = a_counts.shape[1]
+    diffs = np.empty(n_bootstrap, dtype=np.float64)
+    chunk = max(1, min(n_bootstrap, 2_000_000 // max(n, 1)))  # bounds memory: [chunk, n] indices
+    for start in range(0, n_bootstrap, chunk):
+        m = min(chunk, n_bootstrap - start)
+        idx = rng.integers(0, n, size=(m, n))  # [m, n] sentences of each sample
+        sides = []
+        for runs in (a_counts, b_counts):
+            total = np.stack([runs[:, idx, j].sum(axis=2) for j in range(3)], axis=-1)  # [n_seeds, m, 3]
+            per_seed = 200.0 * total[..., 0] / np.maximum(total[..., 1] + total[..., 2], 1)  # [n_seeds, m]
+            if resample_seeds and runs.shape[0] > 1:
+                pick = rng.integers(0, runs.shape[0], size=(m, runs.shape[0]))  # [m, n_seeds]
+                sides.append(np.take_along_axis(per_seed.T, pick, axis=1).mean(axis=1))  # [m]
+            else:
+                sides.append(per_seed.mean(axis=0))
+        diffs[start:start + m] = sides[0] - sides[1]
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
+    return Difference(a, b, point, float(low), float(high), level, n_bootstrap, resample_seeds)
+
+
+def best_f1_of(runs: Mapping[str, np.ndarray]) -> str:
+    """Name of the run set (counts [n_seeds, n_sentences, 3]) with the highest mean entity F1 (ties: first)."""
+    if not runs:
+        raise ValueError("best_f1_of needs at least one run set")
+    return max(runs, key=lambda k: (float(f1_per_seed(runs[k]).mean()), -list(runs).index(k)))
+
+
+def _check_entity_counts(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.ndim == 2:
+        counts = counts[None]
+    if counts.ndim != 3 or counts.shape[2] != 3 or counts.shape[0] == 0:
+        raise ValueError(f"expected entity counts [n_seeds, n_sentences, 3], got {counts.shape}")
+    if (counts < 0).any() or (counts[..., 0] > np.minimum(counts[..., 1], counts[..., 2])).any():
+        raise ValueError("per-sentence correct entities must lie between 0 and the predicted and gold counts")
+    return counts

@@ -132,6 +132,7 @@ class CategorizeResult:
     verdict: OverallVerdict
     stages: tuple[StageRecord, ...] = ()
     files: tuple[str, ...] = ()
+    ner: Any = None  # the NER task's part (pipeline.categorize_ner.NERResult) with --task ner or both
 
     def budget(self) -> dict[str, Any]:
         from adaptlang.stats import CONVERGENCE_RULE
@@ -166,6 +167,7 @@ class CategorizeResult:
             "stages": [r.to_dict() for r in self.stages],
             "statistics": {"ci_level": self.config.level, "n_bootstrap": self.config.n_bootstrap, **STATISTICS},
             **({"files": list(self.files)} if self.files else {}),
+            **({"ner": self.ner.to_dict()} if self.ner is not None else {}),
         }
 
 
