@@ -1,15 +1,23 @@
-"""UPOS accuracy, UAS and LAS exactly as the CoNLL 2018 UD evaluator counts them, with bootstrap intervals.
+"""The CoNLL 2018 UD evaluator's scores (UPOS, XPOS, UFeats, AllTags, LEMMA, UAS, LAS, CLAS, MLAS, BLEX), with
+bootstrap intervals over sentences.
 
 Counting rules of the official script (``udtools``' ``udeval``), for gold and system files with the same words:
 only syntactic words count (multiword-token ranges and empty nodes are skipped); UPOS compares the full tag; UAS
 compares heads; LAS compares heads and the universal part of DEPREL (``nmod:poss`` counts as ``nmod``). With the
 gold tokenisation that ``predict`` keeps, the script's F1 equals these accuracies.
 
+The other metrics are the official script's own (``udtools.udeval.evaluate``), run sentence by sentence so that
+each sentence has its counts (gold words, system words, correct) for the bootstrap; with the same words in both
+files the sums are the whole file's counts. UFeats compares universal features only; LEMMA counts a word right
+whenever the gold lemma is ``_``; CLAS, MLAS and BLEX score content words only (MLAS adds UPOS, UFeats and the
+function-word children, BLEX the lemma), so their F1 has different gold and system totals.
+
 Torch-free: :func:`evaluate_model` (which runs a model) is imported from :mod:`adaptlang.tasks` on first use.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +29,10 @@ from adaptlang.data.conllu import Sentence, read_conllu
 from adaptlang.errors import InputError
 
 METRICS = ("upos", "uas", "las")
+# our name -> the official evaluator's; the order of ud_counts' second axis
+UD_METRICS = {"upos": "UPOS", "xpos": "XPOS", "ufeats": "UFeats", "alltags": "AllTags", "lemma": "Lemmas",
+              "uas": "UAS", "las": "LAS", "clas": "CLAS", "mlas": "MLAS", "blex": "BLEX"}
+EXTRA_METRICS = tuple(m for m in UD_METRICS if m not in METRICS)
 
 # Labels of UD v1 that v2 renamed or removed (universal parts; UPOS ``CONJ`` became ``CCONJ``), with their v2 names.
 UD_V1_DEPRELS = {"dobj": "obj", "nsubjpass": "nsubj:pass", "csubjpass": "csubj:pass", "auxpass": "aux:pass",
@@ -52,12 +64,14 @@ class Scores:
     n_bootstrap: int = 0
     unseen_labels: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    extra: dict[str, float] = field(default_factory=dict)  # F1 of EXTRA_METRICS (xpos, ufeats, lemma, mlas...)
 
     def to_dict(self) -> dict:
         return {
             "upos": round(self.upos, 4),
             "uas": round(self.uas, 4),
             "las": round(self.las, 4),
+            **{k: round(v, 4) for k, v in self.extra.items()},
             "n_words": self.n_words,
             "n_sentences": self.n_sentences,
             "correct": dict(self.correct),
@@ -94,46 +108,87 @@ def sentence_counts(gold: Sequence[Sentence], pred: Sequence[Sentence], gold_nam
 
 def bootstrap_ci(counts: np.ndarray, n_samples: int = 1000, level: float = 0.95,
                  seed: int = 0) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap over sentences: resample sentences with replacement, recompute each accuracy."""
+    """Percentile bootstrap over sentences: resample sentences with replacement, recompute each accuracy.
+    ``counts`` is :func:`sentence_counts`' ``[n, 4]`` (UPOS, UAS, LAS) or :func:`ud_counts`' ``[n, metrics, 3]``
+    (every metric's F1: ``2 * correct / (gold + system)``, the accuracy when gold and system words agree)."""
     if n_samples <= 0 or len(counts) == 0:
         return {}
+    if counts.ndim == 2:  # [n, 4] -> [n, 3, 3]: gold = system = words
+        words = counts[:, :1]
+        counts = np.stack([np.repeat(words, 3, 1), np.repeat(words, 3, 1), counts[:, 1:]], axis=-1)
+        names: Sequence[str] = METRICS
+    else:
+        names = list(UD_METRICS)
     rng = np.random.default_rng(seed)
     n = len(counts)
-    out: dict[str, tuple[float, float]] = {}
-    totals = np.zeros((n_samples, 4), dtype=np.int64)
+    totals = np.zeros((n_samples, *counts.shape[1:]), dtype=np.int64)
     for start in range(0, n_samples, 200):  # chunks keep memory flat on large test sets
         idx = rng.integers(0, n, size=(min(200, n_samples - start), n))  # [chunk, n]
         totals[start : start + len(idx)] = counts[idx].sum(axis=1)
     alpha = (1 - level) / 2
-    for j, metric in enumerate(METRICS, start=1):
-        acc = 100.0 * totals[:, j] / np.maximum(totals[:, 0], 1)
-        out[metric] = (float(np.quantile(acc, alpha)), float(np.quantile(acc, 1 - alpha)))
+    out: dict[str, tuple[float, float]] = {}
+    for j, metric in enumerate(names):
+        f1 = 200.0 * totals[:, j, 2] / np.maximum(totals[:, j, 0] + totals[:, j, 1], 1)
+        out[metric] = (float(np.quantile(f1, alpha)), float(np.quantile(f1, 1 - alpha)))
     return out
+
+
+def ud_counts(gold: Sequence[Sentence], pred: Sequence[Sentence], gold_name: str = "gold",
+              pred_name: str = "system") -> np.ndarray:
+    """Per-sentence counts of the official evaluator, ``[n_sentences, len(UD_METRICS), 3]``: gold words, system
+    words, correct. Sentences must have the same words (checked by :func:`sentence_counts` first)."""
+    from udtools import udeval
+
+    out = np.zeros((len(gold), len(UD_METRICS), 3), dtype=np.int64)
+    for k, (g, p) in enumerate(zip(gold, pred)):
+        try:
+            scores = udeval.evaluate(udeval.load_conllu(io.StringIO(g.to_text()), gold_name, {}),
+                                     udeval.load_conllu(io.StringIO(p.to_text()), pred_name, {}))
+        except udeval.UDError as e:
+            raise InputError(pred_name, f"the CoNLL 2018 evaluator refuses this sentence: {e}",
+                             line=p.first_line) from None
+        for j, name in enumerate(UD_METRICS.values()):
+            sc = scores[name]
+            out[k, j] = (sc.gold_total, sc.system_total, sc.correct)
+    return out
+
+
+def f1_scores(counts: np.ndarray) -> dict[str, float]:
+    """Each metric's F1 in percent from :func:`ud_counts` (summed over sentences)."""
+    total = counts.sum(axis=0)  # [metrics, 3]
+    return {m: 200.0 * int(total[j, 2]) / max(int(total[j, 0] + total[j, 1]), 1) for j, m in enumerate(UD_METRICS)}
 
 
 def attachment_scores(gold: Sequence[Sentence], pred: Sequence[Sentence], *, n_bootstrap: int = 1000,
                       level: float = 0.95, seed: int = 0, gold_name: str = "gold", pred_name: str = "system",
-                      known_labels: dict[str, Sequence[str]] | None = None) -> Scores:
+                      known_labels: dict[str, Sequence[str]] | None = None, all_metrics: bool = True) -> Scores:
     """Score predicted sentences against gold ones (same words). ``known_labels`` (e.g. the model's UPOS and
     DEPREL vocabularies) lets the result list gold labels the model never saw in training (see
-    :func:`unseen_labels`); ``warnings`` says when the gold looks like a placeholder or uses UD v1 labels."""
+    :func:`unseen_labels`); ``warnings`` says when the gold looks like a placeholder or uses UD v1 labels.
+    ``all_metrics`` adds the official evaluator's other metrics (:data:`EXTRA_METRICS`) with their intervals."""
     counts = sentence_counts(gold, pred, gold_name, pred_name)
     total = counts.sum(axis=0)
     n_words = int(total[0])
     if n_words == 0:
         raise InputError(gold_name, "no words to score")
+    ud = ud_counts(gold, pred, gold_name, pred_name) if all_metrics else None
+    extra = {m: v for m, v in f1_scores(ud).items() if m in EXTRA_METRICS} if ud is not None else {}
+    ud_total = ud.sum(axis=0) if ud is not None else None
     return Scores(
         upos=100.0 * int(total[1]) / n_words,
         uas=100.0 * int(total[2]) / n_words,
         las=100.0 * int(total[3]) / n_words,
         n_words=n_words,
         n_sentences=len(gold),
-        correct={"upos": int(total[1]), "uas": int(total[2]), "las": int(total[3])},
-        ci=bootstrap_ci(counts, n_bootstrap, level, seed),
+        correct={"upos": int(total[1]), "uas": int(total[2]), "las": int(total[3]),
+                 **({m: int(ud_total[j, 2]) for j, m in enumerate(UD_METRICS) if m in EXTRA_METRICS}
+                    if ud_total is not None else {})},
+        ci=bootstrap_ci(ud if ud is not None else counts, n_bootstrap, level, seed),
         ci_level=level,
         n_bootstrap=n_bootstrap,
         unseen_labels=unseen_labels(gold, known_labels) if known_labels else {},
         warnings=gold_warnings(gold),
+        extra=extra,
     )
 
 

@@ -3,7 +3,7 @@
 A :class:`Sentence` keeps its raw lines (comments, multiword-token ranges ``3-4``, empty nodes ``8.1`` and every
 column as written), so ``write_conllu(read_conllu(f))`` reproduces a well-formed file byte for byte. Training and
 scoring look only at the *syntactic words* (integer ids), as the CoNLL 2018 UD evaluator does; predictions are
-written back into the UPOS / HEAD / DEPREL columns of those lines and nothing else changes.
+written back into the LEMMA / UPOS / XPOS / FEATS / HEAD / DEPREL columns of those lines and nothing else changes.
 
 Field values are parsed with the ``conllu`` package's field parsers (ids, integers); the grouping into sentences and
 the checks that give one-line errors with file and line number are ours, because the package neither keeps the raw
@@ -13,7 +13,7 @@ lines nor reports line numbers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 from conllu.exceptions import ParseException
@@ -42,6 +42,9 @@ class Sentence:
     deprels: list[str]
     first_line: int = 1  # 1-based line number of the sentence's first line in its file
     source: str = ""
+    lemmas: list[str] = field(default_factory=list)  # as written (``_`` where the file has none); [] if unknown
+    xpos: list[str] = field(default_factory=list)
+    feats: list[str] = field(default_factory=list)
 
     @property
     def n_words(self) -> int:
@@ -74,36 +77,37 @@ class Sentence:
         upos: Sequence[str] | None = None,
         heads: Sequence[int] | None = None,
         deprels: Sequence[str] | None = None,
+        *,
+        lemmas: Sequence[str] | None = None,
+        xpos: Sequence[str] | None = None,
+        feats: Sequence[str] | None = None,
     ) -> "Sentence":
-        """A copy whose word lines carry the given UPOS / HEAD / DEPREL; every other byte is kept.
+        """A copy whose word lines carry the given columns (None: keep the input's); every other byte is kept.
 
         The enhanced graph (DEPS column and empty nodes ``8.1``) is kept as it is: it is the input's, not a
         prediction. Empty nodes cannot stay without the DEPS that attach them (the UD validator requires a
         connected enhanced graph), and the validator does not require the two graphs to agree.
         """
         lines = list(self.lines)
-        word_lines = list(self.word_lines)
-        new_upos = list(upos) if upos is not None else list(self.upos)
-        new_heads = list(heads) if heads is not None else list(self.heads)
-        new_deprels = list(deprels) if deprels is not None else list(self.deprels)
-        for i, li in enumerate(word_lines):
+        new = {LEMMA: lemmas, UPOS: upos, XPOS: xpos, FEATS: feats, HEAD: heads, DEPREL: deprels}
+        for i, li in enumerate(self.word_lines):
             cols = lines[li].split("\t")
-            if upos is not None:
-                cols[UPOS] = new_upos[i]
-            if heads is not None:
-                cols[HEAD] = str(new_heads[i])
-            if deprels is not None:
-                cols[DEPREL] = new_deprels[i]
+            for col, values in new.items():
+                if values is not None:
+                    cols[col] = str(values[i])
             lines[li] = "\t".join(cols)
         return Sentence(
             lines=lines,
-            word_lines=word_lines,
+            word_lines=list(self.word_lines),
             forms=list(self.forms),
-            upos=new_upos,
-            heads=new_heads,
-            deprels=new_deprels,
+            upos=list(upos) if upos is not None else list(self.upos),
+            heads=list(heads) if heads is not None else list(self.heads),
+            deprels=list(deprels) if deprels is not None else list(self.deprels),
             first_line=self.first_line,
             source=self.source,
+            lemmas=list(lemmas) if lemmas is not None else list(self.lemmas),
+            xpos=list(xpos) if xpos is not None else list(self.xpos),
+            feats=list(feats) if feats is not None else list(self.feats),
         )
 
     def to_text(self) -> str:
@@ -117,6 +121,9 @@ def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool)
     upos: list[str] = []
     heads: list[int | None] = []
     deprels: list[str] = []
+    lemmas: list[str] = []
+    xpos: list[str] = []
+    feats: list[str] = []
     head_lines: list[int] = []
     expected = 1
     seen_range_end = 0
@@ -147,6 +154,9 @@ def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool)
         upos.append(cols[UPOS])
         heads.append(_parse_head(cols[HEAD], path, line_no))
         deprels.append(cols[DEPREL])
+        lemmas.append(cols[LEMMA])
+        xpos.append(cols[XPOS])
+        feats.append(cols[FEATS])
         head_lines.append(line_no)
     first_line = block[0][0]
     if not forms:
@@ -154,7 +164,8 @@ def _parse_sentence(block: list[tuple[int, str]], path: str, require_tree: bool)
     if seen_range_end > len(forms):
         raise InputError(path, f"multiword range reaches word {seen_range_end} beyond the last word", line=first_line)
     _check_heads(heads, head_lines, path, first_line, require_tree)
-    return Sentence(lines, word_lines, forms, upos, heads, deprels, first_line=first_line, source=path)
+    return Sentence(lines, word_lines, forms, upos, heads, deprels, first_line=first_line, source=path,
+                    lemmas=lemmas, xpos=xpos, feats=feats)
 
 
 def _parse_id(value: str, path: str, line_no: int) -> int | tuple:
@@ -300,7 +311,8 @@ def sentences_from_tokens(lines: Iterable[tuple[int, str]], source: str = "") ->
             body.append("\t".join([str(i), tok, "_", "_", "_", "_", "_", "_", "_", "_"]))
         sents.append(
             Sentence(body, word_lines, tokens, ["_"] * len(tokens), [None] * len(tokens), ["_"] * len(tokens),
-                     first_line=line_no, source=source)
+                     first_line=line_no, source=source, lemmas=["_"] * len(tokens), xpos=["_"] * len(tokens),
+                     feats=["_"] * len(tokens))
         )
     return sents
 

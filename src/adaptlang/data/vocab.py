@@ -1,4 +1,4 @@
-"""Label vocabularies (UPOS, DEPREL) built from training data, with explicit unknown-label handling.
+"""Label vocabularies (UPOS, DEPREL, XPOS, FEATS, lemma rules) built from training data, with explicit unknown-label handling.
 
 Labels seen only at evaluation time (another treebank, another language) have no index: :meth:`LabelVocab.index`
 returns ``ignore`` for them (``-100``, the value ``torch.nn.functional.cross_entropy`` skips), so a dev loss can be
@@ -29,9 +29,10 @@ class LabelVocab:
         object.__setattr__(self, "_index", {lab: i for i, lab in enumerate(self.labels)})
 
     @classmethod
-    def build(cls, name: str, labels: Iterable[str]) -> "LabelVocab":
-        """Labels sorted by frequency (most frequent first), ties alphabetically; ``_`` is not a label."""
-        counts = Counter(lab for lab in labels if lab != "_")
+    def build(cls, name: str, labels: Iterable[str], blank_is_label: bool = False) -> "LabelVocab":
+        """Labels sorted by frequency (most frequent first), ties alphabetically. ``_`` is not a label, unless
+        ``blank_is_label`` (FEATS ``_`` means "no features": a class to predict once the column is annotated)."""
+        counts = Counter(lab for lab in labels if blank_is_label or lab != "_")
         return cls(name, tuple(sorted(counts, key=lambda lab: (-counts[lab], lab))))
 
     def __len__(self) -> int:
