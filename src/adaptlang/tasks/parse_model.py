@@ -5,7 +5,7 @@ A model directory holds::
     config.json        {"kind": "adaptlang-parser", "encoder": {"kind": ..., ...}, "heads": {...}, "train": {...}}
     encoder/           the word encoder's own files (save_pretrained, a PEFT adapter, or safetensors + JSON)
     heads.safetensors  tagger and parser weights (everything outside the encoder)
-    vocabs.json        UPOS and DEPREL label vocabularies
+    vocabs.json        UPOS and DEPREL label vocabularies (and XPOS, FEATS, lemma rules when the model has those heads)
     metrics.json       dev scores per epoch;  train.json  the run's result;  README.md  the model card
 """
 
@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,6 +33,7 @@ from adaptlang.fileio import check_output, write_json_atomic
 from adaptlang.models import get_encoder_class
 from adaptlang.models.parser import BiaffineParser, HeadsConfig
 from adaptlang.tasks.batching import bucket_batches
+from adaptlang.tasks.tags import LEMMA_TOP_K, TagSet, tag_strings, tagset_from_saved
 
 MODEL_KIND = "adaptlang-parser"
 FORMAT_VERSION = 1
@@ -46,6 +47,7 @@ class LoadedParser:
     deprel: LabelVocab
     config: dict[str, Any]
     device: torch.device
+    tags: TagSet = field(default_factory=TagSet)  # XPOS / FEATS / LEMMA it predicts (none for older models)
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,12 @@ class EvalResult:
     seconds: float
     sentences_per_s: float
     counts: np.ndarray | None = None  # [n_sentences, 4]: words, UPOS, UAS, LAS correct (for paired bootstraps)
+    predicted_columns: tuple[str, ...] = ()  # of lemma / xpos / feats: those the model fills ('_' in the others)
 
     def to_dict(self) -> dict:
         return {**self.scores.to_dict(), "model_dir": self.model_dir, "gold": self.gold,
-                "seconds": self.seconds, "sentences_per_s": self.sentences_per_s}
+                "seconds": self.seconds, "sentences_per_s": self.sentences_per_s,
+                "predicted_columns": list(self.predicted_columns)}
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,9 @@ def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str
 
 
 def predict_words(loaded: LoadedParser, words: Sequence[Sequence[str]], batch_size: int = 32,
-                  max_tokens: int | None = 2500) -> list[tuple[list[str], list[int], list[str]]]:
-    """UPOS, heads and DEPRELs for each sentence (given as words), in input order."""
+                  max_tokens: int | None = 2500) -> list[tuple[list[str], list[int], list[str], dict[str, list[str]]]]:
+    """UPOS, heads, DEPRELs and the other predicted columns (``lemma`` / ``xpos`` / ``feats`` -> strings, those the
+    model has) for each sentence (given as words), in input order."""
     model, device = loaded.model, loaded.device
     was_training = model.training
     model.eval()
@@ -98,23 +103,37 @@ def predict_words(loaded: LoadedParser, words: Sequence[Sequence[str]], batch_si
     with torch.inference_mode(), autocast:
         for batch in batches:
             inputs = to_device(model.encoder.collate([words[i] for i in batch]), device)
-            upos, heads, rels = model.decode(model(inputs), root_rel=root if root >= 0 else None)
+            scores = model(inputs)
+            upos, heads, rels = model.decode(scores, root_rel=root if root >= 0 else None)
+            tag_ids = model.decode_tags(scores, top_k=LEMMA_TOP_K)
             for j, i in enumerate(batch):
-                out[i] = ([loaded.upos.label(u) for u in upos[j]], heads[j], [loaded.deprel.label(r) for r in rels[j]])
+                tags = tag_strings(loaded.tags, words[i], {k: v[j] for k, v in tag_ids.items()})
+                out[i] = ([loaded.upos.label(u) for u in upos[j]], heads[j], [loaded.deprel.label(r) for r in rels[j]],
+                          tags)
     model.train(was_training)
     return out
 
 
-def predict_sentences(loaded: LoadedParser, sents: Sequence[Sentence], batch_size: int = 32) -> list[Sentence]:
+def predict_sentences(loaded: LoadedParser, sents: Sequence[Sentence], batch_size: int = 32,
+                      keep_columns: bool = False) -> list[Sentence]:
+    """The sentences with predicted columns. LEMMA / XPOS / FEATS that the model does not predict become ``_`` (the
+    input's values are gold, not predictions), unless ``keep_columns``."""
     preds = predict_words(loaded, [s.forms for s in sents], batch_size)
-    return [s.with_predictions(u, h, d) for s, (u, h, d) in zip(sents, preds)]
+    out = []
+    for s, (u, h, d, tags) in zip(sents, preds):
+        blank = None if keep_columns else ["_"] * s.n_words
+        out.append(s.with_predictions(u, h, d, lemmas=tags.get("lemma", blank), xpos=tags.get("xpos", blank),
+                                      feats=tags.get("feats", blank)))
+    return out
 
 
-def save_model(directory: Path, model: BiaffineParser, upos: LabelVocab, deprel: LabelVocab, config: dict) -> None:
+def save_model(directory: Path, model: BiaffineParser, upos: LabelVocab, deprel: LabelVocab, config: dict,
+               tags: TagSet | None = None) -> None:
     model.encoder.save(directory / "encoder")
     heads = {n: p.detach().cpu().contiguous() for n, p in model.state_dict().items() if not n.startswith("encoder.")}
     save_tensors(directory / "heads.safetensors", heads)
-    write_json_atomic(directory / "vocabs.json", {"upos": upos.to_dict(), "deprel": deprel.to_dict()})
+    extra = {name: v.to_dict() for name, v in (tags.vocabs if tags else {}).items()}
+    write_json_atomic(directory / "vocabs.json", {"upos": upos.to_dict(), "deprel": deprel.to_dict(), **extra})
     write_json_atomic(directory / "config.json", config)
 
 
@@ -152,7 +171,7 @@ def load_parser(model_dir: str | os.PathLike, device: str = "auto",
                          f"unexpected {unexpected[:3]})")
     model.to(dev).eval()
     return LoadedParser(model, LabelVocab.from_dict(vocabs["upos"]), LabelVocab.from_dict(vocabs["deprel"]), config,
-                        dev)
+                        dev, tagset_from_saved(config, vocabs))
 
 
 def score_loaded(loaded: LoadedParser, gold: Sequence[Sentence], *, gold_name: str, n_bootstrap: int = 0,
@@ -184,7 +203,7 @@ def evaluate_model(model_dir: str | os.PathLike, conllu_path: str | os.PathLike,
 
         write_conllu(predictions_out, preds)
     return EvalResult(scores, str(model_dir), str(conllu_path), round(seconds, 2),
-                      round(len(gold) / max(seconds, 1e-9), 2), counts)
+                      round(len(gold) / max(seconds, 1e-9), 2), counts, loaded.tags.columns)
 
 
 def _sniff_format(path: str) -> str:
@@ -197,8 +216,10 @@ def _sniff_format(path: str) -> str:
 
 def predict(model_dir: str | os.PathLike, input_path: str, output: str, *, input_format: str = "auto",
             device: str = "auto", batch_size: int = 32, force: bool = False,
-            language_adapters: Sequence[str] = ()) -> PredictResult:
-    """Tag and parse ``input_path`` (CoNLL-U, or one pre-tokenised sentence per line) into CoNLL-U ``output``."""
+            language_adapters: Sequence[str] = (), keep_columns: bool = False) -> PredictResult:
+    """Tag and parse ``input_path`` (CoNLL-U, or one pre-tokenised sentence per line) into CoNLL-U ``output``.
+    LEMMA / XPOS / FEATS the model does not predict are written as ``_``, or kept from the input with
+    ``keep_columns``."""
     if input_format not in INPUT_FORMATS:
         raise UsageError(f"--format {input_format!r}; valid: {', '.join(INPUT_FORMATS)}")
     if batch_size < 1:
@@ -217,7 +238,7 @@ def predict(model_dir: str | os.PathLike, input_path: str, output: str, *, input
         raise InputError(input_path, "no sentences to parse")
     loaded = load_parser(model_dir, device, language_adapters)
     t0 = time.monotonic()
-    preds = predict_sentences(loaded, sents, batch_size)
+    preds = predict_sentences(loaded, sents, batch_size, keep_columns=keep_columns)
     from adaptlang.data.conllu import write_conllu
 
     write_conllu(output, preds)
