@@ -3,6 +3,7 @@ BERT (train, score, CKA, resume, --parser), and one-line errors before any work.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -142,3 +143,17 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, tiny_bert_dir:
         assert r.returncode != 0 and words in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert not out.exists()
+
+
+def test_cka_of_a_parser_over_language_adapters_needs_cka_model(tmp_path: Path) -> None:
+    from adaptlang.errors import UsageError
+    from adaptlang.pipeline.transfer import check_config
+
+    parser = tmp_path / "parser"
+    parser.mkdir()
+    (parser / "config.json").write_text(json.dumps({"kind": "adaptlang-parser", "encoder": {
+        "kind": "transformer", "model": "m", "language_adapters": ["/la-en"]}}), encoding="utf-8")
+    config = TransferConfig(output=str(tmp_path / "o"), source_test="en", targets=("de", "tr"), parser=str(parser))
+    with pytest.raises(UsageError, match="--cka-model"):
+        check_config(config)
+    assert check_config(dataclasses.replace(config, cka_model="base")).cka_model == "base"

@@ -90,8 +90,21 @@ def check_config(c: TransferConfig) -> TransferConfig:
     from adaptlang.analysis.cka import get_kernel
 
     get_kernel(c.kernel, c.debiased)
+    if not c.cka_model and not c.model and _over_language_adapters(str(c.parser)):
+        raise UsageError(f"--parser {c.parser} was trained over language adapters; give the encoder to compare "
+                         "layers with as --cka-model (e.g. its base model)")
     return dataclasses.replace(c, cka_model=c.cka_model or c.model or c.parser,
                                cka_source=c.cka_source or c.source_test, cka_targets=tuple(cka_targets))
+
+
+def _over_language_adapters(parser: str) -> bool:
+    import json
+
+    try:
+        config = json.loads((Path(parser) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # (what the directory is, resolve_model says later)
+    return isinstance(config, dict) and bool((config.get("encoder") or {}).get("language_adapters"))
 
 
 def run_transfer(c: TransferConfig, progress: Progress | None = None) -> dict[str, Any]:
