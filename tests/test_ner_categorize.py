@@ -124,6 +124,17 @@ def test_categorize_ner_end_to_end_and_resume(ner_files: dict[str, Path], tiny_b
     assert all(s.status == "reused" for s in plan_categorize(config).stages)
 
 
+def test_categorize_ner_subset_of_variants_gives_no_verdict(ner_files: dict[str, Path], tiny_bert_dir: Path,
+                                                           tmp_path: Path) -> None:
+    from adaptlang.stats import INCOMPLETE
+
+    result = run_categorize(_config(ner_files, tiny_bert_dir, tmp_path / "run", seeds=1,
+                                    variants=("baseline", "direct")))
+    assert result.verdict.category == INCOMPLETE and result.verdict.missing == ("mlm",)
+    assert list(result.tasks["ner"].differences) == ["direct - baseline"] and result.ner.verdict is None
+    assert "No category" in (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+
+
 def test_categorize_both_tasks_share_the_adaptation(ner_files: dict[str, Path], toy_treebanks: dict[str, Path],
                                                     tiny_bert_dir: Path, tmp_path: Path) -> None:
     config = _config(ner_files, tiny_bert_dir, tmp_path / "run", task="both", train=str(toy_treebanks["train"]),

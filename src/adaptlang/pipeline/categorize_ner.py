@@ -236,8 +236,9 @@ class NERResult:
     data: dict[str, Any]
     variants: dict[str, NERVariantResult]
     comparison: TaskComparison
-    verdict: TaskVerdict
+    verdict: TaskVerdict | None  # None: a subset of the variants without baseline, direct or mlm (no verdict)
     unconverged: dict[str, str]
+    missing: tuple[str, ...] = ()  # the variants the verdict needs that were not run
 
     def to_dict(self) -> dict[str, Any]:
         return {"data": self.data, "variants": {v: r.to_dict() for v, r in self.variants.items()},
@@ -261,22 +262,25 @@ class _NERComparisons:
         from adaptlang.stats import best_f1_of
 
         names = list(self.counts)
-        best = best_f1_of({v: self.counts[v] for v in MLM_VARIANTS if v in self.counts})
-        differences = {f"{v} - baseline": self.diff(v, "baseline") for v in names if v != "baseline"}
-        differences["mlm - direct"] = self.diff("mlm", "direct")
-        gain = {"direct+translit - direct": self.diff("direct+translit", "direct"),
-                "mlm+translit - mlm": self.diff("mlm+translit", "mlm")} if scheme else {}
+        adapted = {v: self.counts[v] for v in MLM_VARIANTS if v in self.counts}
+        best = best_f1_of(adapted) if adapted else ""  # "": no MLM-adapted variant was run
+        differences = {f"{v} - baseline": self.diff(v, "baseline") for v in names
+                       if v != "baseline" and "baseline" in names}
+        if "mlm" in names and "direct" in names:
+            differences["mlm - direct"] = self.diff("mlm", "direct")
+        gain = {f"{a} - {b}": self.diff(a, b) for a, b in (("direct+translit", "direct"), ("mlm+translit", "mlm"))
+                if scheme and a in names and b in names}
         return TaskComparison(differences, best, gain)
 
 
 def build_ner_results(c: "CategorizeConfig", measured: NERMeasured, scheme: str | None) -> NERResult:
-    """Means over seeds, F1 differences with intervals, and the NER verdict (``baseline``, ``direct`` and ``mlm``
-    are required)."""
+    """Means over seeds, F1 differences with intervals, and the NER verdict (none without ``baseline``, ``direct``
+    and ``mlm``: a subset of the variants)."""
     from adaptlang.stats import task_verdict
 
     runs = {v: [r for r in rs if r is not None] for v, rs in measured.runs.items()}
     counts = {v: np.array([r.counts for r in rs], dtype=np.int64) for v, rs in runs.items()}  # [seeds, n, 3]
-    gold = counts["baseline"][0, :, 2]
+    gold = next(iter(counts.values()))[0, :, 2]
     for v, arr in counts.items():
         if arr.shape[1] != len(gold) or not (arr[:, :, 2] == gold[None, :]).all():
             raise InputError(c.ner_test or "", f"NER runs of {v} were scored on a different test file; rerun with "
@@ -285,9 +289,10 @@ def build_ner_results(c: "CategorizeConfig", measured: NERMeasured, scheme: str 
     comparison = compare.comparison(scheme)
     variants = {v: NERVariantResult.of(rs) for v, rs in runs.items()}
     unconverged = {v: f"NER runs: {need}" for v, need in unconverged_variants(c, variants).items()}  # type: ignore
-    verdict = task_verdict("ner", compare.diff("direct", "baseline"),
-                           compare.diff(comparison.best_adapted, "baseline"), unconverged)
-    return NERResult(measured.data or {}, variants, comparison, verdict, unconverged)
+    missing = tuple(v for v in ("baseline", "direct", "mlm") if v not in runs)
+    verdict = None if missing else task_verdict("ner", compare.diff("direct", "baseline"),
+                                                compare.diff(comparison.best_adapted, "baseline"), unconverged)
+    return NERResult(measured.data or {}, variants, comparison, verdict, unconverged, missing)
 
 
 def with_ner(parse: CategorizeResult | None, ner: NERResult, c: "CategorizeConfig", assess: dict[str, Any],
@@ -297,8 +302,14 @@ def with_ner(parse: CategorizeResult | None, ner: NERResult, c: "CategorizeConfi
     category), or stands alone with ``--task ner``."""
     from adaptlang.stats import overall_verdict
 
+    verdicts = [*(parse.verdict.per_task if parse else ()), *([ner.verdict] if ner.verdict else [])]
+    if ner.verdict is None or (parse is not None and not parse.verdict.per_task):  # a subset of the variants
+        from adaptlang.stats import incomplete_verdict
+
+        verdict = incomplete_verdict(ner.missing or parse.verdict.missing)  # type: ignore[union-attr]
+    else:
+        verdict = overall_verdict(verdicts)
     if parse is None:
-        return CategorizeResult(run_dir, c, {}, translit, assess, adaptation, {}, {"ner": ner.comparison},
-                                overall_verdict([ner.verdict]), tuple(stages), ner=ner)
-    return dataclasses.replace(parse, tasks={**parse.tasks, "ner": ner.comparison},
-                               verdict=overall_verdict([*parse.verdict.per_task, ner.verdict]), ner=ner)
+        return CategorizeResult(run_dir, c, {}, translit, assess, adaptation, {}, {"ner": ner.comparison}, verdict,
+                                tuple(stages), ner=ner)
+    return dataclasses.replace(parse, tasks={**parse.tasks, "ner": ner.comparison}, verdict=verdict, ner=ner)
