@@ -13,6 +13,8 @@ from adaptlang.cli.common import THREADS_HELP
 
 # the library's defaults (adaptlang.tasks.TrainConfig), so that the command and the library cannot drift apart
 _T = {"encoder_lr": 1e-4, "head_lr": 1e-3, "batch_size": 16}
+_LEMMAS = typer.Option("auto", "--lemmas", help="LEMMA: auto (edit-script classes, UDPipe 2's, when the treebank "
+                       "has lemmas; else a copy of FORM, with a note), rules, copy (LEMMA = FORM) or none ('_').")
 
 TRAIN_HELP = """Fine-tune a UPOS tagger and dependency parser on a pretrained encoder.
 
@@ -22,9 +24,11 @@ OUT receives the encoder, the heads (safetensors), label vocabularies, config.js
 train.json; `adaptlang evaluate OUT` and `adaptlang predict OUT` need nothing else. The best epoch by dev LAS is
 kept. An interrupted run continues with --resume (same options)."""
 
-EVAL_HELP = """Score a trained model on a gold treebank: UPOS, UAS, LAS with 95% CIs.
+EVAL_HELP = """Score a trained model on a gold treebank: UPOS, XPOS, UFeats, AllTags, LEMMA, UAS, LAS, CLAS, MLAS, BLEX
+with 95% CIs.
 
-Parses a gold CoNLL-U treebank and counts as the official CoNLL 2018 UD evaluation script does, with bootstrap 95% confidence intervals. The treebank may be
+Parses a gold CoNLL-U treebank and counts as the official CoNLL 2018 UD evaluation script (udeval) does, with
+bootstrap 95% confidence intervals. Metrics on a column the model does not predict (written '_') are marked. The treebank may be
 of another language than the training data (zero-shot transfer). Gold labels the model never saw are listed: an
 unseen UPOS tag or universal relation is always an error; an unseen subtype (obl:own) is not, for LAS compares the
 universal part. Gold that looks like a placeholder (one HEAD or DEPREL nearly everywhere) or uses UD v1 labels
@@ -32,9 +36,11 @@ is flagged with a warning."""
 
 PREDICT_HELP = """Tag and parse text or CoNLL-U with a trained model.
 
-INPUT is CoNLL-U (every column but UPOS,
-HEAD and DEPREL is kept as is; the enhanced graph, DEPS and empty nodes like 8.1, stays the input's and is not
-predicted) or pre-tokenised text: one sentence per line, tokens separated by spaces."""
+INPUT is CoNLL-U or pre-tokenised text (one sentence per line, tokens separated by spaces). The model writes UPOS,
+HEAD and DEPREL, and LEMMA, XPOS and FEATS when it has those heads (models trained on a treebank that has the
+column). A LEMMA / XPOS / FEATS column the model does not predict is written as '_' (the input's values would be
+gold passed off as predictions), unless --keep-columns. ID, FORM, MISC, comments, multiword tokens and the enhanced
+graph (DEPS and empty nodes like 8.1, not predicted) are kept as they are."""
 
 
 SWAP_HELP = ("A parser trained with --language-adapter: use this language adapter under its task adapter instead "
@@ -105,7 +111,7 @@ def train(
                                           "harakat, Hebrew niqqud, ...) from every word before tokenization."),
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
-    language_adapter: list[str] = _LANGUAGE_ADAPTER, task_lora_r: int = _TASK_LORA_R,
+    language_adapter: list[str] = _LANGUAGE_ADAPTER, task_lora_r: int = _TASK_LORA_R, lemmas: str = _LEMMAS,
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -129,7 +135,7 @@ def train(
     config = TrainConfig(train=train_file, dev=dev_file, out=output, encoder=encoder, epochs=epochs, batch_size=batch_size,
                          max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
                          seed=seed, device=device, max_minutes=max_minutes, threads=threads, force=force,
-                         resume=resume, grad_accum=grad_accum, log_dir=log_dir)
+                         resume=resume, grad_accum=grad_accum, log_dir=log_dir, lemmas=lemmas)
     with TrainProgress(quiet) as progress:
         result = train_parser(config, progress)
     if json_path != "-":
@@ -185,23 +191,43 @@ def evaluate(
                                 batch_size=batch_size, predictions_out=save_predictions, force=force,
                                 language_adapters=language_adapter)
     if json_path != "-":
-        from rich.table import Table
-
         s = result.scores
-        table = Table(title=f"{test_file}: {s.n_sentences} sentences, {s.n_words} words")
-        table.add_column("metric")
-        table.add_column("score", justify="right")
-        table.add_column(f"{int(s.ci_level * 100)}% CI", justify="right")
-        for name, value in (("UPOS", s.upos), ("UAS", s.uas), ("LAS", s.las)):
-            lo_hi = s.ci.get(name.lower())
-            table.add_row(name, f"{value:.2f}", f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}" if lo_hi else "-")
-        console.print(table)
+        print_scores(result, test_file)
         for k, v in s.unseen_labels.items():
             if v:
                 console.print(f"{UNSEEN_TEXT.get(k, 'gold ' + k)}: {', '.join(v)}", highlight=False)
     for warning in result.scores.warnings:
         err_console.print(f"warning: {warning}", highlight=False, markup=False)
     emit_json(result, json_path)
+
+
+# metric -> (name shown, the predicted columns it needs); a model without a column writes '_' there
+METRIC_ROWS = {"upos": ("UPOS", ()), "xpos": ("XPOS", ("xpos",)), "ufeats": ("UFeats", ("feats",)),
+               "alltags": ("AllTags", ("xpos", "feats")), "lemma": ("LEMMA", ("lemma",)), "uas": ("UAS", ()),
+               "las": ("LAS", ()), "clas": ("CLAS", ()), "mlas": ("MLAS", ("feats",)), "blex": ("BLEX", ("lemma",))}
+
+
+def print_scores(result: Any, test_file: str) -> None:
+    """The official evaluator's metrics with their intervals; a metric on a column the model does not predict is
+    marked (the column is '_': such a score measures the gold, not the model)."""
+    from rich.table import Table
+
+    from adaptlang.cli.common import console
+
+    s = result.scores
+    table = Table(title=f"{test_file}: {s.n_sentences} sentences, {s.n_words} words")
+    for column, justify in (("metric", "left"), ("score", "right"), (f"{int(s.ci_level * 100)}% CI", "right"),
+                            ("", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    values = {"upos": s.upos, "uas": s.uas, "las": s.las, **s.extra}
+    for key, (name, needs) in METRIC_ROWS.items():
+        if key not in values:
+            continue
+        lo_hi = s.ci.get(key)
+        missing = [c.upper() for c in needs if c not in result.predicted_columns]
+        table.add_row(name, f"{values[key]:.2f}", f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}" if lo_hi else "-",
+                      f"not predicted: {', '.join(missing)} '_'" if missing else "")
+    console.print(table)
 
 
 UNSEEN_TEXT = {
@@ -224,6 +250,8 @@ def predict(
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a summary as JSON ('-' = stdout)."),
     language_adapter: list[str] = typer.Option([], "--language-adapter", help=SWAP_HELP),
+    keep_columns: bool = typer.Option(False, "--keep-columns", help="Keep the input's LEMMA / XPOS / FEATS where "
+                                      "the model predicts none (default: '_')."),
 ) -> None:
     from adaptlang.options import PREDICT, validate_numeric
 
@@ -244,7 +272,8 @@ def predict(
 
     with output_lock(output):  # a second predict into the same OUTPUT fails at once
         result = run_predict(model_dir, input_file, output, input_format=input_format, device=device,
-                             batch_size=batch_size, force=force, language_adapters=language_adapter)
+                             batch_size=batch_size, force=force, language_adapters=language_adapter,
+                             keep_columns=keep_columns)
     if output != "-" and json_path != "-":
         err_console.print(f"{result.output}: {result.n_sentences} sentences, {result.n_words} words "
                           f"({result.input_format} input, {result.seconds:.1f} s)")

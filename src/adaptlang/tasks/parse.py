@@ -30,6 +30,7 @@ from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, at_least, option
 from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParser, pad_labels, predict_sentences,
                                          save_model, to_device)
 from adaptlang.tasks.batching import bucket_batches
+from adaptlang.tasks.tags import build_tagset, check_lemma_mode, tag_targets
 
 DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
 SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tiny dev set is too noisy to stop on)
@@ -76,6 +77,7 @@ class TrainConfig(EncoderSpecConfig):
     arc_dim: int = 500
     rel_dim: int = 100
     dropout: float = 0.33
+    lemmas: str = "auto"  # auto (edit-script rules, or a copy of FORM when the treebank has none), rules, copy, none
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
     resume: bool = False
@@ -129,6 +131,7 @@ class Example:
     upos: list[int]
     heads: list[int]
     rels: list[int]
+    tags: dict[str, list[int]] = field(default_factory=dict)  # xpos / feats / lemma class ids (tasks.tags)
 
 
 class ParseTask:
@@ -151,14 +154,15 @@ class ParseTask:
         inputs = to_device(self.model.encoder.collate([e.words for e in batch]), device)
         n = max(len(e.words) for e in batch)
         scores = model(inputs)
+        tags = {name: pad_labels([e.tags[name] for e in batch], n).to(device) for name in batch[0].tags}
         loss, _ = self.model.loss(scores, pad_labels([e.upos for e in batch], n).to(device),
                                   pad_labels([e.heads for e in batch], n).to(device),
-                                  pad_labels([e.rels for e in batch], n).to(device))
+                                  pad_labels([e.rels for e in batch], n).to(device), tags)
         return loss, {"sentences": len(batch), "tokens": sum(len(e.words) for e in batch)}
 
     def evaluate(self, model: Any, device: torch.device) -> dict[str, float]:
         preds = predict_sentences(self.loaded, self.dev, self.config.batch_size)
-        sc = attachment_scores(self.dev, preds, n_bootstrap=0)
+        sc = attachment_scores(self.dev, preds, n_bootstrap=0, all_metrics=False)  # the official script: 1 s more
         return {"upos": sc.upos, "uas": sc.uas, "las": sc.las}
 
 
@@ -179,6 +183,7 @@ def partial_dir(out: Path) -> Path:
 
 def check_train_config(config: TrainConfig) -> None:
     validate_numeric(config, NUMERIC_OPTIONS, OPTION_FIELDS)
+    check_lemma_mode(config.lemmas)
 
 
 def _prepare_output(config: TrainConfig) -> tuple[Path, Path, bool]:
@@ -244,6 +249,8 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     cpu_start = cpu_seconds()
     train_sents, dev_sents, dev_source = read_treebanks(config)
     config, notes = small_data_policy(config, len(train_sents))
+    tagset, tag_notes = build_tagset(train_sents, config.lemmas)  # XPOS / FEATS / LEMMA heads the data supports
+    notes += tag_notes
     select = "las" if len(dev_sents) >= SMALL_DEV else None
     if select is None:
         notes.append(f"a dev set of {len(dev_sents)} sentences (under {SMALL_DEV}) is too small to pick an epoch on: "
@@ -258,21 +265,22 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     torch.use_deterministic_algorithms(True, warn_only=True)
     encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
                                                            [s.forms for s in train_sents])
-    heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout)
+    n_tags = {f"n_{'lemmas' if k == 'lemma' else k}": len(v) for k, v in tagset.vocabs.items()}
+    heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout, **n_tags)
     model = BiaffineParser(encoder, heads).to(device)
     encoder.prepare([s.forms for s in dev_sents])  # per-sentence work done now, not inside the timed first epoch
-    examples = [Example(s.forms, upos.indices(s.upos), [int(h) for h in s.heads], deprel.indices(s.deprels))
-                for s in train_sents]
-    task = ParseTask(model, examples, dev_sents, LoadedParser(model, upos, deprel, {}, device), config)
+    examples = [Example(s.forms, upos.indices(s.upos), [int(h) for h in s.heads], deprel.indices(s.deprels),
+                        tag_targets(tagset, s)) for s in train_sents]
+    task = ParseTask(model, examples, dev_sents, LoadedParser(model, upos, deprel, {}, device, tagset), config)
     result = _fit(task, config, workdir, device, resuming, say, select)
     train_result = _result(config, result, model, encoder.config, len(train_sents), len(dev_sents), cpu_start,
                            tuple(notes))
     full_config = {"kind": MODEL_KIND, "version": FORMAT_VERSION, "encoder": encoder.config,
-                   "heads": heads.to_dict(),
+                   "heads": heads.to_dict(), "tags": tagset.to_dict(),
                    "train": {**config.to_dict(), "device": str(device), "dev_source": dev_source}}
     with atomic_path(out) as tmp:
         tmp.mkdir()
-        save_model(tmp, model, upos, deprel, full_config)
+        save_model(tmp, model, upos, deprel, full_config, tagset)
         shutil.copy(workdir / "metrics.json", tmp / "metrics.json")
         write_json_atomic(tmp / "train.json", train_result)
         _card(tmp, config, train_result, dev_source)
