@@ -55,7 +55,7 @@ KNOWN_TREEBANKS: dict[str, tuple[str, str]] = {
 }
 RELATION_ORDER = ("same language", "close", "lexical", "family")
 MAX_DONOR_WORDS = 200_000  # words read from a donor's file for the overlap (the first ones)
-MAX_COMMANDS = 3  # `train --donor` commands printed
+MAX_COMMANDS = 3  # `train --donor` commands printed (one per donor language)
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,11 @@ def suggest_donors(tok: LoadedTokenizer, sample_counts: Counter, target_script: 
         donors.append(_donor(tb, found[0], found[1], knowledge, target_script, measure))
     donors = _ranked(donors)
     train = target_train or "TARGET-train.conllu"
-    commands = tuple(d.train_command(train, model) for d in donors if d.path)[:MAX_COMMANDS]
+    first_of_lang = {}
+    for d in donors:  # one command per language: its first-ranked treebank at hand
+        if d.path and d.lang not in first_of_lang:
+            first_of_lang[d.lang] = d
+    commands = tuple(d.train_command(train, model) for d in first_of_lang.values())[:MAX_COMMANDS]
     note = _note(knowledge, donors, donor_dir)
     return DonorSuggestions(knowledge.lang, target_script, note, tuple(donors), commands)
 
