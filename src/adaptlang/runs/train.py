@@ -122,5 +122,6 @@ def train_and_score(config: TrainerConfig, tests: Sequence[str], progress: Progr
         pred = predict_sentences(loaded, gold, batch_size)
         scores = attachment_scores(gold, pred, n_bootstrap=0, gold_name=test)
         counts = sentence_counts(gold, pred, test)
-        scored.append(TestScores(test, {m: getattr(scores, m) for m in METRICS}, counts.tolist()))
+        # the verdict metrics, then the other CoNLL 2018 metrics (lemma, ufeats, mlas, blex...) for the record
+        scored.append(TestScores(test, {m: getattr(scores, m) for m in METRICS} | scores.extra, counts.tolist()))
     return ScoredRun(TrainSummary.read(model_dir), tuple(scored))
