@@ -125,7 +125,8 @@ PRETRAIN = {
 }
 CATEGORIZE = {
     "--seeds": at_least(1), "--epochs": at_least(1), "--baseline-epochs": optional(at_least(1)),
-    "--adapt-steps": at_least(1), "--max-train-sentences": optional(at_least(2)),
+    "--adapt-steps": optional(at_least(1)), "--max-train-sentences": optional(at_least(2)),
+    "--adapt-epochs": POSITIVE, "--adapt-minutes": optional(POSITIVE), "--scratch-minutes": optional(POSITIVE),
     "--max-minutes": optional(POSITIVE), "--batch-size": at_least(1), "--bootstrap": at_least(100),
     "--level": in_range(0.5, 1, hi_open=True), "--threads": THREADS, "--jobs": at_least(1),
 }

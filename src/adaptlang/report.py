@@ -122,6 +122,7 @@ VARIANT_LABELS = {
     "mlm": "MLM-adapted, then fine-tuned",
     "direct+translit": "transliterated, fine-tuned directly",
     "mlm+translit": "transliterated, MLM-adapted, fine-tuned",
+    "scratch": "monolingual BERT from scratch (extra: not in the verdict)",
 }
 TOKENIZER_METRICS = (
     ("fertility", "fertility (pieces / word)", 1.0),
@@ -226,9 +227,13 @@ def budget_caution(r: dict[str, Any]) -> str | None:
 def undecided_lines(r: dict[str, Any]) -> list[str]:
     """What an "undecided: budget" verdict needs (empty for a decided one): the lines the report and the terminal
     lead with."""
-    from adaptlang.stats import UNDECIDED
+    from adaptlang.stats import INCOMPLETE, UNDECIDED
 
     v = r["verdict"]
+    if v["category"] == INCOMPLETE:
+        return [f"No category: the definition compares the model fine-tuned directly (direct) and MLM-adapted (mlm) "
+                f"with the baseline, and this run has no {', '.join(v.get('missing') or [])} (a subset of the "
+                "variants was asked for with `--variants`). The scores and differences below are measured."]
     if v["category"] != UNDECIDED:
         return []
     return ([f"The point estimates say {v.get('measured')}, but runs still improving when their budget ended could "
@@ -363,8 +368,8 @@ def _md_run(r: dict[str, Any]) -> list[str]:
         *([f"- Training sentences: {d['n_train_sentences']} of {d['n_train_sentences_total']}"
            + (" (cut with --max-train-sentences)" if d.get("train_cut") else "")] if d else []),
         f"- Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}"
-        f"{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM steps: "
-        f"{c['adapt_steps']} ({c['adapt_method']})"
+        f"{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM adaptation "
+        f"({c['adapt_method']}): {_mlm_budget(c)}"
         + (f"; time budget per fine-tuning run: {c['max_minutes']} min" if c.get("max_minutes") else ""),
         *(f"- {line}" for line in training_lines(r)),
         f"- Statistics: {st['method']}; {st['n_bootstrap']} samples. {st['beats']}. {st['adaptation_runs']}.",
@@ -398,6 +403,15 @@ def _md_ner(r: dict[str, Any]) -> list[str]:
     lines += [f"- NER {line}" for line in training_lines({"variants": ner["variants"]})]
     lines += [f"- NER, still improving: {v}: {need}" for v, need in (ner.get("still_improving") or {}).items()]
     return lines + [f"- NER statistics: {ner['statistics']}.", ""]
+
+
+def _mlm_budget(c: dict[str, Any]) -> str:
+    """The MLM adaptation's budget as configured: steps, or passes to convergence under a time budget."""
+    if c.get("adapt_steps"):
+        return f"{c['adapt_steps']} steps"
+    minutes = f", at most {c['adapt_minutes']:g} min" if c.get("adapt_minutes") else ""
+    return (f"to convergence (early stopping on the held-out MLM loss; at most {c.get('adapt_epochs', 0):g} passes"
+            f"{minutes})")
 
 
 def training_lines(r: dict[str, Any]) -> list[str]:

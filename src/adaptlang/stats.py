@@ -17,11 +17,14 @@ possible. The overall verdict is the hardest of the per-task verdicts: a languag
 task.
 
 No verdict from unconverged runs: a variant whose runs were still improving when their budget ended (in most seeds,
-by :func:`still_improving`: patience on a smoothed dev curve) may score higher with more training. Assuming more training never lowers a model's
-score, each of its differences can only move one way (up for ``variant - baseline``, down when the baseline is the
-one still improving). A verdict that such a move could overturn is :data:`UNDECIDED` ("undecided: budget"), with
-what the unconverged variants would need, never a category: a verdict of "hard" while the transformer runs are
-still climbing measures the budget, not the language.
+by :func:`still_improving`: patience on a smoothed dev curve) may score higher with more training. Assuming more
+training never lowers a model's score, each of its differences can only move one way (up for ``variant -
+baseline``, down when the baseline is the one still improving). A verdict that such a move could overturn is
+:data:`UNDECIDED` ("undecided: budget"), with what the unconverged variants would need, never a category: a verdict
+of "hard" while the transformer runs are still climbing measures the budget, not the language.
+
+A run without ``baseline``, ``direct`` or ``mlm`` (a subset of the variants) gets :data:`INCOMPLETE`, naming what is
+missing, never a category.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import numpy as np
 
 CATEGORIES: tuple[str, ...] = ("easy", "intermediate", "hard")  # from easiest to hardest
 UNDECIDED = "undecided: budget"  # a verdict that runs still improving at their cap could overturn
+INCOMPLETE = "no verdict"  # a run without baseline, direct or mlm: the definition cannot be applied
+REQUIRED_VARIANTS = ("baseline", "direct", "mlm")  # what the definition compares
 
 # Convergence of one run, from its dev curve (one score per epoch, higher is better). "Best epoch = last epoch" is
 # no test: a schedule that decays the learning rate to zero makes the last epoch the best of a flat curve.
@@ -258,6 +263,7 @@ class OverallVerdict:
     per_task: tuple[TaskVerdict, ...]
     measured: str = ""  # the hardest of the per-task point-estimate categories (= category unless UNDECIDED)
     budget: tuple[str, ...] = ()  # UNDECIDED: what the still-improving variants would need
+    missing: tuple[str, ...] = ()  # INCOMPLETE: the variants the definition needs that were not run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -266,10 +272,17 @@ class OverallVerdict:
             "firm": self.firm,
             "possible": list(self.possible),
             "budget": list(self.budget),
+            "missing": list(self.missing),
             "rule": "hardest of the per-task verdicts; undecided (budget) when a task's verdict rests on runs still "
                     "improving at their cap",
             "tasks": {v.task: v.to_dict() for v in self.per_task},
         }
+
+
+def incomplete_verdict(missing: Sequence[str]) -> OverallVerdict:
+    """No category: the definition compares ``direct`` and ``mlm`` with ``baseline``, and ``missing`` were not run
+    (a subset of the variants was asked for)."""
+    return OverallVerdict(INCOMPLETE, False, (), (), INCOMPLETE, (), tuple(missing))
 
 
 def overall_verdict(verdicts: Sequence[TaskVerdict]) -> OverallVerdict:

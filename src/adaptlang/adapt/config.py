@@ -63,6 +63,7 @@ class AdaptConfig:
     # held-out loss stops falling (same eval_every / patience; at most one pass), then everything.
     head_warmup: bool = False
     head_lr: float = 1e-3  # peak learning rate of the head warm-up
+    from_scratch: dict[str, Any] | None = None  # set by adaptlang.adapt.scratch: the model is a fresh random init
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

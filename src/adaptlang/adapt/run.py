@@ -143,10 +143,11 @@ def _schedule(c: AdaptConfig, n_seq: int, n_processes: int) -> Schedule:
     per_pass = steps_per_epoch(n_seq, c.batch_size, c.grad_accum, n_processes)
     every = c.eval_every or min(per_pass, EVAL_EVERY_CAP)
     global_batch = c.batch_size * c.grad_accum * n_processes
-    if c.steps is None and float(c.epochs or 1.0) * n_seq < global_batch:
+    if c.steps is None and float(c.epochs or 1.0) * n_seq < min(global_batch, n_seq):  # not one batch's worth
         raise InputError(c.corpus, f"corpus too small for --epochs {c.epochs:g}: its training slice packs into "
-                                   f"{n_seq} sequence(s) of {c.max_seq_len} tokens, less than one batch of "
-                                   f"{global_batch}; give more text, more --epochs or a smaller --batch-size")
+                                   f"{n_seq} sequence(s) of {c.max_seq_len} tokens, and that share of them is less "
+                                   f"than one batch of {global_batch}; give more text, more --epochs or a smaller "
+                                   "--batch-size")
     total = c.steps if c.steps is not None else max(1, math.ceil(float(c.epochs or 1.0) * per_pass))
     if every == per_pass and c.steps is None and float(c.epochs or 1.0).is_integer():
         return Schedule(every, None, int(c.epochs or 1), None, per_pass)
@@ -335,8 +336,10 @@ def _result(c: AdaptConfig, corpus: Corpus, prep: Prepared, r: FitResult, meta: 
     n_trainable, n_total = count_parameters(prep.objective)
     targets = prep.lora_targets
     return AdaptResult(
-        output=str(c.output), method=c.method, merged=c.merge, base_model=str(c.model), translit=corpus.translit,
-        head="shipped" if prep.loaded.head_shipped else FRESH_HEAD, steps=r.steps, resumed_from_step=resume_step,
+        output=str(c.output), method=c.method, merged=c.merge,
+        base_model="(from scratch)" if c.from_scratch else str(c.model), translit=corpus.translit,
+        head="trained from scratch" if c.from_scratch else "shipped" if prep.loaded.head_shipped else FRESH_HEAD,
+        steps=r.steps, resumed_from_step=resume_step,
         tokens_trained=r.units.get("tokens", 0), train_seconds=r.train_seconds,
         tokens_per_second=r.units_per_second.get("tokens", 0.0), peak_memory_mb=r.peak_memory_mb,
         final_train_loss=r.losses[-1] if r.losses else None, heldout=heldout, data=data_info, vocab=prep.vocab_info,
@@ -425,7 +428,8 @@ def _write_output(out: Path, objective: MaskedLMObjective, tokenizer: Any, c: Ad
                 "method": c.method,
                 "format": fmt,
                 "merged": bool(is_peft and c.merge),
-                "base_model": base_location(c.model),
+                "base_model": None if c.from_scratch else base_location(c.model),
+                **({"from_scratch": c.from_scratch} if c.from_scratch else {}),
                 "translit": translit_name,
                 "lang": c.lang,
                 "vocab_size": len(tokenizer),
@@ -457,16 +461,22 @@ def _card(directory: Path, c: AdaptConfig, r: AdaptResult) -> None:
     from adaptlang.engine.card import write_model_card
 
     h = r.heldout
+    s = c.from_scratch
+    title = (f"A {s['layers']}-layer, {s['hidden']}-wide BERT trained from scratch by masked-language modelling"
+             if s else f"{Path(str(c.model)).name} adapted by masked-language-model training ({r.method})")
+    what = (f"A monolingual BERT with its own WordPiece vocabulary ({s['vocab_size']} pieces at most), trained "
+            "from a random initialisation with the MLM objective on raw text only" if s else
+            f"`{c.model}` trained further with the MLM objective on raw text")
     write_model_card(
-        directory, title=f"{Path(str(c.model)).name} adapted by masked-language-model training ({r.method})",
-        summary=(f"`{c.model}` trained further with the MLM objective on raw text"
-                 + (f" transliterated with {r.translit}" if r.translit else "")
+        directory, title=title,
+        summary=(what + (f" transliterated with {r.translit}" if r.translit else "")
                  + (" (a PEFT LoRA adapter: load it with peft)" if r.method == "lora" and not r.merged else "")
                  + ". Use it as `--model` of `adaptlang train`, or load it with transformers."),
-        base_model=str(c.model), data={"corpus": str(c.corpus)},
+        base_model=None if s else str(c.model), data={"corpus": str(c.corpus)},
         scores={"held-out MLM loss before": h["mlm_loss_before"], "held-out MLM loss after": h["mlm_loss_after"],
                 "pseudo-perplexity before": h["pseudo_perplexity_before"],
                 "pseudo-perplexity after": h["pseudo_perplexity_after"], "steps": r.steps,
                 "tokens trained": r.tokens_trained},
-        settings={k: v for k, v in c.to_dict().items() if k not in ("corpus", "model", "output", "force", "resume")},
+        settings={k: v for k, v in c.to_dict().items()
+                  if k not in ("corpus", "model", "output", "force", "resume") and v is not None},
         tags=("fill-mask", "adaptlang", f"language:{c.lang}" if c.lang else "low-resource"))

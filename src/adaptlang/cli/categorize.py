@@ -21,6 +21,29 @@ MODE_OPTION = typer.Option("finetune", "--mode", help="How the direct, mlm and t
                            "to convergence; epochs as --baseline-epochs).")
 
 
+BASELINE_CORPUS_OPTION = typer.Option(True, "--baseline-corpus/--no-baseline-corpus", help="Give the baseline word "
+                                      "embeddings trained on --corpus (both sides then see the raw text).")
+ADAPT_STEPS_OPTION = typer.Option(None, "--adapt-steps", help="MLM adaptation steps (default: passes over the corpus "
+                                  "to convergence, see --adapt-epochs).")
+ADAPT_EPOCHS_OPTION = typer.Option(40.0, "--adapt-epochs", help="MLM adaptation: passes over the corpus at most; "
+                                   "early stopping on the held-out MLM loss ends it first.")
+ADAPT_MINUTES_OPTION = typer.Option(20.0, "--adapt-minutes", help="Time budget of each MLM adaptation (and of its "
+                                    "LR schedule), in minutes.")
+VARIANTS_OPTION = typer.Option(None, "--variants", help="Comma-separated variants to run (default: baseline,direct,"
+                               "mlm and the translit ones when a scheme is chosen); scratch adds a monolingual BERT "
+                               "trained from scratch on --corpus. The verdict needs baseline, direct and mlm.")
+SCRATCH_MINUTES_OPTION = typer.Option(15.0, "--scratch-minutes", help="Time budget of the scratch model's "
+                                      "pretraining, in minutes.")
+
+
+def mlm_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The MLM adaptation's budget, the variants and the scratch pretraining's budget, as CategorizeConfig fields."""
+    names = values["variants"]
+    return {"adapt_epochs": values["adapt_epochs"], "adapt_minutes": values["adapt_minutes"],
+            "scratch_minutes": values["scratch_minutes"],
+            "variants": None if names is None else tuple(v.strip() for v in names.split(",") if v.strip())}
+
+
 def categorize_command(
     corpus: Path = typer.Option(..., "--corpus", help="Raw text of the language (MLM adaptation, assessment)."),
     train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
@@ -39,11 +62,10 @@ def categorize_command(
     epochs: int = typer.Option(10, "--epochs", help="Fine-tuning epochs (budget option)."),
     baseline_epochs: Optional[int] = typer.Option(None, "--baseline-epochs",
                                                   help="Baseline epochs (default: the baseline's own)."),
-    baseline_corpus: bool = typer.Option(
-        True, "--baseline-corpus/--no-baseline-corpus",
-        help="Give the baseline word embeddings trained on --corpus (both sides then see the raw text).",
-    ),
-    adapt_steps: int = typer.Option(500, "--adapt-steps", help="MLM adaptation steps (budget option)."),
+    baseline_corpus: bool = BASELINE_CORPUS_OPTION,
+    adapt_steps: Optional[int] = ADAPT_STEPS_OPTION, adapt_epochs: float = ADAPT_EPOCHS_OPTION,
+    adapt_minutes: Optional[float] = ADAPT_MINUTES_OPTION, scratch_minutes: Optional[float] = SCRATCH_MINUTES_OPTION,
+    variants: Optional[str] = VARIANTS_OPTION,
     adapt_method: str = typer.Option("full", "--adapt-method", help="MLM adaptation: full or lora."),
     max_train_sentences: Optional[int] = typer.Option(
         None, "--max-train-sentences", help="Train on the first N sentences only (budget option)."
@@ -83,7 +105,7 @@ def categorize_command(
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
         batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force, jobs=jobs, mode=mode,
-        threads=threads)
+        threads=threads, **mlm_settings(locals()))
     if plan:
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
         return
@@ -172,7 +194,8 @@ def print_verdict(r: dict[str, Any], out: Any = console) -> None:
     for line in undecided_lines(r):  # no category from runs still improving: say so first
         out.print(line, highlight=False)
     table = Table(title=f"Measured category: {v['category'].upper()}"
-                  + ("" if v["firm"] else f" (within noise; possible: {', '.join(v['possible'])})"))
+                  + ("" if v["firm"] or not v["possible"] else
+                     f" (within noise; possible: {', '.join(v['possible'])})"))
     table.add_column("task")
     table.add_column("category")
     table.add_column("direct − baseline", justify="right")

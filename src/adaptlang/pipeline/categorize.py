@@ -34,6 +34,9 @@ from adaptlang.runs import (RESUME_HINT, Interrupted, ScoredRun, StageOutput, St
 from adaptlang.translit.choice import AUTO, LATIN, SCHEME, Resolved, TranslitChoice, check_scheme, resolve_translit
 
 VARIANTS: tuple[str, ...] = ("baseline", "direct", "mlm", "direct+translit", "mlm+translit")
+# Extra variants, run when named in ``variants``: ``scratch`` (a small monolingual BERT trained from scratch on the
+# corpus, then used like the model: the study's fourth system); shown beside the others, not in the verdict.
+EXTRA_VARIANTS: tuple[str, ...] = ("scratch",)
 # How the pretrained variants use the model: "finetune" (the study's definition: the transformer is fine-tuned as
 # the parser's encoder) or "features" (the baseline plus the model's frozen contextual vectors, UDPipe 2 style:
 # cheap enough to train to convergence on a CPU).
@@ -55,7 +58,9 @@ class CategorizeConfig:
     epochs: int = 10  # fine-tuning epochs of the transformer runs
     baseline_epochs: int | None = None  # None: the baseline's own default
     baseline_corpus: bool = True  # the baseline also gets word embeddings trained on the corpus (fair: both see it)
-    adapt_steps: int = 500
+    adapt_steps: int | None = None  # MLM adaptation steps; None: passes (adapt_epochs) to convergence
+    adapt_epochs: float = 40.0  # MLM passes over the corpus at most: early stopping on held-out loss ends it first
+    adapt_minutes: float | None = 20.0  # time budget of each MLM adaptation (None: none)
     adapt_method: str = "full"
     adapt_options: dict[str, Any] = field(default_factory=dict)  # other AdaptConfig fields (library use), e.g. lr
     max_train_sentences: int | None = None
@@ -67,6 +72,10 @@ class CategorizeConfig:
     device: str = "auto"
     force: bool = False
     mode: str = "finetune"  # see MODES
+    variants: tuple[str, ...] | None = None  # a subset of VARIANTS + EXTRA_VARIANTS; None: VARIANTS (translit ones
+    # when a scheme is decided)
+    scratch_options: dict[str, Any] = field(default_factory=dict)  # ScratchConfig fields (layers, hidden, lr, ...)
+    scratch_minutes: float | None = 15.0  # time budget of the from-scratch pretraining
     jobs: int = 1  # stages run at once (worker processes); the results do not depend on it at equal ``threads``
     threads: int | None = None  # torch threads of each stage run in a worker (None: this process's threads / jobs)
 
@@ -145,11 +154,13 @@ def run_stages(c: CategorizeConfig, inputs: Inputs, stages: StageRunner, say: Pr
     translit = decide_translit(c, assess)
     say(Event("note", message=f"transliteration: {translit.reason}"))
     settings = [None] + ([translit.scheme] if translit.scheme else [])
-    variants = [v for v in VARIANTS if translit.scheme or not v.endswith("+translit")]
-    stages.expect(1 + len(settings) + c.seeds * len(variants))
+    variants = selected_variants(c, translit.scheme)
+    settings = [t for t in settings if ("mlm" if t is None else "mlm+translit") in variants]  # what an mlm run needs
+    stages.expect(1 + len(settings) + ("scratch" in variants) + c.seeds * len(variants))
     data = data_stage(stages, c, inputs)
     adapted = {t: adapt_stage(stages, c, inputs, t) for t in settings}
-    submitted = {v: [model_stage(stages, c, inputs, data, adapted, translit.scheme, v, seed)
+    scratch = scratch_stage(stages, c, inputs) if "scratch" in variants else None
+    submitted = {v: [model_stage(stages, c, inputs, data, adapted, translit.scheme, v, seed, scratch)
                      for seed in range(1, c.seeds + 1)] for v in variants}
     done = stages.finish()  # the queued adaptations and runs (at once with jobs > 1)
 
@@ -160,8 +171,8 @@ def run_stages(c: CategorizeConfig, inputs: Inputs, stages: StageRunner, say: Pr
         v: [None if result(out) is None
             else RunResult.of(str(out.directory / "model"), ScoredRun.from_dict(result(out)))  # type: ignore[arg-type]
             for out in outs] for v, outs in submitted.items()}
-    return Measured(assess, translit, data.result, {t: (result(a) or {}).get("result") for t, a in adapted.items()},
-                    runs)
+    return Measured(assess, translit, data.result, {**{t: (result(a) or {}).get("result") for t, a in adapted.items()},
+                    **({"scratch": (result(scratch) or {}).get("result")} if scratch else {})}, runs)
 
 
 def _worker_threads(jobs: int) -> int:
@@ -213,8 +224,12 @@ def check_config(c: CategorizeConfig) -> None:
         raise UsageError("--threads must be at least 1")
     if c.epochs < 1 or (c.baseline_epochs is not None and c.baseline_epochs < 1):
         raise UsageError("--epochs and --baseline-epochs must be at least 1")
-    if c.adapt_steps < 1:
+    if c.adapt_steps is not None and c.adapt_steps < 1:
         raise UsageError("--adapt-steps must be at least 1")
+    if not c.adapt_epochs > 0 or (c.adapt_minutes is not None and not c.adapt_minutes > 0) or (
+            c.scratch_minutes is not None and not c.scratch_minutes > 0):
+        raise UsageError("--adapt-epochs, --adapt-minutes and --scratch-minutes must be positive")
+    check_variants(c.variants)
     if c.max_train_sentences is not None and c.max_train_sentences < 2:
         raise UsageError("--max-train-sentences must be at least 2")
     if c.max_minutes is not None and not c.max_minutes > 0:
@@ -235,7 +250,25 @@ def check_config(c: CategorizeConfig) -> None:
 
 
 ADAPT_RESERVED = {"corpus", "model", "output", "method", "translit", "lang", "steps", "batch_size", "max_seq_len",
-                  "seed", "resume", "force"}
+                  "seed", "resume", "force", "epochs", "max_minutes", "from_scratch"}
+
+
+def check_variants(variants: tuple[str, ...] | None) -> None:
+    """``variants`` names known variants, each once (an unknown one fails listing the valid ones)."""
+    if variants is None:
+        return
+    valid = VARIANTS + EXTRA_VARIANTS
+    unknown = [v for v in variants if v not in valid]
+    if unknown or not variants or len(set(variants)) != len(variants):
+        what = f"unknown {', '.join(repr(v) for v in unknown)}" if unknown else "empty or repeated names"
+        raise UsageError(f"--variants: {what}; valid: {', '.join(valid)}")
+
+
+def selected_variants(c: CategorizeConfig, scheme: str | None) -> list[str]:
+    """The variants run, in a fixed order: ``c.variants`` (or VARIANTS), the transliterated ones only when a
+    scheme was decided."""
+    asked = c.variants if c.variants is not None else VARIANTS
+    return [v for v in VARIANTS + EXTRA_VARIANTS if v in asked and (scheme or not v.endswith("+translit"))]
 
 
 def _check_adapt_options(options: dict[str, Any]) -> None:
@@ -290,7 +323,8 @@ def adapt_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, transl
     name = "adapt" if translit is None else "adapt+translit"
     return stages.submit(name, {"corpus": inputs.corpus, "model": inputs.model, "method": c.adapt_method,
                                 "translit": translit, "steps": c.adapt_steps, "lang": c.lang,
-                                "max_seq_len": c.max_seq_len, "batch_size": batch_size, "options": c.adapt_options},
+                                "max_seq_len": c.max_seq_len, "batch_size": batch_size, "options": c.adapt_options,
+                                "epochs": None if c.adapt_steps else c.adapt_epochs, "minutes": c.adapt_minutes},
                          functools.partial(_adapt, c, translit, batch_size))
 
 
@@ -302,6 +336,7 @@ def _adapt(c: CategorizeConfig, translit: str | None, batch_size: int, directory
 
     config = AdaptConfig(corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
                          translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
+                         epochs=None if c.adapt_steps else c.adapt_epochs, max_minutes=c.adapt_minutes,
                          max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
     try:
         return {"result": adapt_model(config, progress).to_dict()}
@@ -309,15 +344,40 @@ def _adapt(c: CategorizeConfig, translit: str | None, batch_size: int, directory
         raise Interrupted(f"interrupted during MLM adaptation (checkpoint saved); {RESUME_HINT}") from None
 
 
+def scratch_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs) -> StageOutput:
+    """Queue the pretraining of a small monolingual BERT from scratch on the corpus (the ``scratch`` variant's
+    model is ``<stage directory>/model``)."""
+    return stages.submit("scratch", {"corpus": inputs.corpus, "max_seq_len": c.max_seq_len,
+                                     "minutes": c.scratch_minutes, "options": c.scratch_options},
+                         functools.partial(_scratch, c))
+
+
+def _scratch(c: CategorizeConfig, directory: Path, progress: Progress) -> dict[str, Any]:
+    """The scratch stage's job (module level: it runs in a worker process with ``jobs`` > 1)."""
+    from adaptlang.adapt import Interrupted as AdaptInterrupted
+    from adaptlang.adapt.scratch import ScratchConfig, pretrain_scratch
+
+    config = ScratchConfig(corpus=c.corpus, output=str(directory / "model"), max_seq_len=c.max_seq_len,
+                           max_minutes=c.scratch_minutes, resume=True, **c.scratch_options)
+    try:
+        return {"result": pretrain_scratch(config, progress).to_dict()}
+    except AdaptInterrupted:
+        raise Interrupted(f"interrupted during the from-scratch pretraining (checkpoint saved); "
+                          f"{RESUME_HINT}") from None
+
+
 def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: StageOutput,
-                adapted: dict[str | None, StageOutput], scheme: str | None, variant: str, seed: int) -> StageOutput:
+                adapted: dict[str | None, StageOutput], scheme: str | None, variant: str, seed: int,
+                scratch: StageOutput | None = None) -> StageOutput:
     """Queue one variant with one seed: train it and score it on the test set (an ``mlm`` run after its
-    adaptation). The result is a :class:`ScoredRun` as a dict."""
+    adaptation, a ``scratch`` run after the pretraining). The result is a :class:`ScoredRun` as a dict."""
     translit = scheme if variant.endswith("+translit") else None
     if variant == "baseline":
         encoder_key: dict[str, Any] = {"kind": "bilstm", "corpus": inputs.corpus if c.baseline_corpus else None}
     elif variant.startswith("direct"):
         encoder_key = {"kind": "transformer", "model": inputs.model, "translit": translit}
+    elif variant == "scratch":
+        encoder_key = {"kind": "transformer", "scratch": scratch.key}  # type: ignore[union-attr]
     else:
         encoder_key = {"kind": "transformer", "adapted": adapted[translit].key}
     epochs = (c.baseline_epochs or _baseline_default_epochs()) if variant == "baseline" else c.epochs
@@ -325,8 +385,9 @@ def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: 
         encoder_key = {**encoder_key, "mode": "features", "corpus": inputs.corpus if c.baseline_corpus else None}
         epochs = c.baseline_epochs or _baseline_default_epochs()
     train = training_treebank(data.directory, data.result, c.train)
-    after = (adapted[translit],) if variant.startswith("mlm") else ()
-    adapted_model = str(adapted[translit].directory / "model") if variant.startswith("mlm") else None
+    pretrained = adapted[translit] if variant.startswith("mlm") else scratch if variant == "scratch" else None
+    after = (pretrained,) if pretrained is not None else ()
+    adapted_model = str(pretrained.directory / "model") if pretrained is not None else None
     return stages.submit(f"{variant} seed {seed}", {
         "variant": variant, "seed": seed, "encoder": encoder_key, "epochs": epochs, "data": data.key,
         "dev": inputs.dev, "test": inputs.test, "batch_size": c.batch_size, "max_minutes": c.max_minutes},

@@ -145,9 +145,12 @@ class CategorizeResult:
                 "rule": CONVERGENCE_RULE}
 
     def prediction_vs_measured(self) -> dict[str, Any]:
+        from adaptlang.stats import CATEGORIES
+
         predicted = (self.assess.get("prediction") or {}).get("category")
         return {"predicted": predicted, "measured": self.verdict.category,
-                "agree": predicted == self.verdict.category if predicted else None}
+                "agree": predicted == self.verdict.category if predicted and self.verdict.category in CATEGORIES
+                else None}
 
     def to_dict(self) -> dict[str, Any]:
         a = self.assess
@@ -194,11 +197,14 @@ class _Comparisons:
 
         col = TASKS[task]
         names = list(self.counts)
-        best = best_of({v: self.counts[v][:, :, col] for v in MLM_VARIANTS if v in self.counts}, self.words)
-        differences = {f"{v} - baseline": self.diff(v, "baseline", task) for v in names if v != "baseline"}
-        differences["mlm - direct"] = self.diff("mlm", "direct", task)
-        gain = {"direct+translit - direct": self.diff("direct+translit", "direct", task),
-                "mlm+translit - mlm": self.diff("mlm+translit", "mlm", task)} if scheme else {}
+        adapted = {v: self.counts[v][:, :, col] for v in MLM_VARIANTS if v in self.counts}
+        best = best_of(adapted, self.words) if adapted else ""  # "": no MLM-adapted variant was run
+        differences = {f"{v} - baseline": self.diff(v, "baseline", task) for v in names
+                       if v != "baseline" and "baseline" in names}
+        if "mlm" in names and "direct" in names:  # (a subset of the variants may lack either)
+            differences["mlm - direct"] = self.diff("mlm", "direct", task)
+        gain = {f"{a} - {b}": self.diff(a, b, task) for a, b in (("direct+translit", "direct"), ("mlm+translit", "mlm"))
+                if scheme and a in names and b in names}
         return TaskComparison(differences, best, gain)
 
 
@@ -230,12 +236,13 @@ def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantRe
 def build_results(c: "CategorizeConfig", assess: dict[str, Any], translit: Resolved, data: dict[str, Any],
                   adaptation: dict[str, dict[str, Any]], runs: Mapping[str, Sequence[RunResult]],
                   stages: Sequence[StageRecord] = (), run_dir: str = "") -> CategorizeResult:
-    """The measured result of the runs of each variant (in the order given; ``baseline``, ``direct`` and ``mlm``
-    are required): means over seeds, differences with intervals, the verdict."""
-    from adaptlang.stats import overall_verdict, task_verdict
+    """The measured result of the runs of each variant (in the order given): means over seeds, differences with
+    intervals, the verdict. The verdict needs ``baseline``, ``direct`` and ``mlm``; without one of them (a subset of
+    the variants) it is :data:`adaptlang.stats.INCOMPLETE` and names what is missing, never a category."""
+    from adaptlang.stats import REQUIRED_VARIANTS, incomplete_verdict, overall_verdict, task_verdict
 
     counts = {v: np.array([r.counts for r in rs], dtype=np.int64) for v, rs in runs.items()}  # [seeds, n, 4]
-    words = counts["baseline"][0, :, 0]
+    words = next(iter(counts.values()))[0, :, 0]
     for v, arr in counts.items():
         if arr.shape[1] != len(words) or not (arr[:, :, 0] == words[None, :]).all():
             raise InputError(c.test, f"runs of {v} were scored on a different test set; rerun with --force")
@@ -243,7 +250,8 @@ def build_results(c: "CategorizeConfig", assess: dict[str, Any], translit: Resol
     tasks = {task: compare.task(task, translit.scheme) for task in TASKS}
     variants = {v: VariantResult.of(rs) for v, rs in runs.items()}
     unconverged = unconverged_variants(c, variants)
-    verdict = overall_verdict([task_verdict(task, compare.diff("direct", "baseline", task),
-                                            compare.diff(t.best_adapted, "baseline", task), unconverged)
-                               for task, t in tasks.items()])
+    missing = [v for v in REQUIRED_VARIANTS if v not in runs]
+    verdict = incomplete_verdict(missing) if missing else overall_verdict(
+        [task_verdict(task, compare.diff("direct", "baseline", task), compare.diff(t.best_adapted, "baseline", task),
+                      unconverged) for task, t in tasks.items()])
     return CategorizeResult(run_dir, c, data, translit, assess, adaptation, variants, tasks, verdict, tuple(stages))
