@@ -11,7 +11,7 @@ from adaptlang.langs import check_lang
 from adaptlang.translit.choice import AUTO, TranslitChoice, check_scheme
 
 METHODS = ("full", "lora")
-EVAL_EVERY_CAP = 100  # default evaluation period (optimiser steps) when a pass over the corpus is longer
+EVAL_EVERY_CAP = 50  # default evaluation period (optimiser steps) when a pass over the corpus is longer
 
 # Options that may differ between a run and its --resume without changing what is computed.
 RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every", "max_minutes", "log_dir"})

@@ -16,7 +16,7 @@ CORPUS is a UTF-8 text file (one sentence or paragraph per line); every k-th lin
 
 
 EVAL_EVERY_OPTION = typer.Option(None, "--eval-every", help="Score the held-out MLM loss every N steps (default: "
-                                 "every pass, or every 100 steps if a pass is longer).")
+                                 "every pass, or every 50 steps if a pass is longer).")
 PATIENCE_OPTION = typer.Option(3, "--patience", help="Stop after N evaluations without a lower held-out loss (0: "
                                "never early); the weights of the lowest are kept.")
 HEAD_WARMUP_OPTION = typer.Option(False, "--head-warmup/--no-head-warmup", help="Model without an MLM head: train "

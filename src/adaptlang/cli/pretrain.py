@@ -29,7 +29,7 @@ def pretrain(
     epochs: float = typer.Option(40.0, "--epochs", help="Passes over the training text (a cap)."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget in minutes."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Held-out evaluation every N steps "
-                                             "(default: every pass, at most 100 steps)."),
+                                             "(default: every pass, at most 50 steps)."),
     patience: int = typer.Option(3, "--patience", help="Evaluations without a lower held-out loss before stopping."),
     lr: float = typer.Option(5e-4, "--lr", help="Peak learning rate."),
     batch_size: int = typer.Option(16, "--batch-size", help="Sequences per micro-batch."),
