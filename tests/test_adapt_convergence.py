@@ -93,3 +93,24 @@ def test_cli_options_reach_the_run(bert_dir: Path, tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["adapt", str(UYGHUR), "--model", str(bert_dir), "-o", str(tmp_path / "o2"),
                                    "--patience", "-1"])
     assert bad.exit_code != 0 and "--patience" in bad.output + str(bad.exception)
+
+
+def test_probe_treebank_before_and_after(bert_dir: Path, tmp_path: Path, toy_treebanks: dict[str, Path]) -> None:
+    from typer.testing import CliRunner
+
+    from adaptlang.cli.main import app
+
+    out = tmp_path / "out"
+    args = ["adapt", str(UYGHUR), "--model", str(bert_dir), "-o", str(out), "--steps", "2", "--batch-size", "8",
+            "--max-seq-len", "48", "--pppl-tokens", "8", "--threads", "1"]
+    res = CliRunner().invoke(app, args + ["--probe-treebank", str(toy_treebanks["train"])])
+    assert res.exit_code == 0, res.output
+    probe = (out / "probe.json").read_text(encoding="utf-8")
+    assert '"kind": "probe"' in probe and len(__import__("json").loads(probe)["curves"]) == 2
+    assert "| layer |" in (out / "probe.md").read_text(encoding="utf-8") and "word-form lookup" in res.output
+    # a probe treebank without UPOS fails before any training, leaving nothing behind
+    no_upos = tmp_path / "no-upos.conllu"
+    no_upos.write_text("# text = a b\n1\ta\t_\t_\t_\t_\t0\troot\t_\t_\n2\tb\t_\t_\t_\t_\t1\tdep\t_\t_\n\n" * 6,
+                       encoding="utf-8")
+    bad = CliRunner().invoke(app, [*args[:5], str(tmp_path / "o2"), *args[6:], "--probe-treebank", str(no_upos)])
+    assert bad.exit_code != 0 and "UPOS" in bad.output + str(bad.exception) and not (tmp_path / "o2").exists()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -22,6 +22,34 @@ PATIENCE_OPTION = typer.Option(3, "--patience", help="Stop after N evaluations w
 HEAD_WARMUP_OPTION = typer.Option(False, "--head-warmup/--no-head-warmup", help="Model without an MLM head: train "
                                   "the fresh head alone (encoder frozen) until its held-out loss stops falling, then "
                                   "everything.")
+
+MAX_MINUTES_OPTION = typer.Option(None, "--max-minutes", help="Time budget (warm-up included): the LR schedule is "
+                                  "planned to end with it; the best weights so far are measured and written.")
+STRIP_DIACRITICS_OPTION = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic harakat, "
+                                       "Hebrew niqqud, ...) before tokenization.")
+LOG_DIR_OPTION = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning rate, held-out "
+                              "loss) to this directory.")
+PROBE_OPTION = typer.Option(None, "--probe-treebank", help="After adapting: per-layer linear UPOS probes of the model "
+                            "before and after (as `adaptlang analyze probe`) on this CoNLL-U treebank, its last "
+                            "fifth held out; the table is printed and written to OUT/probe.md and OUT/probe.json.")
+
+
+def probe_before_and_after(treebank: str, model: str, output: str, lang: Optional[str], out: Any) -> None:
+    """With ``out`` None: check the treebank only (before any training). Else probe the model and the adapted
+    model on it, print the table to ``out`` and write it beside the adapted model."""
+    from pathlib import Path
+
+    from adaptlang.analysis.probe import ProbeConfig, probe_models, split_treebank
+    from adaptlang.fileio import write_json_atomic, write_text_atomic
+
+    config = ProbeConfig(models=(model,) if out is None else (model, output), train=treebank, lang=lang)
+    if out is None:
+        split_treebank(config)
+        return
+    result = probe_models(config)
+    write_json_atomic(Path(output) / "probe.json", result.to_dict())
+    write_text_atomic(Path(output) / "probe.md", result.markdown())
+    out.print(result.markdown(), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -57,17 +85,15 @@ def adapt(
     lora_alpha: int = typer.Option(16, "--lora-alpha"),
     save_every: int = typer.Option(500, "--save-every", help="Checkpoint every N steps."),
     seed: int = typer.Option(0, "--seed"),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: stop at the first step "
-                                                "past it (the model is still measured and written)."),
+    max_minutes: Optional[float] = MAX_MINUTES_OPTION,
     eval_every: Optional[int] = EVAL_EVERY_OPTION,
     patience: int = PATIENCE_OPTION,
     head_warmup: bool = HEAD_WARMUP_OPTION,
     head_lr: float = typer.Option(1e-3, "--head-lr", help="Peak learning rate of the head warm-up."),
-    strip_diacritics: bool = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic "
-                                          "harakat, Hebrew niqqud, ...) before tokenization."),
+    probe_treebank: Optional[str] = PROBE_OPTION,
+    strip_diacritics: bool = STRIP_DIACRITICS_OPTION,
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
-    log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
-                                          "rate) to this directory."),
+    log_dir: Optional[str] = LOG_DIR_OPTION,
     encoding_errors: str = typer.Option("strict", "--encoding-errors", help="strict, replace or ignore."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in OUT."),
@@ -83,6 +109,8 @@ def adapt(
     from adaptlang.langs import check_lang
 
     lang = check_lang(lang) if lang is not None else None  # an unknown code fails before torch is imported
+    if probe_treebank:
+        probe_before_and_after(probe_treebank, model, output, lang, None)  # a treebank without UPOS fails now
     from adaptlang.adapt import AdaptConfig, adapt_model
     from adaptlang.cli.common import apply_threads, console, emit_json, err_console
     from adaptlang.cli.mlm_output import ProgressReporter, render
@@ -109,3 +137,5 @@ def adapt(
         emit_json(result.to_dict(), json_path)
     if json_path != "-":
         render(console, result)
+    if probe_treebank:
+        probe_before_and_after(probe_treebank, model, output, lang, console if json_path != "-" else err_console)
