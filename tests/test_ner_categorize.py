@@ -202,3 +202,20 @@ def test_naija_invalid_transition_names_file_line_and_lenient() -> None:
     raw = [line.split()[-1] for line in path.read_text(encoding="utf-8").splitlines()[bad.first_line - 1:
                                                                                     bad.tag_lines[-1]]]
     assert entity_spans(raw, "conlleval") == entity_spans(bad.tags, "strict")
+
+
+def test_cut_ner_keeps_the_format_and_the_tags(ner_files: dict[str, Path], tmp_path: Path) -> None:
+    from adaptlang.runs.ner import cut_ner, read_ner_file
+
+    conllu = tmp_path / "train.conllu"
+    conllu.write_text("".join(f"# sent_id = {k}\n1\tAwa\t_\tPROPN\t_\t_\t2\tnsubj\t_\tNE=B-PER\n"
+                              f"2\tdem\t_\tVERB\t_\t_\t0\troot\t_\t_\n3\tDakar\t_\tPROPN\t_\t_\t2\tobl\t_\tNE=B-LOC\n\n"
+                              for k in range(5)), encoding="utf-8")
+    for source, name in ((conllu, "train.conllu"), (ner_files["train"], "train.txt")):
+        out = tmp_path / f"cut-{name}"
+        out.mkdir()
+        data = cut_ner(out, str(source), 3, test=str(ner_files["test"]))
+        assert data["train_cut"] == name and data["n_train_sentences"] == 3 and data["n_test_sentences"] == 10
+        kept = read_ner_file(str(out / name))
+        assert [s.tags for s in kept] == [s.tags for s in read_ner_file(str(source))[:3]]
+    assert cut_ner(tmp_path, str(conllu), None)["train_cut"] is None
