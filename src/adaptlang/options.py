@@ -98,10 +98,14 @@ def validate_numeric(values: Mapping[str, Any] | object, spec: Mapping[str, Rule
 # ---- the commands' specs (the library entry points may check the same ones with ``names``) ----------------------
 EVALUATE = {"--bootstrap": at_least(0), "--seed": SEED, "--batch-size": at_least(1), "--threads": THREADS}
 PREDICT = {"--batch-size": at_least(1), "--threads": THREADS}
+# transfer from donor treebanks and training-time noise (train, and the TrainConfig fields of the same names)
+TRANSFER = {"--donor-temperature": POSITIVE, "--target-sentences": optional(at_least(0)),
+            "--epoch-sentences": optional(at_least(1)), "--subword-dropout": FRACTION, "--char-noise": FRACTION}
 TRAIN = {
     "--epochs": at_least(1), "--lr": POSITIVE, "--head-lr": POSITIVE, "--batch-size": at_least(1),
     "--max-tokens": at_least(1), "--warmup": FRACTION, "--patience": at_least(0),
     "--max-minutes": optional(POSITIVE), "--seed": SEED, "--threads": THREADS, "--max-length": optional(at_least(4)),
+    **TRANSFER,
 }
 BASELINE = {
     "--epochs": at_least(1), "--max-minutes": optional(POSITIVE), "--seed": SEED, "--lr": POSITIVE,

@@ -69,9 +69,43 @@ def register(app: typer.Typer) -> None:
     app.command(name="predict", help=PREDICT_HELP, no_args_is_help=True)(predict)
 
 
+# transfer from related treebanks and training-time noise (adaptlang.tasks.transfer); kept here so that `train`
+# stays one screen
+_DONOR = typer.Option(None, "--donor", help="A related treebank (CoNLL-U) to train on with the target "
+                      "(repeatable); a learned treebank embedding tells them apart, the target's is used at prediction.")
+_DONOR_TEMPERATURE = typer.Option(2.0, "--donor-temperature", help="Treebank i is sampled with probability "
+                                  "proportional to size ** (1/T): 1 = by size, larger = closer to uniform. An epoch is "
+                                  "as many sentences as all treebanks hold.")
+_DONOR_SCHEDULE = typer.Option("mixed", "--donor-schedule", help="mixed (one run on all treebanks) or sequential "
+                               "(the donors, then the target; each gets half of --max-minutes).")
+_DONOR_TRANSLIT = typer.Option(None, "--donor-translit", help="Transliterate the donors' words: a scheme "
+                               "(table:latn-arab, see `transliterate --list`) or 'target' (to the target's script).")
+_TARGET_SENTENCES = typer.Option(None, "--target-sentences", help="Few-shot: train on the first N target sentences "
+                                 "only (0 = zero-shot, with --donor).")
+_EPOCH_SENTENCES = typer.Option(None, "--epoch-sentences", help="Sentences per epoch with --donor or noise "
+                                "(default: all treebanks' sentences).")
+_SUBWORD_DROPOUT = typer.Option(0.0, "--subword-dropout", help="Training only: split each subword piece further "
+                                "with this probability (BPE-dropout-like noise).")
+_CHAR_NOISE = typer.Option(0.0, "--char-noise", help="Training only: one random character insert, delete, swap or "
+                           "substitution in each word with this probability.")
+_TRANSFER_FIELDS = ("donor_temperature", "donor_schedule", "donor_translit", "target_sentences", "epoch_sentences",
+                    "subword_dropout", "char_noise")
+
+
+def transfer_options(o: dict[str, Any]) -> dict[str, Any]:
+    """The TrainConfig fields of the transfer and noise options, from the command's locals; refused for NER."""
+    if o["task"] == "ner" and (o["donors"] or o["target_sentences"] is not None or o["subword_dropout"]
+                               or o["char_noise"] or o["train_file"] is None):
+        from adaptlang.errors import UsageError
+
+        raise UsageError("--task ner needs --train and takes no --donor, --target-sentences or noise options")
+    return {"donors": tuple(o["donors"] or ()), **{k: o[k] for k in _TRANSFER_FIELDS}}
+
+
 def train(
-    train_file: str = typer.Option(..., "--train", help="Training treebank (CoNLL-U); for --task ner, CoNLL-2003-"
-                                   "style 'TOKEN ... TAG' lines, or CoNLL-U with MISC NE= when named *.conllu."),
+    train_file: Optional[str] = typer.Option(None, "--train", help="Training treebank (CoNLL-U); for --task ner, "
+                                             "CoNLL-2003-style 'TOKEN ... TAG' lines, or CoNLL-U with MISC NE= when "
+                                             "named *.conllu. Required unless --donor (zero-shot)."),
     task: str = typer.Option("parse", "--task", help="parse (UPOS + dependencies) or ner (named entities, CRF)."),
     scheme: str = typer.Option("auto", "--scheme", help="NER tag scheme of the files: auto, iob2, iob1 or bioes."),
     lenient: bool = typer.Option(False, "--lenient", help="NER: read malformed tag sequences as conlleval does."),
@@ -109,6 +143,10 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
     strip_diacritics: bool = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic "
                                           "harakat, Hebrew niqqud, ...) from every word before tokenization."),
+    donors: Optional[list[str]] = _DONOR, donor_temperature: float = _DONOR_TEMPERATURE,
+    donor_schedule: str = _DONOR_SCHEDULE, donor_translit: Optional[str] = _DONOR_TRANSLIT,
+    target_sentences: Optional[int] = _TARGET_SENTENCES, epoch_sentences: Optional[int] = _EPOCH_SENTENCES,
+    subword_dropout: float = _SUBWORD_DROPOUT, char_noise: float = _CHAR_NOISE,
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
     language_adapter: list[str] = _LANGUAGE_ADAPTER, task_lora_r: int = _TASK_LORA_R, lemmas: str = _LEMMAS,
@@ -122,11 +160,12 @@ def train(
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
     adapters = language_adapter_fields(locals())
+    transfer = transfer_options(locals())
     if ner.check_task(task) or task == "ner":
         return ner.train_ner_cmd(dict(locals(), progress=TrainProgress))
     from adaptlang.tasks import TrainConfig, train_parser
 
-    from adaptlang.cli.common import console, emit_json
+    from adaptlang.cli.common import emit_json
 
     encoder = {"kind": "transformer", "model": model, "pooling": pooling, "scalar_mix": scalar_mix,
                "random_init": random_init, "freeze_embeddings": freeze_embeddings, "freeze_layers": freeze_layers,
@@ -135,17 +174,23 @@ def train(
     config = TrainConfig(train=train_file, dev=dev_file, out=output, encoder=encoder, epochs=epochs, batch_size=batch_size,
                          max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
                          seed=seed, device=device, max_minutes=max_minutes, threads=threads, force=force,
-                         resume=resume, grad_accum=grad_accum, log_dir=log_dir, lemmas=lemmas)
+                         resume=resume, grad_accum=grad_accum, log_dir=log_dir, lemmas=lemmas, **transfer)
     with TrainProgress(quiet) as progress:
         result = train_parser(config, progress)
     if json_path != "-":
-        d = result.dev
-        console.print(f"[bold]{result.out}[/]: best epoch {result.best_epoch}/{result.epochs_run}, dev UPOS "
-                      f"{d.get('upos', 0):.2f} UAS {d.get('uas', 0):.2f} LAS {d.get('las', 0):.2f}; "
-                      f"{result.train_seconds / 60:.1f} min, {result.sentences_per_s:.1f} sentences/s, "
-                      f"peak memory {result.peak_memory_mb:.0f} MB")
+        print_result(result)
     print_notes(result.notes)
     emit_json(result, json_path)
+
+
+def print_result(result: Any) -> None:
+    from adaptlang.cli.common import console
+
+    d = result.dev
+    console.print(f"[bold]{result.out}[/]: best epoch {result.best_epoch}/{result.epochs_run}, dev UPOS "
+                  f"{d.get('upos', 0):.2f} UAS {d.get('uas', 0):.2f} LAS {d.get('las', 0):.2f}; "
+                  f"{result.train_seconds / 60:.1f} min, {result.sentences_per_s:.1f} sentences/s, "
+                  f"peak memory {result.peak_memory_mb:.0f} MB")
 
 
 def print_notes(notes: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -327,7 +327,10 @@ class TransformerEncoder(WordEncoder):
             where.append((w, p - windows[w][0] + 1))
         return windows, where
 
-    def collate(self, words: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
+    def collate(self, words: Sequence[Sequence[str]],
+                split: Callable[[list[int]], list[int]] | None = None) -> dict[str, torch.Tensor]:
+        """``split``: training-time subword noise, a word's pieces -> other pieces of the same word
+        (:class:`adaptlang.data.noise.PieceSplitter`)."""
         n_batch = len(words)
         n_words = max(len(s) for s in words)
         window_ids: list[list[int]] = []
@@ -340,6 +343,9 @@ class TransformerEncoder(WordEncoder):
             starts: list[int] = []
             for w, form in enumerate(sent):
                 ids, first_offset = self.word_pieces(form)
+                if split is not None:
+                    ids = split(ids)
+                    first_offset = 1 if len(ids) > 1 and ids[0] in self._boundary_ids else 0
                 starts.append(len(pieces) + first_offset)
                 pieces.extend(ids)
                 owner.extend([w] * len(ids))

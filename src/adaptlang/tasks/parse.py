@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import torch
 
 from adaptlang.data.conllu import Sentence, read_conllu
+from adaptlang.data.donors import read_training_data
 from adaptlang.data.vocab import LabelVocab
-from adaptlang.engine import FitConfig, FitResult, check_resumable, fit
+from adaptlang.engine import FitConfig, FitResult, check_resumable
 from adaptlang.engine.card import write_model_card
 from adaptlang.engine.runtime import cpu_seconds, resolve_device, run_lock, set_seed, set_threads
 from adaptlang.errors import InputError, OutputExistsError
@@ -26,11 +27,12 @@ from adaptlang.fileio import atomic_path, check_output, disk_errors, write_json_
 from adaptlang.models import get_encoder_class
 from adaptlang.models.parser import BiaffineParser, HeadsConfig
 from adaptlang.models.specs import EncoderSpec, encoder_spec
-from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, at_least, optional, validate_numeric
+from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, TRANSFER, at_least, optional, validate_numeric
 from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParser, pad_labels, predict_sentences,
                                          save_model, to_device)
 from adaptlang.tasks.batching import bucket_batches
 from adaptlang.tasks.tags import build_tagset, check_lemma_mode, tag_targets
+from adaptlang.tasks.transfer import TransferPlan, fit_schedule
 
 DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
 SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tiny dev set is too noisy to stop on)
@@ -56,7 +58,7 @@ class TrainConfig(EncoderSpecConfig):
     """Everything a training run needs; saved (resolved) as ``OUT/config.json["train"]``. The baseline is a preset
     of it (:func:`adaptlang.baseline.baseline_config`)."""
 
-    train: str
+    train: str | None  # None: zero-shot training on the donors alone
     out: str
     encoder: EncoderSpec | dict[str, Any]  # a typed spec (a dict is converted)
     dev: str | None = None  # None: hold out the last 10% of the training sentences
@@ -81,6 +83,15 @@ class TrainConfig(EncoderSpecConfig):
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
     resume: bool = False
+    # transfer from related treebanks and training-time noise (adaptlang.data.donors, adaptlang.tasks.transfer)
+    donors: tuple[str, ...] = ()  # donor treebanks trained on with the target
+    donor_temperature: float = 2.0  # treebank i is sampled with probability proportional to n_i ** (1 / T)
+    donor_schedule: str = "mixed"  # mixed (one run on all treebanks) or sequential (donors, then the target)
+    donor_translit: str | None = None  # a scheme for the donors' FORMs, or "target" (to the target's script)
+    target_sentences: int | None = None  # few-shot: the first N target training sentences (0: zero-shot)
+    epoch_sentences: int | None = None  # sentences per epoch (None: as many as the phase's treebanks hold)
+    subword_dropout: float = 0.0  # probability of splitting each subword piece further (training only)
+    char_noise: float = 0.0  # probability of one character insert/delete/swap/substitute per word (training only)
 
 
 # options that may change between a run and its --resume without changing what is computed
@@ -90,10 +101,10 @@ TRAINING_OPTIONS = {"--epochs": at_least(1), "--batch-size": at_least(1), "--max
                     "--lr": POSITIVE, "--head-lr": POSITIVE, "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
                     "--beta2": FRACTION, "--grad-accum": at_least(1), "--patience": at_least(0),
                     "--max-minutes": optional(POSITIVE), "--dropout": FRACTION}  # every task on the core
-NUMERIC_OPTIONS = {**TRAINING_OPTIONS, "--arc-dim": at_least(1), "--rel-dim": at_least(1)}
+NUMERIC_OPTIONS = {**TRAINING_OPTIONS, "--arc-dim": at_least(1), "--rel-dim": at_least(1), **TRANSFER}
 OPTION_FIELDS = {"--lr": "encoder_lr", "--beta2": "adam_beta2"}
 # --resume's refusal names flags: the fields (and encoder fields) whose flag is spelled otherwise, per encoder kind
-RESUME_FLAGS = {"transformer": {"encoder_lr": "--lr", "adam_beta2": "--beta2"},
+RESUME_FLAGS = {"transformer": {"encoder_lr": "--lr", "adam_beta2": "--beta2", "donors": "--donor"},
                 "bilstm": {"encoder_lr": "--lr", "head_lr": "--lr", "adam_beta2": "--beta2",
                            "encoder.n_layers": "--layers", "encoder.pretrained_vectors": "--corpus"}}
 
@@ -138,8 +149,9 @@ class ParseTask:
     """The engine's hooks for tagging + parsing."""
 
     def __init__(self, model: BiaffineParser, train: Sequence[Example], dev: Sequence[Sentence],
-                 loaded: LoadedParser, config: TrainConfig):
+                 loaded: LoadedParser, config: TrainConfig, plan: TransferPlan | None = None):
         self.model, self.train, self.dev, self.loaded, self.config = model, train, dev, loaded, config
+        self.plan = plan  # donor treebanks and noise: the epoch's batches and their inputs
         self.lengths = [len(e.words) for e in train]
 
     def param_groups(self) -> list[dict[str, Any]]:
@@ -147,11 +159,14 @@ class ParseTask:
 
     def batches(self, epoch: int) -> list[list[Example]]:
         c = self.config
+        if self.plan is not None:
+            return self.plan.batches(epoch, self.train)
         idx = bucket_batches(self.lengths, c.batch_size, c.max_tokens, shuffle=True, seed=c.seed * 1000 + epoch)
         return [[self.train[i] for i in b] for b in idx]
 
     def train_step(self, model: Any, batch: list[Example], device: torch.device) -> tuple[torch.Tensor, dict]:
-        inputs = to_device(self.model.encoder.collate([e.words for e in batch]), device)
+        inputs = to_device(self.plan.collate(self.model.encoder, batch) if self.plan is not None
+                           else self.model.encoder.collate([e.words for e in batch]), device)
         n = max(len(e.words) for e in batch)
         scores = model(inputs)
         tags = {name: pad_labels([e.tags[name] for e in batch], n).to(device) for name in batch[0].tags}
@@ -247,8 +262,11 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     device = resolve_device(config.device)
     set_threads(config.threads)
     cpu_start = cpu_seconds()
-    train_sents, dev_sents, dev_source = read_treebanks(config)
-    config, notes = small_data_policy(config, len(train_sents))
+    data = read_training_data(config, read_treebanks)  # the target (few-/zero-shot cuts) and donors
+    train_sents, dev_sents, dev_source = data.sentences, data.dev, data.dev_source
+    notes = data.notes
+    config, policy_notes = small_data_policy(config, len(train_sents))
+    notes += policy_notes
     tagset, tag_notes = build_tagset(train_sents, config.lemmas)  # XPOS / FEATS / LEMMA heads the data supports
     notes += tag_notes
     select = "las" if len(dev_sents) >= SMALL_DEV else None
@@ -266,12 +284,14 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
                                                            [s.forms for s in train_sents])
     n_tags = {f"n_{'lemmas' if k == 'lemma' else k}": len(v) for k, v in tagset.vocabs.items()}
-    heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout, **n_tags)
+    heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout,
+                        n_treebanks=data.n_embedded, **n_tags)
     model = BiaffineParser(encoder, heads).to(device)
     encoder.prepare([s.forms for s in dev_sents])  # per-sentence work done now, not inside the timed first epoch
     examples = [Example(s.forms, upos.indices(s.upos), [int(h) for h in s.heads], deprel.indices(s.deprels),
                         tag_targets(tagset, s)) for s in train_sents]
-    task = ParseTask(model, examples, dev_sents, LoadedParser(model, upos, deprel, {}, device, tagset), config)
+    task = ParseTask(model, examples, dev_sents, LoadedParser(model, upos, deprel, {}, device, tagset), config,
+                     TransferPlan.build(config, data, encoder))
     result = _fit(task, config, workdir, device, resuming, say, select)
     train_result = _result(config, result, model, encoder.config, len(train_sents), len(dev_sents), cpu_start,
                            tuple(notes))
@@ -292,7 +312,7 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
     d = config.to_dict()
     for k in RESUME_FREE:
         d.pop(k, None)
-    return d
+    return {**d, "donors": list(config.donors)}  # as the checkpoint's JSON has it
 
 
 def _fit(task: ParseTask, config: TrainConfig, workdir: Path, device: torch.device, resuming: bool,
@@ -308,9 +328,8 @@ def _fit(task: ParseTask, config: TrainConfig, workdir: Path, device: torch.devi
                         select_metric=select, seed=config.seed, device=str(device), max_minutes=config.max_minutes,
                         log_dir=config.log_dir)
     workdir.mkdir(parents=True, exist_ok=True)
-    return fit(task, fit_cfg, workdir / "checkpoints", progress=say, resume=resuming,
-               meta={"train_config": _comparable(config)}, metrics_file=workdir / "metrics.json",
-               output=Path(config.out))
+    return fit_schedule(task, fit_cfg, workdir, progress=say, resume=resuming,
+                        meta={"train_config": _comparable(config)}, output=Path(config.out))
 
 
 def _result(config: TrainConfig, r: FitResult, model: BiaffineParser, encoder_config: dict, n_train: int,
