@@ -72,11 +72,12 @@ def measure(name: str, train_path: str, dev_path: str, steps: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("variants", nargs="*", default=["default", "L2", "H192", "H192L2", "H128", "H128L2"],
-                    choices=sorted(VARIANTS), metavar="VARIANT")
+    ap.add_argument("variants", nargs="*", choices=[[], *sorted(VARIANTS)], metavar="VARIANT",
+                    help="default: default L2 H192 H192L2 H128 H128L2")
     ap.add_argument("--treebank", default="UD_Wolof-WTB")
     ap.add_argument("--steps", type=int, default=25)
     args = ap.parse_args()
+    args.variants = args.variants or ["default", "L2", "H192", "H192L2", "H128", "H128L2"]
     torch.set_num_threads(1)
     train, dev = str(split_file(args.treebank, "train")), str(split_file(args.treebank, "dev"))
     print("| variant | options | training CPU s per epoch (est.) | dev evaluation CPU s | epoch | ratio to default "
