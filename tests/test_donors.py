@@ -71,6 +71,7 @@ def test_donors_share_labels_and_the_target_embedding_is_used_at_prediction(tmp_
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
     assert saved["heads"]["n_treebanks"] == 2 and saved["heads"]["target_treebank"] == 0
     assert saved["train"]["donors"] == [str(banks["donor"])]
+    assert f"| donor 1 | `{banks['donor']}` |" in (tmp_path / "out" / "README.md").read_text()  # with its SHA-256
     loaded = load_parser(tmp_path / "out", device="cpu")
     assert "obl:tmod" in loaded.deprel.labels and "obl" in loaded.deprel.labels  # the union, subtypes as written
     weights = load_file(str(tmp_path / "out" / "heads.safetensors"))["treebank.weight"]
@@ -171,3 +172,18 @@ def test_cli_train_with_donor(tmp_path: Path, tiny_bert_dir: Path, banks: dict[s
     r = run_cli("train", "--train", str(banks["train"]), "--donor", str(banks["donor"]), "--donor-schedule", "zigzag",
                 "--model", str(tiny_bert_dir), "-o", str(tmp_path / "x"))
     assert r.returncode == 2 and "--donor-schedule 'zigzag'" in r.stderr and not (tmp_path / "x").exists()
+
+
+def test_cli_baseline_with_donor_and_char_noise(tmp_path: Path, banks: dict[str, Path], run_cli) -> None:
+    out = tmp_path / "bl"
+    r = run_cli("baseline", "--train", str(banks["train"]), "--dev", str(banks["dev"]), "--donor", str(banks["donor"]),
+                "--char-noise", "0.1", "--target-sentences", "6", "-o", str(out), "--epochs", "2", "--hidden", "8",
+                "--layers", "1", "--threads", "1", "-q", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n_train_sentences"] == 26
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["heads"]["n_treebanks"] == 2 and saved["train"]["char_noise"] == 0.1
+    assert saved["train"]["target_sentences"] == 6
+    r = run_cli("baseline", "--train", str(banks["train"]), "--donor", str(banks["donor"]), "--char-noise", "1.5",
+                "-o", str(tmp_path / "x"))
+    assert r.returncode == 2 and "--char-noise must be a number in [0, 1)" in r.stderr

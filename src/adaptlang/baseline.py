@@ -15,7 +15,7 @@ import functools
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -274,6 +274,9 @@ class BaselineConfig:
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
     resume: bool = False
+    # donor treebanks, few-/zero-shot and character noise: TrainConfig's fields of those names (donors,
+    # donor_temperature, donor_schedule, donor_translit, target_sentences, epoch_sentences, char_noise)
+    transfer: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -302,7 +305,7 @@ class BaselineConfig:
             epochs=self.epochs, batch_size=self.batch_size, encoder_lr=self.lr, head_lr=self.lr, warmup=self.warmup,
             weight_decay=self.weight_decay, adam_beta2=self.adam_beta2, patience=self.patience, seed=self.seed,
             device=self.device, max_minutes=self.max_minutes, arc_dim=self.arc_dim, rel_dim=self.rel_dim,
-            dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume)
+            dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume, **self.transfer)
 
 
 def _vectors_cache(out: Path) -> Path:

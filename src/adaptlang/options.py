@@ -99,8 +99,9 @@ def validate_numeric(values: Mapping[str, Any] | object, spec: Mapping[str, Rule
 EVALUATE = {"--bootstrap": at_least(0), "--seed": SEED, "--batch-size": at_least(1), "--threads": THREADS}
 PREDICT = {"--batch-size": at_least(1), "--threads": THREADS}
 # transfer from donor treebanks and training-time noise (train, and the TrainConfig fields of the same names)
-TRANSFER = {"--donor-temperature": POSITIVE, "--target-sentences": optional(at_least(0)),
-            "--epoch-sentences": optional(at_least(1)), "--subword-dropout": FRACTION, "--char-noise": FRACTION}
+DONORS = {"--donor-temperature": POSITIVE, "--target-sentences": optional(at_least(0)),
+          "--epoch-sentences": optional(at_least(1)), "--char-noise": FRACTION}  # baseline and train
+TRANSFER = {**DONORS, "--subword-dropout": FRACTION}
 TRAIN = {
     "--epochs": at_least(1), "--lr": POSITIVE, "--head-lr": POSITIVE, "--batch-size": at_least(1),
     "--max-tokens": at_least(1), "--warmup": FRACTION, "--patience": at_least(0),
@@ -110,7 +111,7 @@ TRAIN = {
 BASELINE = {
     "--epochs": at_least(1), "--max-minutes": optional(POSITIVE), "--seed": SEED, "--lr": POSITIVE,
     "--beta2": FRACTION, "--batch-size": at_least(1), "--patience": at_least(0), "--hidden": at_least(1),
-    "--layers": at_least(1), "--dropout": FRACTION, "--word-dropout": FRACTION, "--threads": at_least(0),
+    "--layers": at_least(1), "--dropout": FRACTION, "--word-dropout": FRACTION, "--threads": at_least(0), **DONORS,
 }
 ADAPT = {
     "--extend-vocab": at_least(0), "--max-seq-len": at_least(8), "--batch-size": at_least(1),

@@ -9,6 +9,8 @@ import typer
 
 from adaptlang.baseline import BaselineConfig
 from adaptlang.cli import ner
+from adaptlang.cli.train import (CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
+                                 EPOCH_SENTENCES_OPT, TARGET_SENTENCES_OPT, transfer_options)
 
 # The CLI's defaults are the library's (one place to change them).
 _D = {name: field.default for name, field in BaselineConfig.__dataclass_fields__.items()}
@@ -56,6 +58,10 @@ def baseline(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
+    donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT,
+    donor_schedule: str = DONOR_SCHEDULE_OPT, donor_translit: Optional[str] = DONOR_TRANSLIT_OPT,
+    target_sentences: Optional[int] = TARGET_SENTENCES_OPT, epoch_sentences: Optional[int] = EPOCH_SENTENCES_OPT,
+    char_noise: float = CHAR_NOISE_OPT,
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -70,13 +76,14 @@ def baseline(
     from adaptlang.cli.train import TrainProgress
 
     apply_threads(threads or None)  # 0 = torch's default
+    transfer = transfer_options(locals())
     if ner.check_task(task) or task == "ner":
         return ner.baseline_ner_cmd(dict(locals()))
     config = BaselineConfig(
         train=train_file, dev=dev_file, out=output, corpus=corpus, epochs=epochs, max_minutes=max_minutes, seed=seed,
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
         dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume, log_dir=log_dir,
-        embeddings=embeddings, embedding_layers=embedding_layers, embedding_mix=embedding_mix,
+        embeddings=embeddings, embedding_layers=embedding_layers, embedding_mix=embedding_mix, transfer=transfer,
     )
     corpus_progress = _CorpusProgress(quiet)
     if embeddings and not quiet:

@@ -71,35 +71,38 @@ def register(app: typer.Typer) -> None:
 
 # transfer from related treebanks and training-time noise (adaptlang.tasks.transfer); kept here so that `train`
 # stays one screen
-_DONOR = typer.Option(None, "--donor", help="A related treebank (CoNLL-U) to train on with the target "
-                      "(repeatable); a learned treebank embedding tells them apart, the target's is used at prediction.")
-_DONOR_TEMPERATURE = typer.Option(2.0, "--donor-temperature", help="Treebank i is sampled with probability "
-                                  "proportional to size ** (1/T): 1 = by size, larger = closer to uniform. An epoch is "
-                                  "as many sentences as all treebanks hold.")
-_DONOR_SCHEDULE = typer.Option("mixed", "--donor-schedule", help="mixed (one run on all treebanks) or sequential "
-                               "(the donors, then the target; each gets half of --max-minutes).")
-_DONOR_TRANSLIT = typer.Option(None, "--donor-translit", help="Transliterate the donors' words: a scheme "
-                               "(table:latn-arab, see `transliterate --list`) or 'target' (to the target's script).")
-_TARGET_SENTENCES = typer.Option(None, "--target-sentences", help="Few-shot: train on the first N target sentences "
-                                 "only (0 = zero-shot, with --donor).")
-_EPOCH_SENTENCES = typer.Option(None, "--epoch-sentences", help="Sentences per epoch with --donor or noise "
-                                "(default: all treebanks' sentences).")
-_SUBWORD_DROPOUT = typer.Option(0.0, "--subword-dropout", help="Training only: split each subword piece further "
-                                "with this probability (BPE-dropout-like noise).")
-_CHAR_NOISE = typer.Option(0.0, "--char-noise", help="Training only: one random character insert, delete, swap or "
-                           "substitution in each word with this probability.")
+DONOR_OPT = typer.Option(None, "--donor", help="A related treebank (CoNLL-U) to train on with the target "
+                         "(repeatable); a learned treebank embedding tells them apart, the target's is used at "
+                         "prediction.")
+DONOR_TEMPERATURE_OPT = typer.Option(2.0, "--donor-temperature", help="Treebank i is sampled with probability "
+                                     "proportional to size ** (1/T): 1 = by size, larger = closer to uniform. An "
+                                     "epoch is as many sentences as all treebanks hold.")
+DONOR_SCHEDULE_OPT = typer.Option("mixed", "--donor-schedule", help="mixed (one run on all treebanks) or "
+                                  "sequential (the donors, then the target; each gets half of --max-minutes).")
+DONOR_TRANSLIT_OPT = typer.Option(None, "--donor-translit", help="Transliterate the donors' words: a scheme "
+                                  "(table:latn-arab, see `transliterate --list`) or 'target' (to the target's "
+                                  "script).")
+TARGET_SENTENCES_OPT = typer.Option(None, "--target-sentences", help="Few-shot: train on the first N target "
+                                    "sentences only (0 = zero-shot, with --donor).")
+EPOCH_SENTENCES_OPT = typer.Option(None, "--epoch-sentences", help="Sentences per epoch with --donor or noise "
+                                   "(default: all treebanks' sentences).")
+SUBWORD_DROPOUT_OPT = typer.Option(0.0, "--subword-dropout", help="Training only: split each subword piece "
+                                   "further with this probability (BPE-dropout-like noise).")
+CHAR_NOISE_OPT = typer.Option(0.0, "--char-noise", help="Training only: one random character insert, delete, swap "
+                              "or substitution in each word with this probability.")
 _TRANSFER_FIELDS = ("donor_temperature", "donor_schedule", "donor_translit", "target_sentences", "epoch_sentences",
                     "subword_dropout", "char_noise")
 
 
 def transfer_options(o: dict[str, Any]) -> dict[str, Any]:
-    """The TrainConfig fields of the transfer and noise options, from the command's locals; refused for NER."""
-    if o["task"] == "ner" and (o["donors"] or o["target_sentences"] is not None or o["subword_dropout"]
+    """The TrainConfig fields of the transfer and noise options, from a command's locals (``baseline`` has no
+    --subword-dropout); refused for NER."""
+    if o["task"] == "ner" and (o["donors"] or o["target_sentences"] is not None or o.get("subword_dropout")
                                or o["char_noise"] or o["train_file"] is None):
         from adaptlang.errors import UsageError
 
         raise UsageError("--task ner needs --train and takes no --donor, --target-sentences or noise options")
-    return {"donors": tuple(o["donors"] or ()), **{k: o[k] for k in _TRANSFER_FIELDS}}
+    return {"donors": tuple(o["donors"] or ()), **{k: o[k] for k in _TRANSFER_FIELDS if k in o}}
 
 
 def train(
@@ -143,10 +146,10 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
     strip_diacritics: bool = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic "
                                           "harakat, Hebrew niqqud, ...) from every word before tokenization."),
-    donors: Optional[list[str]] = _DONOR, donor_temperature: float = _DONOR_TEMPERATURE,
-    donor_schedule: str = _DONOR_SCHEDULE, donor_translit: Optional[str] = _DONOR_TRANSLIT,
-    target_sentences: Optional[int] = _TARGET_SENTENCES, epoch_sentences: Optional[int] = _EPOCH_SENTENCES,
-    subword_dropout: float = _SUBWORD_DROPOUT, char_noise: float = _CHAR_NOISE,
+    donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT,
+    donor_schedule: str = DONOR_SCHEDULE_OPT, donor_translit: Optional[str] = DONOR_TRANSLIT_OPT,
+    target_sentences: Optional[int] = TARGET_SENTENCES_OPT, epoch_sentences: Optional[int] = EPOCH_SENTENCES_OPT,
+    subword_dropout: float = SUBWORD_DROPOUT_OPT, char_noise: float = CHAR_NOISE_OPT,
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
     language_adapter: list[str] = _LANGUAGE_ADAPTER, task_lora_r: int = _TASK_LORA_R, lemmas: str = _LEMMAS,

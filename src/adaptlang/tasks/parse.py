@@ -105,7 +105,7 @@ NUMERIC_OPTIONS = {**TRAINING_OPTIONS, "--arc-dim": at_least(1), "--rel-dim": at
 OPTION_FIELDS = {"--lr": "encoder_lr", "--beta2": "adam_beta2"}
 # --resume's refusal names flags: the fields (and encoder fields) whose flag is spelled otherwise, per encoder kind
 RESUME_FLAGS = {"transformer": {"encoder_lr": "--lr", "adam_beta2": "--beta2", "donors": "--donor"},
-                "bilstm": {"encoder_lr": "--lr", "head_lr": "--lr", "adam_beta2": "--beta2",
+                "bilstm": {"encoder_lr": "--lr", "head_lr": "--lr", "adam_beta2": "--beta2", "donors": "--donor",
                            "encoder.n_layers": "--layers", "encoder.pretrained_vectors": "--corpus"}}
 
 
@@ -360,7 +360,8 @@ def _card(directory: Path, config: TrainConfig, r: TrainResult, dev_source: str)
         directory, title=f"UPOS tagger and dependency parser ({kind})",
         summary=f"A UPOS tagger and biaffine dependency parser on a {what} encoder, trained with adaptlang. Load it "
                 "with `adaptlang evaluate` / `adaptlang predict` or `adaptlang.tasks.load_parser`.",
-        base_model=base, data={"train": config.train, "dev": config.dev or f"{config.train} ({dev_source})"},
+        base_model=base, data={"train": config.train, "dev": config.dev or f"{config.train} ({dev_source})",
+                               **{f"donor {i}": d for i, d in enumerate(config.donors, 1)}},
         scores={f"dev {k.upper()}": v for k, v in r.dev.items()} | {"best epoch": r.best_epoch,
                                                                       "epochs run": r.epochs_run},
         settings={k: v for k, v in config.to_dict().items() if k not in ("train", "dev", "out", "encoder")}

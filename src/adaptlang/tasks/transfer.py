@@ -77,9 +77,10 @@ class TransferPlan:
 
     def collate(self, encoder: Any, batch: Batch) -> dict[str, torch.Tensor]:
         words = [e.words for e in batch]
-        if self.splitter is not None:
+        splitter = self.splitter
+        if splitter is not None:
             rng, p = random.Random(batch.seed), self.config.subword_dropout
-            inputs = encoder.collate(words, split=lambda ids: self.splitter.split(ids, p, rng))  # type: ignore[union-attr]
+            inputs = encoder.collate(words, split=lambda ids: splitter.split(ids, p, rng))
         else:
             inputs = encoder.collate(words)
         if self.embed:
