@@ -54,6 +54,11 @@ def test_added_tokens_fall_back_to_transformers_when_not_at_the_head(tmp_path: P
     (tmp_path / "tokenizer_config.json").write_text('{"added_tokens_decoder": {}}', encoding="utf-8")
     (tmp_path / "tokenizer.json").write_text('{"added_tokens": []}', encoding="utf-8")
     assert saved_added_tokens(tmp_path) is None  # the config lists them: transformers' own path
+    (tmp_path / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "tokenizer.json").write_text('{"added_tokens": [{"id": 0, "content": "<s>"}]}', encoding="utf-8")
+    assert saved_added_tokens(tmp_path) is not None
+    (tmp_path / "special_tokens_map.json").write_text("{}", encoding="utf-8")
+    assert saved_added_tokens(tmp_path) is None  # an older save: transformers merges its files itself
 
 
 def test_predict_with_a_baseline_parser_does_not_import_transformers(tmp_path: Path, toy_treebanks) -> None:
