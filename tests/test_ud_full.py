@@ -4,6 +4,7 @@ and every CoNLL 2018 metric equal to the official evaluator's (udtools' udeval),
 from __future__ import annotations
 
 import io
+import json
 import random
 import subprocess
 import sys
@@ -228,3 +229,28 @@ def test_scores_equal_the_official_evaluator_on_real_treebanks(tmp_path: Path, t
     ours = {"upos": sc.upos, "uas": sc.uas, "las": sc.las, **sc.extra}
     for key, name in UD_METRICS.items():
         assert abs(ours[key] - 100 * official[name].f1) < 0.01, (key, ours[key], 100 * official[name].f1)
+
+
+def test_cli_evaluate_and_predict_columns(tmp_path: Path, run_cli) -> None:
+    gold = tmp_path / "gold.conllu"
+    gold.write_text(FULL, encoding="utf-8")
+    r = run_cli("evaluate", str(OLD_BASELINE), str(gold), "--device", "cpu", "--bootstrap", "10")
+    assert r.returncode == 0, r.stderr
+    assert "MLAS" in r.stdout and "BLEX" in r.stdout and "not predicted: LEMMA" in r.stdout
+    r = run_cli("evaluate", str(OLD_BASELINE), str(gold), "--device", "cpu", "--bootstrap", "0", "--json", "-")
+    result = json.loads(r.stdout)
+    assert result["predicted_columns"] == [] and {"lemma", "ufeats", "xpos", "alltags", "mlas", "blex"} <= set(result)
+    out = tmp_path / "kept.conllu"
+    r = run_cli("predict", str(OLD_BASELINE), str(gold), "-o", str(out), "--device", "cpu", "--keep-columns")
+    assert r.returncode == 0, r.stderr
+    assert read_conllu(out)[0].lemmas == read_conllu(gold)[0].lemmas
+    r = run_cli("predict", str(OLD_BASELINE), str(gold), "-o", str(out), "--device", "cpu", "--force")
+    assert read_conllu(out)[0].lemmas == ["_"] * 5
+
+
+def test_cli_train_refuses_an_unknown_lemma_mode(tmp_path: Path, tiny_bert_dir: Path, run_cli) -> None:
+    tb = _treebank(tmp_path)
+    r = run_cli("train", "--train", str(tb), "--model", str(tiny_bert_dir), "-o", str(tmp_path / "m"),
+                "--lemmas", "maybe", "--device", "cpu", "--quiet")
+    assert r.returncode != 0 and "--lemmas 'maybe'; valid: auto, rules, copy, none" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
