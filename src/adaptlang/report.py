@@ -401,7 +401,7 @@ def _md_ner(r: dict[str, Any]) -> list[str]:
     lines += ["", f"- NER training sentences: {d.get('n_train_sentences')} of {d.get('n_train_sentences_total')}"
                   f"{cut}; {d.get('n_train_entities')} entities"]
     lines += [f"- NER {line}" for line in training_lines({"variants": ner["variants"]})]
-    lines += [f"- NER, still improving: {v}: {need}" for v, need in (ner.get("still_improving") or {}).items()]
+    lines += [f"- Still improving: {v}: {need}" for v, need in (ner.get("still_improving") or {}).items()]
     return lines + [f"- NER statistics: {ner['statistics']}.", ""]
 
 

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from adaptlang.cli.common import THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
+from adaptlang.cli.ner import LENIENT_OPTION, NER_DEV_OPTION, NER_TEST_OPTION, NER_TRAIN_OPTION, TASK_OPTION, task_files
 from adaptlang.events import Event
 
 
@@ -46,8 +47,8 @@ def mlm_settings(values: dict[str, Any]) -> dict[str, Any]:
 
 def categorize_command(
     corpus: Path = typer.Option(..., "--corpus", help="Raw text of the language (MLM adaptation, assessment)."),
-    train: Path = typer.Option(..., "--train", help="Training treebank (CoNLL-U)."),
-    test: Path = typer.Option(..., "--test", help="Test treebank (CoNLL-U); the verdict is measured on it."),
+    train: Optional[Path] = typer.Option(None, "--train", help="Training treebank (CoNLL-U; --task parse or both)."),
+    test: Optional[Path] = typer.Option(None, "--test", help="Test treebank (CoNLL-U); the verdict is measured on it."),
     model: str = typer.Option(..., "--model", help="Pretrained encoder: Hugging Face model directory or hub id."),
     output: Path = typer.Option(..., "-o", "--output", help="Run directory (stages, report.md, results.json, plots)."),
     dev: Optional[Path] = typer.Option(None, "--dev", help="Dev treebank (default: hold out 10% of train)."),
@@ -59,6 +60,11 @@ def categorize_command(
         "Latin script for the corpus's script and --lang), or a scheme name (adaptlang transliterate --list).",
     ),
     mode: str = MODE_OPTION,
+    task: str = TASK_OPTION,
+    ner_train: Optional[Path] = NER_TRAIN_OPTION,
+    ner_dev: Optional[Path] = NER_DEV_OPTION,
+    ner_test: Optional[Path] = NER_TEST_OPTION,
+    lenient: bool = LENIENT_OPTION,
     epochs: int = typer.Option(10, "--epochs", help="Fine-tuning epochs (budget option)."),
     baseline_epochs: Optional[int] = typer.Option(None, "--baseline-epochs",
                                                   help="Baseline epochs (default: the baseline's own)."),
@@ -67,12 +73,10 @@ def categorize_command(
     adapt_minutes: Optional[float] = ADAPT_MINUTES_OPTION, scratch_minutes: Optional[float] = SCRATCH_MINUTES_OPTION,
     variants: Optional[str] = VARIANTS_OPTION,
     adapt_method: str = typer.Option("full", "--adapt-method", help="MLM adaptation: full or lora."),
-    max_train_sentences: Optional[int] = typer.Option(
-        None, "--max-train-sentences", help="Train on the first N sentences only (budget option)."
-    ),
-    max_minutes: Optional[float] = typer.Option(
-        None, "--max-minutes", help="Time budget of each fine-tuning run, in minutes (budget option)."
-    ),
+    max_train_sentences: Optional[int] = typer.Option(None, "--max-train-sentences", help="Train on the first N "
+                                                      "sentences only (budget option; NER files too)."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget of each fine-tuning run, in "
+                                                "minutes (budget option)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Sentences per fine-tuning batch."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap samples for the intervals."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
@@ -100,7 +104,7 @@ def categorize_command(
     apply_threads(threads)
 
     config = CategorizeConfig(
-        corpus=str(corpus), train=str(train), test=str(test), model=model, output=str(output),
+        corpus=str(corpus), model=model, output=str(output), **task_files(locals()),
         dev=str(dev) if dev else None, lang=lang, seeds=seeds, translit=translit, epochs=epochs,
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
@@ -117,8 +121,7 @@ def categorize_command(
     report = result.to_dict()
     out = err_console if json_out == "-" else console  # stdout carries only the JSON then
     print_verdict(report, out)
-    out.print(f"report: {output}/report.md  (results.json, scores.png" +
-              (", tokenizer.png" if "tokenizer.png" in result.files else "") + ")")
+    out.print(f"report: {output}/report.md  ({', '.join(f for f in result.files if f != 'report.md')})")
     emit_json(report, json_out)
 
 
@@ -212,8 +215,14 @@ def print_verdict(r: dict[str, Any], out: Any = console) -> None:
         scores.add_column(col, justify="left" if col == "variant" else "right")
     for name, d in r["variants"].items():
         scores.add_row(name, *(_ms(d[m]) for m in ("upos", "uas", "las")))
-    out.print(scores)
-    if any(d["upos"].get("n", 2) == 1 for d in r["variants"].values()):
+    if r["variants"]:
+        out.print(scores)
+    if r.get("ner"):
+        from adaptlang.cli.ner import print_ner_categorize
+
+        print_ner_categorize(r["ner"], out)
+    if any(d["f1" if "f1" in d else "upos"].get("n", 2) == 1
+           for d in [*r["variants"].values(), *(r.get("ner") or {}).get("variants", {}).values()]):
         out.print("one seed: no spread over seeds to show; intervals cover the test sentences only")
     from adaptlang.report import budget_caution
 

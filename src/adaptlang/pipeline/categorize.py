@@ -27,6 +27,9 @@ from typing import Any
 
 from adaptlang.errors import InputError, UsageError
 from adaptlang.events import Event, Progress, silent
+from adaptlang.pipeline.categorize_ner import (NERInputs, build_ner_results, check_ner_inputs, check_task_options,
+                                               collect_ner, has_ner, has_parse, ner_data_stage, ner_stage_count,
+                                               submit_ner_runs, with_ner)
 from adaptlang.pipeline.results import CategorizeResult, RunResult, build_results
 from adaptlang.runs import (RESUME_HINT, Interrupted, ScoredRun, StageOutput, StageRecord, StageRunner, check_run_dir,
                             cut_treebank, file_sha256, model_fingerprint, prepare_dir, train_and_score,
@@ -47,8 +50,8 @@ KIND = "categorize"
 @dataclass(frozen=True)
 class CategorizeConfig:
     corpus: str  # raw text of the language, for MLM adaptation and assessment
-    train: str
-    test: str
+    train: str | None  # the treebank (CoNLL-U) of the parser's tasks; None with task="ner"
+    test: str | None
     model: str
     output: str
     dev: str | None = None
@@ -78,6 +81,11 @@ class CategorizeConfig:
     scratch_minutes: float | None = 15.0  # time budget of the from-scratch pretraining
     jobs: int = 1  # stages run at once (worker processes); the results do not depend on it at equal ``threads``
     threads: int | None = None  # torch threads of each stage run in a worker (None: this process's threads / jobs)
+    task: str = "parse"  # parse (UPOS + LAS), ner, or both (see pipeline.categorize_ner)
+    ner_train: str | None = None  # NER files (CoNLL-2003 style, or CoNLL-U with MISC NE=) with task ner or both
+    ner_dev: str | None = None
+    ner_test: str | None = None
+    lenient: bool = False  # read malformed NER tag sequences as conlleval does instead of refusing them
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,10 +96,11 @@ class Inputs:
     """Content fingerprints of the inputs: what the stage keys are taken over (never their paths)."""
 
     corpus: str
-    train: str
-    test: str
+    train: str | None
+    test: str | None
     dev: str | None
     model: str
+    ner: NERInputs | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ class Measured:
     data: dict[str, Any] | None
     adaptation: dict[str, dict[str, Any] | None]
     runs: dict[str, list[RunResult | None]]
+    ner: Any = None  # pipeline.categorize_ner.NERMeasured with task ner or both
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -131,9 +141,12 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
     run_dir = prepare_dir(Path(c.output), KIND, c.to_dict(), c.force)
     stages = StageRunner(run_dir, progress, jobs=c.jobs, threads=c.threads or _worker_threads(c.jobs))
     m = run_stages(c, inputs, stages, progress or silent)
-    result = build_results(c, m.assess or {}, m.translit, m.data or {},
-                           {("none" if k is None else k): v for k, v in m.adaptation.items()}, m.runs,
-                           stages.records, str(run_dir))
+    adaptation = {("none" if k is None else k): v for k, v in m.adaptation.items()}
+    result = build_results(c, m.assess or {}, m.translit, m.data or {}, adaptation, m.runs, stages.records,
+                           str(run_dir)) if has_parse(c) else None
+    if has_ner(c):
+        result = with_ner(result, build_ner_results(c, m.ner, m.translit.scheme), c, m.assess or {}, m.translit,
+                          adaptation, stages.records, str(run_dir))
     files = write_categorize_report(run_dir, result)
     return dataclasses.replace(result, files=tuple(files))
 
@@ -156,12 +169,16 @@ def run_stages(c: CategorizeConfig, inputs: Inputs, stages: StageRunner, say: Pr
     settings = [None] + ([translit.scheme] if translit.scheme else [])
     variants = selected_variants(c, translit.scheme)
     settings = [t for t in settings if ("mlm" if t is None else "mlm+translit") in variants]  # what an mlm run needs
-    stages.expect(1 + len(settings) + ("scratch" in variants) + c.seeds * len(variants))
-    data = data_stage(stages, c, inputs)
+    parse = has_parse(c)
+    stages.expect(parse * (1 + c.seeds * len(variants)) + len(settings) + ("scratch" in variants)
+                  + ner_stage_count(c, variants))
+    data = data_stage(stages, c, inputs) if parse else None
+    ner_data = ner_data_stage(stages, c, inputs.ner) if inputs.ner else None
     adapted = {t: adapt_stage(stages, c, inputs, t) for t in settings}
     scratch = scratch_stage(stages, c, inputs) if "scratch" in variants else None
-    submitted = {v: [model_stage(stages, c, inputs, data, adapted, translit.scheme, v, seed, scratch)
-                     for seed in range(1, c.seeds + 1)] for v in variants}
+    submitted = {v: [model_stage(stages, c, inputs, data, adapted, translit.scheme, v, seed,  # type: ignore[arg-type]
+                                 scratch) for seed in range(1, c.seeds + 1)] for v in variants} if parse else {}
+    ner = submit_ner_runs(stages, c, inputs, ner_data, adapted, translit.scheme, variants) if ner_data else {}
     done = stages.finish()  # the queued adaptations and runs (at once with jobs > 1)
 
     def result(out: StageOutput) -> dict[str, Any] | None:
@@ -171,8 +188,10 @@ def run_stages(c: CategorizeConfig, inputs: Inputs, stages: StageRunner, say: Pr
         v: [None if result(out) is None
             else RunResult.of(str(out.directory / "model"), ScoredRun.from_dict(result(out)))  # type: ignore[arg-type]
             for out in outs] for v, outs in submitted.items()}
-    return Measured(assess, translit, data.result, {**{t: (result(a) or {}).get("result") for t, a in adapted.items()},
-                    **({"scratch": (result(scratch) or {}).get("result")} if scratch else {})}, runs)
+    return Measured(assess, translit, data.result if data else None,
+                    {**{t: (result(a) or {}).get("result") for t, a in adapted.items()},
+                     **({"scratch": (result(scratch) or {}).get("result")} if scratch else {})}, runs,
+                    collect_ner(ner_data, ner, result) if ner_data else None)
 
 
 def _worker_threads(jobs: int) -> int:
@@ -198,8 +217,9 @@ def check_inputs(c: CategorizeConfig) -> Inputs:
     for option, path in (("--train", c.train), ("--dev", c.dev), ("--test", c.test)):
         if path is not None and not read_conllu(path, require_tree=True):
             raise InputError(path, f"no sentences ({option}); give a CoNLL-U treebank")
-    return Inputs(corpus=file_sha256(c.corpus), train=file_sha256(c.train), test=file_sha256(c.test),
-                  dev=file_sha256(c.dev) if c.dev else None, model=model_fingerprint(c.model))
+    return Inputs(corpus=file_sha256(c.corpus), train=file_sha256(c.train) if c.train else None,
+                  test=file_sha256(c.test) if c.test else None, dev=file_sha256(c.dev) if c.dev else None,
+                  model=model_fingerprint(c.model), ner=check_ner_inputs(c))
 
 
 def _check_corpus(path: str) -> None:
@@ -214,6 +234,7 @@ def _check_corpus(path: str) -> None:
 
 
 def check_config(c: CategorizeConfig) -> None:
+    check_task_options(c)
     if c.mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {c.mode!r}")
     if c.seeds < 1:

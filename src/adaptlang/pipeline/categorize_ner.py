@@ -288,7 +288,7 @@ def build_ner_results(c: "CategorizeConfig", measured: NERMeasured, scheme: str 
     compare = _NERComparisons(counts, c.n_bootstrap, c.level)
     comparison = compare.comparison(scheme)
     variants = {v: NERVariantResult.of(rs) for v, rs in runs.items()}
-    unconverged = {v: f"NER runs: {need}" for v, need in unconverged_variants(c, variants).items()}  # type: ignore
+    unconverged = {v: f"in the NER runs, {need}" for v, need in unconverged_variants(c, variants).items()}  # type: ignore
     missing = tuple(v for v in ("baseline", "direct", "mlm") if v not in runs)
     verdict = None if missing else task_verdict("ner", compare.diff("direct", "baseline"),
                                                 compare.diff(comparison.best_adapted, "baseline"), unconverged)
