@@ -9,7 +9,9 @@
 # THREADS (torch threads, default: torch's), SEED (42), UD (../shared/data/ud), OUT (benchmarks/results/donors),
 # PY (.venv/bin/adaptlang), EXTRA (more `train` options for every run, e.g. "--subword-dropout 0.1"),
 # TARGET_SENTENCES (few-shot: both runs train on the first N target sentences; run names get -fewN),
-# LOCK (a lock file: each train / evaluate command runs under `flock LOCK`, e.g. /tmp/adaptlang-heavy.lock).
+# LOCK (a lock file: each train / evaluate command runs under `flock LOCK`, e.g. /tmp/adaptlang-heavy.lock),
+# ENCODER=baseline (the from-scratch BiLSTM of `adaptlang baseline` instead of `train --model MODEL`; run names get
+# -bilstm).
 #
 # Pairs (UD file names as shared):
 #   ug-arab  Uyghur-UDT (Arabic script) + Turkish-IMST transliterated to Arabic script (--donor-translit target)
@@ -33,6 +35,8 @@ THREADS_OPT=()
 FEW_OPT=()
 SUFFIX=""
 if [ -n "${TARGET_SENTENCES:-}" ]; then FEW_OPT=(--target-sentences "$TARGET_SENTENCES"); SUFFIX="-few$TARGET_SENTENCES"; fi
+TRAINER=(train --model "$MODEL")
+if [ "${ENCODER:-}" = baseline ]; then TRAINER=(baseline); SUFFIX="$SUFFIX-bilstm"; fi
 adl() { if [ -n "${LOCK:-}" ]; then flock "$LOCK" "$PY" "$@"; else "$PY" "$@"; fi; }
 [ -n "${THREADS:-}" ] && THREADS_OPT=(--threads "$THREADS")
 mkdir -p "$OUT"
@@ -50,7 +54,7 @@ run() {  # run PAIR VARIANT TRAIN DEV TEST [train options...]
     local model="$OUT/$pair$SUFFIX-$variant"
     if [ ! -s "$model.json" ]; then
         echo "== $pair $variant: $(date -u +%FT%TZ)" >&2
-        adl train --train "$train" --dev "$dev" --model "$MODEL" -o "$model" --max-minutes "$MINUTES" \
+        adl "${TRAINER[@]}" --train "$train" --dev "$dev" -o "$model" --max-minutes "$MINUTES" \
             --epochs 100 --seed "$SEED" --device "$DEVICE" "${THREADS_OPT[@]}" --force -q \
             --json "$model.train.json" "${FEW_OPT[@]}" $EXTRA "$@"
         adl evaluate "$model" "$test" --device "$DEVICE" "${THREADS_OPT[@]}" --json "$model.json"

@@ -187,3 +187,18 @@ def test_cli_baseline_with_donor_and_char_noise(tmp_path: Path, banks: dict[str,
     r = run_cli("baseline", "--train", str(banks["train"]), "--donor", str(banks["donor"]), "--char-noise", "1.5",
                 "-o", str(tmp_path / "x"))
     assert r.returncode == 2 and "--char-noise must be a number in [0, 1)" in r.stderr
+
+
+def test_runs_without_donors_compare_as_before_for_resume(tmp_path: Path, tiny_bert_dir: Path,
+                                                          banks: dict[str, Path]) -> None:
+    """A checkpoint written before the donor and noise options existed resumes under a plain run's options."""
+    from adaptlang.engine import check_resumable
+    from adaptlang.tasks.parse import _comparable
+    from adaptlang.tasks.transfer import TRANSFER_FIELDS
+
+    plain = _comparable(config(tmp_path, tiny_bert_dir, banks, donors=()))
+    assert not set(TRANSFER_FIELDS) & set(plain)
+    check_resumable(dict(plain), plain)
+    with pytest.raises(UsageError, match="--donor"):
+        check_resumable(plain, _comparable(config(tmp_path, tiny_bert_dir, banks)))
+    assert _comparable(config(tmp_path, tiny_bert_dir, banks))["donors"] == [str(banks["donor"])]

@@ -8,7 +8,7 @@ builds the model, runs the core and writes the model directory (see :mod:`adaptl
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,7 +32,7 @@ from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParse
                                          save_model, to_device)
 from adaptlang.tasks.batching import bucket_batches
 from adaptlang.tasks.tags import build_tagset, check_lemma_mode, tag_targets
-from adaptlang.tasks.transfer import TransferPlan, fit_schedule
+from adaptlang.tasks.transfer import TRANSFER_FIELDS, TransferPlan, fit_schedule
 
 DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
 SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tiny dev set is too noisy to stop on)
@@ -312,7 +312,10 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
     d = config.to_dict()
     for k in RESUME_FREE:
         d.pop(k, None)
-    return {**d, "donors": list(config.donors)}  # as the checkpoint's JSON has it
+    for f in fields(TrainConfig):  # without donors or noise, as before those options (older checkpoints resume)
+        if f.name in TRANSFER_FIELDS and d.get(f.name) == f.default:
+            d.pop(f.name)
+    return {**d, "donors": list(config.donors)} if config.donors else d  # as the checkpoint's JSON has it
 
 
 def _fit(task: ParseTask, config: TrainConfig, workdir: Path, device: torch.device, resuming: bool,
