@@ -163,3 +163,16 @@ def test_assess_with_donors_loads_no_torch(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_real_naija_shares_most_subwords_with_english(shared_ud: Path) -> None:
+    """On the shared treebanks: Naija's close relative English is its first measured donor, with a high overlap."""
+    naija = shared_ud / "UD_Naija-NSC" / "pcm_nsc-ud-test.conllu"
+    from adaptlang.data.conllu import read_conllu
+
+    sample = Counter(w for s in read_conllu(naija)[:300] for w in s.forms)
+    r = suggest_donors(load_tokenizer(None), sample, "Latn", language_knowledge("pcm", "mbert"), donor_dir=shared_ud,
+                       corpus=str(naija))
+    measured = [d for d in r.donors if d.path]
+    assert measured[0].lang == "en" and measured[0].relation == "close" and measured[0].before.tokens > 0.6
+    assert all(d.lang != "pcm" for d in measured)  # the corpus's own treebank is not its donor
