@@ -133,7 +133,8 @@ def test_donor_transliteration(tmp_path: Path, tiny_bert_dir: Path, banks: dict[
 def test_sequential_schedule_resumes_bit_exact(tmp_path: Path, tiny_bert_dir: Path, banks: dict[str, Path]) -> None:
     seq = dict(donor_schedule="sequential", char_noise=0.2, subword_dropout=0.2)
     a = train_parser(config(tmp_path, tiny_bert_dir, banks, "a", **seq))
-    assert a.epochs_run == 2  # the target phase's epochs (the donor phase is a note)
+    assert a.epochs_run == 2  # the target phase's epochs; the donor phase's are in fit.meta
+    assert a.fit["meta"]["donor_phase"]["epochs"] == 2 and "las" in a.fit["meta"]["donor_phase"]["dev"]
 
     class Crash(Exception):
         pass

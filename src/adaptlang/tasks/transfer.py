@@ -105,11 +105,13 @@ def fit_schedule(task: Any, cfg: FitConfig, workdir: Path, *, progress: Progress
     progress(Event("phase", message="phase 1 of 2: the donor treebanks"))
     first = fit(task, half, checkpoints, progress=progress, resume=resume, meta=meta,
                 metrics_file=workdir / "donor-metrics.json", output=output)
-    progress(Event("note", message=f"donor phase: {len(first.epochs)} epochs, target dev "
-                                   + ", ".join(f"{k.upper()} {v:.2f}" for k, v in first.best_dev.items())
-                                   + f" at epoch {first.best_epoch}"))
+    donor_phase = {"epochs": len(first.epochs), "best_epoch": first.best_epoch, "dev": first.best_dev,
+                   "stop_reason": first.stop_reason, "seconds": first.train_seconds}
     plan.phase = "target"
-    progress(Event("phase", message="phase 2 of 2: the target treebank"))
+    progress(Event("phase", message=f"phase 2 of 2: the target treebank, from the donor phase's epoch "
+                                    f"{first.best_epoch} (target dev " + ", ".join(
+                                        f"{k.upper()} {v:.2f}" for k, v in first.best_dev.items()) + ")"))
     second = checkpoints / "target"
-    return fit(task, half, second, progress=progress, resume=(second / "latest.json").is_file(), meta=meta,
-               metrics_file=workdir / "metrics.json", output=output)
+    result = fit(task, half, second, progress=progress, resume=(second / "latest.json").is_file(), meta=meta,
+                 metrics_file=workdir / "metrics.json", output=output)
+    return replace(result, meta={**result.meta, "donor_phase": donor_phase})  # train.json: fit.meta.donor_phase
