@@ -221,7 +221,8 @@ def test_categorize_jobs_2_gives_the_results_of_jobs_1(toy_treebanks: dict[str, 
 def _numbers(value: object, run: str) -> object:
     """``value`` without wall times, speeds and memory, and with the run directory's name replaced (the numbers must be equal)."""
     if isinstance(value, dict):
-        return {k: _numbers(v, run) for k, v in value.items() if not any(w in k for w in ("second", "memory"))}
+        return {k: _numbers(v, run) for k, v in value.items()
+                if not any(w in k for w in ("second", "minute", "memory"))}
     if isinstance(value, list):
         return [_numbers(v, run) for v in value]
     return value.replace(f"/{run}/", "/RUN/") if isinstance(value, str) else value
