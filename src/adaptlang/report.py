@@ -372,6 +372,7 @@ def _md_run(r: dict[str, Any]) -> list[str]:
         f"({c['adapt_method']}): {_mlm_budget(c)}"
         + (f"; time budget per fine-tuning run: {c['max_minutes']} min" if c.get("max_minutes") else ""),
         *(f"- {line}" for line in training_lines(r)),
+        *([f"- Convergence rule: {r['budget']['rule']}."] if (r.get("budget") or {}).get("rule") else []),
         f"- Statistics: {st['method']}; {st['n_bootstrap']} samples. {st['beats']}. {st['adaptation_runs']}.",
         "",
         "| stage | status | seconds |",
