@@ -126,7 +126,9 @@ def test_donor_transliteration(tmp_path: Path, tiny_bert_dir: Path, banks: dict[
     named = read_training_data(config(tmp_path, tiny_bert_dir, banks, donor_translit="table:latn-arab"),
                                read_treebanks)
     assert named.treebanks[1].sentences[0].forms == donor.sentences[0].forms
-    with pytest.raises(UsageError, match="--donor-translit"):
+    latin = read_training_data(config(tmp_path, tiny_bert_dir, banks, donor_translit="latin"), read_treebanks)
+    assert latin.treebanks[1].translit is None  # already in Latin script
+    with pytest.raises(UsageError, match="--donor-translit: unknown.*or none, target .* or latin$"):
         read_training_data(config(tmp_path, tiny_bert_dir, banks, donor_translit="table:nope"), read_treebanks)
 
 

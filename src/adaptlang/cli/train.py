@@ -80,8 +80,8 @@ DONOR_TEMPERATURE_OPT = typer.Option(2.0, "--donor-temperature", help="Treebank 
 DONOR_SCHEDULE_OPT = typer.Option("mixed", "--donor-schedule", help="mixed (one run on all treebanks) or "
                                   "sequential (the donors, then the target; each gets half of --max-minutes).")
 DONOR_TRANSLIT_OPT = typer.Option(None, "--donor-translit", help="Transliterate the donors' words: a scheme "
-                                  "(table:latn-arab, see `transliterate --list`) or 'target' (to the target's "
-                                  "script).")
+                                  "(table:latn-arab, see `transliterate --list`), 'target' (to the target's "
+                                  "script) or 'latin'.")
 TARGET_SENTENCES_OPT = typer.Option(None, "--target-sentences", help="Few-shot: train on the first N target "
                                     "sentences only (0 = zero-shot, with --donor).")
 EPOCH_SENTENCES_OPT = typer.Option(None, "--epoch-sentences", help="Sentences per epoch with --donor or noise "

@@ -106,35 +106,38 @@ def read_training_data(config: Any, read_target: Callable[[Any], tuple[list[Sent
 
 
 def _donor_schemes(choice: str | None, target: Sequence[Sentence]) -> Callable[[list[Sentence]], str | None]:
-    """``--donor-translit``: none, ``target`` (each donor to the target's script) or one scheme for every donor."""
+    """``--donor-translit``: none, ``target`` (each donor to the target's script), ``latin`` (each donor to Latin
+    script; with the target's files transliterated too, a shared script) or one scheme for every donor."""
     from adaptlang.translit.choice import check_scheme
 
     if choice is None or choice.strip().lower() in ("", "none"):
         return lambda sents: None
-    if choice.strip().lower() != TARGET_SCRIPT:
+    key = choice.strip().lower()
+    if key not in (TARGET_SCRIPT, "latin"):
         try:
-            scheme = check_scheme(choice.strip())
+            fixed = check_scheme(choice.strip())
         except UsageError as e:
-            raise UsageError(str(e).replace("--translit:", "--donor-translit:", 1) + f", {TARGET_SCRIPT}") from None
-        return lambda sents: scheme
+            message = str(e).replace("--translit:", "--donor-translit:", 1).split("; or one of")[0]
+            raise UsageError(f"{message}; or none, {TARGET_SCRIPT} (the target's script) or latin") from None
+        return lambda sents: fixed
     from adaptlang.scripts import dominant_script
     from adaptlang.translit import pick_scheme
 
-    target_script = dominant_script(w for s in target for w in s.forms)
+    target_script = "Latn" if key == "latin" else dominant_script(w for s in target for w in s.forms)
     if target_script is None:
         raise UsageError("--donor-translit target: the target's words have no letters to tell its script")
 
-    def scheme(sents: list[Sentence]) -> str | None:
+    def to_target(sents: list[Sentence]) -> str | None:
         script = dominant_script(w for s in sents for w in s.forms)
         if script is None or script == target_script:
             return None
         name = pick_scheme(script, None, target=target_script)
         if name is None:
-            raise UsageError(f"--donor-translit target: no scheme from {script} to {target_script} script; give a "
+            raise UsageError(f"--donor-translit {key}: no scheme from {script} to {target_script} script; give a "
                              "scheme name (adaptlang transliterate --list)")
         return name
 
-    return scheme
+    return to_target
 
 
 def transliterate_sentences(sents: Sequence[Sentence], scheme: str, path: str) -> list[Sentence]:
