@@ -181,6 +181,7 @@ def score_parser(parser: str, tests: Sequence[str], device: str, batch_size: int
     does after training)."""
     from adaptlang.data.conllu import read_conllu
     from adaptlang.runs import TestScores, TrainSummary
+    from adaptlang.runs.train import METRICS as SCORED
     from adaptlang.tasks import load_parser
     from adaptlang.tasks.parse_model import score_loaded
 
@@ -189,7 +190,7 @@ def score_parser(parser: str, tests: Sequence[str], device: str, batch_size: int
     for test in tests:
         scores, counts, _, _ = score_loaded(loaded, read_conllu(test, require_tree=True), gold_name=test,
                                             batch_size=batch_size)
-        scored.append(TestScores(test, {m: getattr(scores, m) for m in ("upos", "uas", "las")}, counts.tolist()))
+        scored.append(TestScores(test, {m: getattr(scores, m) for m in SCORED} | scores.extra, counts.tolist()))
     summary = TrainSummary.read(Path(parser)) if (Path(parser) / "train.json").is_file() else \
         TrainSummary(None, None, None, None, False, None)
     return ScoredRun(summary, tuple(scored))
@@ -290,6 +291,7 @@ def plot_transfer(result: dict[str, Any], path: str | Path) -> None:
     right.set_title(f"over {result['n_targets']} targets (strong link: near -1)", fontsize=10)
     right.legend(fontsize=8)
     for ax in (left, right):
+        ax.set_xticks(list(range(len(result["targets"][0]["cka"]))))
         ax.grid(alpha=0.3)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
