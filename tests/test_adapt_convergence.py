@@ -114,3 +114,8 @@ def test_probe_treebank_before_and_after(bert_dir: Path, tmp_path: Path, toy_tre
                        encoding="utf-8")
     bad = CliRunner().invoke(app, [*args[:5], str(tmp_path / "o2"), *args[6:], "--probe-treebank", str(no_upos)])
     assert bad.exit_code != 0 and "UPOS" in bad.output + str(bad.exception) and not (tmp_path / "o2").exists()
+
+
+def test_a_time_budget_is_the_stop_reason(bert_dir: Path, tmp_path: Path) -> None:
+    r = adapt_model(_cfg(bert_dir, tmp_path / "out", epochs=30, max_minutes=0.003, patience=0))
+    assert r.data["stop_reason"] == "time budget" and r.steps < r.data["total_steps"]

@@ -323,7 +323,9 @@ def _result(c: AdaptConfig, corpus: Corpus, prep: Prepared, r: FitResult, meta: 
         "heldout_sequences": prep.held_data.n_seq, "tokens_per_sequence": c.max_seq_len,
         "global_batch_sequences": global_batch, "total_steps": n_steps,
         "warmup_steps": int(c.warmup * n_steps), "epochs": round(r.steps * global_batch / prep.train_data.n_seq, 4),
-        "stop_reason": r.stop_reason, "best_step": next((e.steps for e in r.epochs if e.epoch == r.best_epoch), None),
+        # a schedule cut to fit --max-minutes ends "completed" before the steps asked: the budget ended it
+        "stop_reason": "time budget" if r.stop_reason == "completed" and r.steps < n_steps else r.stop_reason,
+        "best_step": next((e.steps for e in r.epochs if e.epoch == r.best_epoch), None),
         "patience": c.patience,
     }
     heldout = {
