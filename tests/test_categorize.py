@@ -162,11 +162,13 @@ def test_cli_categorize_bad_input(toy_treebanks: dict[str, Path], tiny_bert_dir:
     assert "Traceback" not in r.stderr and "bad.conllu:1" in r.stderr
 
 
-@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("jobs,after", [(1, "data: done"), (1, "adapt: done"),
+                                        pytest.param(2, "data: done", marks=pytest.mark.slow)])
 def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, tmp_path: Path,
-                                jobs: int) -> None:
-    """Ctrl-C in the middle: one line saying how to resume, exit 130; the same command then finishes the run. With
-    --jobs 2 the signal reaches the parent only (as from ``kill -INT``): it stops the workers itself."""
+                                jobs: int, after: str) -> None:
+    """Ctrl-C in the middle (in the adaptation, or in a training run after it): one line saying how to resume
+    (this command's hint, not train's --resume), exit 130; the same command then finishes the run. With --jobs 2
+    the signal reaches the parent only (as from ``kill -INT``): it stops the workers itself."""
     import signal
 
     t = toy_treebanks
@@ -183,7 +185,7 @@ def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: P
     seen = []
     for line in proc.stderr:
         seen.append(line)
-        if "data: done" in line:  # the next stage is under way: interrupt it
+        if after in line:  # the next stage is under way: interrupt it
             proc.send_signal(signal.SIGINT)
             break
     rest = proc.stderr.read()
@@ -191,6 +193,7 @@ def test_cli_ctrl_c_then_resume(toy_treebanks: dict[str, Path], tiny_bert_dir: P
     lines = [x for x in (rest.strip().splitlines()) if x.strip()]
     assert proc.returncode == 130, "".join(seen) + rest
     assert "rerun the same command to resume" in lines[-1] and "Traceback" not in rest
+    assert "--resume" not in lines[-1], lines[-1]
     r = subprocess.run(args, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "assess: reused" in r.stderr and "data: reused" in r.stderr

@@ -65,3 +65,11 @@ class OutputClosedError(AdaptlangError):
 
 class OutputWriteError(AdaptlangError):
     """Writing an output failed for a reason the user can fix (disk full, quota, read-only file system, ...)."""
+
+
+class TrainingInterrupted(AdaptlangError):
+    """SIGINT/SIGTERM during a training run (a checkpoint was saved): the base of the engine's ``Interrupted``,
+    here so that torch-free callers (a study's stage runner) can catch it and give their own resume hint."""
+
+    exit_code = 130
+

@@ -29,7 +29,7 @@ from torch import nn
 from adaptlang.engine.checkpoint import CheckpointStore, load_tensors, load_trainable_state, save_tensors, \
     step_dir_name, trainable_state
 from adaptlang.engine.runtime import derived_seed, peak_memory_mb, reset_peak_memory, resolve_device
-from adaptlang.errors import AdaptlangError, UsageError
+from adaptlang.errors import AdaptlangError, TrainingInterrupted, UsageError
 from adaptlang.events import Event, Progress, silent
 from adaptlang.fileio import write_json_atomic
 
@@ -38,10 +38,8 @@ DEV_ALLOWANCE = 0.15  # share of an epoch's training time added for the dev eval
 STOP_REASONS = ("completed", "patience", "time budget")
 
 
-class Interrupted(AdaptlangError):
+class Interrupted(TrainingInterrupted):
     """SIGINT/SIGTERM during training: a checkpoint was saved; the same command with --resume continues."""
-
-    exit_code = 130
 
 
 class TrainingDiverged(AdaptlangError):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from adaptlang.errors import AdaptlangError
+from adaptlang.errors import AdaptlangError, TrainingInterrupted
 from adaptlang.events import Event, Progress, silent, tagged
 from adaptlang.fileio import write_json_atomic
 
@@ -166,7 +166,10 @@ class StageRunner:
         else:
             done = {}
             for stage in queue:
-                result, seconds = execute(stage, self.progress)
+                try:
+                    result, seconds = execute(stage, self.progress)
+                except TrainingInterrupted:  # its checkpoint is kept; the hint is this command's, not --resume
+                    raise Interrupted(f"interrupted during {stage.name} (checkpoint saved); {RESUME_HINT}") from None
                 self._record(stage, seconds)
                 done[stage.directory] = result
         self.results.update(done)
