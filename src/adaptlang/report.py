@@ -123,6 +123,7 @@ VARIANT_LABELS = {
     "direct+translit": "transliterated, fine-tuned directly",
     "mlm+translit": "transliterated, MLM-adapted, fine-tuned",
     "scratch": "monolingual BERT from scratch (extra: not in the verdict)",
+    "direct+donor": "direct, trained with the donor treebanks too (extra: not in the verdict)",
 }
 TOKENIZER_METRICS = (
     ("fertility", "fertility (pieces / word)", 1.0),

@@ -33,6 +33,11 @@ ADAPT_MINUTES_OPTION = typer.Option(20.0, "--adapt-minutes", help="Time budget o
 VARIANTS_OPTION = typer.Option(None, "--variants", help="Comma-separated variants to run (default: baseline,direct,"
                                "mlm and the translit ones when a scheme is chosen); scratch adds a monolingual BERT "
                                "trained from scratch on --corpus. The verdict needs baseline, direct and mlm.")
+DONOR_OPTION = typer.Option(None, "--donor", help="A related treebank (CoNLL-U; repeatable): adds the direct+donor "
+                            "variant, the direct one trained on --train plus the donors (as `train --donor`); "
+                            "compared with baseline and direct, not in the verdict.")
+DONOR_TRANSLIT_OPTION = typer.Option(None, "--donor-translit", help="Transliterate the donors' words: a scheme "
+                                     "(`transliterate --list`), 'target' (to the target's script) or 'latin'.")
 SCRATCH_MINUTES_OPTION = typer.Option(15.0, "--scratch-minutes", help="Time budget of the scratch model's "
                                       "pretraining, in minutes.")
 
@@ -43,6 +48,11 @@ def mlm_settings(values: dict[str, Any]) -> dict[str, Any]:
     return {"adapt_epochs": values["adapt_epochs"], "adapt_minutes": values["adapt_minutes"],
             "scratch_minutes": values["scratch_minutes"],
             "variants": None if names is None else tuple(v.strip() for v in names.split(",") if v.strip())}
+
+
+def donor_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The donor treebanks and their transliteration, as CategorizeConfig fields."""
+    return {"donors": tuple(str(d) for d in values["donors"] or ()), "donor_translit": values["donor_translit"]}
 
 
 def categorize_command(
@@ -72,6 +82,7 @@ def categorize_command(
     adapt_steps: Optional[int] = ADAPT_STEPS_OPTION, adapt_epochs: float = ADAPT_EPOCHS_OPTION,
     adapt_minutes: Optional[float] = ADAPT_MINUTES_OPTION, scratch_minutes: Optional[float] = SCRATCH_MINUTES_OPTION,
     variants: Optional[str] = VARIANTS_OPTION,
+    donors: Optional[list[Path]] = DONOR_OPTION, donor_translit: Optional[str] = DONOR_TRANSLIT_OPTION,
     adapt_method: str = typer.Option("full", "--adapt-method", help="MLM adaptation: full or lora."),
     max_train_sentences: Optional[int] = typer.Option(None, "--max-train-sentences", help="Train on the first N "
                                                       "sentences only (budget option; NER files too)."),
@@ -109,7 +120,7 @@ def categorize_command(
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
         batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force, jobs=jobs, mode=mode,
-        threads=threads, **mlm_settings(locals()))
+        threads=threads, **mlm_settings(locals()), **donor_settings(locals()))
     if plan:
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
         return

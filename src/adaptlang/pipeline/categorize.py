@@ -38,8 +38,11 @@ from adaptlang.translit.choice import AUTO, LATIN, SCHEME, Resolved, TranslitCho
 
 VARIANTS: tuple[str, ...] = ("baseline", "direct", "mlm", "direct+translit", "mlm+translit")
 # Extra variants, run when named in ``variants``: ``scratch`` (a small monolingual BERT trained from scratch on the
-# corpus, then used like the model: the study's fourth system); shown beside the others, not in the verdict.
-EXTRA_VARIANTS: tuple[str, ...] = ("scratch",)
+# corpus, then used like the model: the study's fourth system) and ``direct+donor`` (the direct variant trained with
+# donor treebanks too, see adaptlang.data.donors: run whenever ``donors`` are given; compared with baseline and
+# direct); shown beside the others, not in the verdict.
+DONOR_VARIANT = "direct+donor"
+EXTRA_VARIANTS: tuple[str, ...] = ("scratch", DONOR_VARIANT)
 # How the pretrained variants use the model: "finetune" (the study's definition: the transformer is fine-tuned as
 # the parser's encoder) or "features" (the baseline plus the model's frozen contextual vectors, UDPipe 2 style:
 # cheap enough to train to convergence on a CPU).
@@ -86,6 +89,9 @@ class CategorizeConfig:
     ner_dev: str | None = None
     ner_test: str | None = None
     lenient: bool = False  # read malformed NER tag sequences as conlleval does instead of refusing them
+    donors: tuple[str, ...] = ()  # related treebanks (CoNLL-U) of the direct+donor variant
+    donor_translit: str | None = None  # their FORMs' transliteration (see adaptlang.data.donors: target, latin, ...)
+    donor_temperature: float = 2.0  # treebank sampling temperature (TrainConfig.donor_temperature)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,6 +107,7 @@ class Inputs:
     dev: str | None
     model: str
     ner: NERInputs | None = None
+    donors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,7 +226,24 @@ def check_inputs(c: CategorizeConfig) -> Inputs:
             raise InputError(path, f"no sentences ({option}); give a CoNLL-U treebank")
     return Inputs(corpus=file_sha256(c.corpus), train=file_sha256(c.train) if c.train else None,
                   test=file_sha256(c.test) if c.test else None, dev=file_sha256(c.dev) if c.dev else None,
-                  model=model_fingerprint(c.model), ner=check_ner_inputs(c))
+                  model=model_fingerprint(c.model), ner=check_ner_inputs(c), donors=_check_donors(c))
+
+
+def _check_donors(c: CategorizeConfig) -> tuple[str, ...]:
+    """Read the donor treebanks as the direct+donor runs will (transliterated with ``donor_translit``), so that a
+    bad donor or scheme fails now; return their SHA-256 fingerprints."""
+    if not c.donors:
+        return ()
+    from types import SimpleNamespace
+
+    from adaptlang.data.conllu import read_conllu
+    from adaptlang.data.donors import read_training_data
+
+    target = read_conllu(c.train, require_tree=True)  # type: ignore[arg-type]
+    view = SimpleNamespace(train=c.train, dev=c.dev, donors=c.donors, donor_translit=c.donor_translit,
+                           target_sentences=None, donor_schedule="mixed")
+    read_training_data(view, lambda _: (target, [], str(c.train)))
+    return tuple(file_sha256(d) for d in c.donors)
 
 
 def _check_corpus(path: str) -> None:
@@ -262,6 +286,7 @@ def check_config(c: CategorizeConfig) -> None:
     if c.adapt_method not in ("full", "lora"):
         raise UsageError(f"--adapt-method must be full or lora, not {c.adapt_method!r}")
     _check_adapt_options(c.adapt_options)
+    _check_donor_options(c)
     choice = TranslitChoice.parse(c.translit)
     if choice.kind == SCHEME and choice.scheme:
         check_scheme(choice.scheme, c.lang)  # an unknown scheme fails now, listing the valid ones
@@ -285,10 +310,23 @@ def check_variants(variants: tuple[str, ...] | None) -> None:
         raise UsageError(f"--variants: {what}; valid: {', '.join(valid)}")
 
 
+def _check_donor_options(c: CategorizeConfig) -> None:
+    """``donors`` (parser task only) make the direct+donor variant, which needs them."""
+    if c.donors and not has_parse(c):
+        raise UsageError("--donor needs --task parse or both: the donors are treebanks for the parser")
+    if not c.donors and DONOR_VARIANT in (c.variants or ()):
+        raise UsageError(f"--variants {DONOR_VARIANT} needs --donor treebanks")
+    if not c.donor_temperature > 0:
+        raise UsageError("donor_temperature must be positive")
+    for path in c.donors:
+        if not Path(path).is_file():
+            raise UsageError(f"--donor {path}: no such file")
+
+
 def selected_variants(c: CategorizeConfig, scheme: str | None) -> list[str]:
     """The variants run, in a fixed order: ``c.variants`` (or VARIANTS), the transliterated ones only when a
-    scheme was decided."""
-    asked = c.variants if c.variants is not None else VARIANTS
+    scheme was decided, and direct+donor whenever there are ``donors``."""
+    asked = (c.variants if c.variants is not None else VARIANTS) + ((DONOR_VARIANT,) if c.donors else ())
     return [v for v in VARIANTS + EXTRA_VARIANTS if v in asked and (scheme or not v.endswith("+translit"))]
 
 
@@ -405,6 +443,9 @@ def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: 
     if c.mode == "features" and variant != "baseline":  # the baseline's run plus the model's frozen vectors
         encoder_key = {**encoder_key, "mode": "features", "corpus": inputs.corpus if c.baseline_corpus else None}
         epochs = c.baseline_epochs or _baseline_default_epochs()
+    if variant == DONOR_VARIANT:  # in this variant's key only: every other stage keeps its key
+        encoder_key = {**encoder_key, "donors": list(inputs.donors), "donor_translit": c.donor_translit,
+                       "donor_temperature": c.donor_temperature}
     train = training_treebank(data.directory, data.result, c.train)
     pretrained = adapted[translit] if variant.startswith("mlm") else scratch if variant == "scratch" else None
     after = (pretrained,) if pretrained is not None else ()
@@ -428,19 +469,21 @@ def _trainer(c: CategorizeConfig, variant: str, translit: str | None, adapted_mo
     from adaptlang.baseline import BaselineConfig
     from adaptlang.tasks import TrainConfig
 
+    donors = {"donors": tuple(c.donors), "donor_translit": c.donor_translit,
+              "donor_temperature": c.donor_temperature} if variant == DONOR_VARIANT else {}
     if variant == "baseline" or c.mode == "features":
         epochs = {"epochs": c.baseline_epochs} if c.baseline_epochs else {}
         features = {} if variant == "baseline" else {
             "embeddings": adapted_model or c.model, "embedding_translit": translit if adapted_model is None else None}
         return BaselineConfig(train=train, dev=c.dev, out=out, seed=seed, device=c.device,
                               corpus=c.corpus if c.baseline_corpus else None, max_minutes=c.max_minutes,
-                              resume=True, **epochs, **features)
+                              resume=True, transfer=donors, **epochs, **features)
     if variant.startswith("direct"):
         encoder: dict[str, Any] = {"kind": "transformer", "model": c.model, "translit": translit}
     else:
         encoder = {"kind": "transformer", "model": adapted_model}
     return TrainConfig(train=train, dev=c.dev, out=out, encoder=encoder, epochs=c.epochs, seed=seed,
-                       batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True)
+                       batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True, **donors)
 
 
 def _baseline_default_epochs() -> int:

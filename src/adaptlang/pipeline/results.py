@@ -203,6 +203,8 @@ class _Comparisons:
                        if v != "baseline" and "baseline" in names}
         if "mlm" in names and "direct" in names:  # (a subset of the variants may lack either)
             differences["mlm - direct"] = self.diff("mlm", "direct", task)
+        if "direct+donor" in names and "direct" in names:  # what the donor treebanks add
+            differences["direct+donor - direct"] = self.diff("direct+donor", "direct", task)
         gain = {f"{a} - {b}": self.diff(a, b, task) for a, b in (("direct+translit", "direct"), ("mlm+translit", "mlm"))
                 if scheme and a in names and b in names}
         return TaskComparison(differences, best, gain)
