@@ -263,6 +263,7 @@ class BaselineConfig:
     word_dropout: float = 0.25
     arc_dim: int = 400
     rel_dim: int = 100
+    lemmas: str = "auto"  # LEMMA head: auto, rules, copy or none (TrainConfig.lemmas, adaptlang.tasks.tags)
     embedding: EmbeddingConfig = EmbeddingConfig()
     # Frozen contextual vectors (UDPipe 2 style): a pretrained model (hub id, directory, adapter, adapted model)
     # whose last `embedding_layers` layers, at each word's first piece, are a further input of the BiLSTM.
@@ -305,7 +306,8 @@ class BaselineConfig:
             epochs=self.epochs, batch_size=self.batch_size, encoder_lr=self.lr, head_lr=self.lr, warmup=self.warmup,
             weight_decay=self.weight_decay, adam_beta2=self.adam_beta2, patience=self.patience, seed=self.seed,
             device=self.device, max_minutes=self.max_minutes, arc_dim=self.arc_dim, rel_dim=self.rel_dim,
-            dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume, **self.transfer)
+            dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume, lemmas=self.lemmas,
+            **self.transfer)
 
 
 def _vectors_cache(out: Path) -> Path:
