@@ -244,6 +244,7 @@ def load_encoder(model: "str | os.PathLike[str] | ModelSpec", option: str = "--m
     translit = spec.translit
     if spec.kind == "trained-parser":
         assert spec.encoder is not None  # resolve_model refuses other trained parsers for "analysis"
+        check_not_over_language_adapters(spec.location, spec.option)
         spec = spec.encoder
     hf_model, tokenizer = load_backbone(spec, trainable_adapter=False)
     if spec.adapter:
@@ -257,6 +258,24 @@ def load_encoder(model: "str | os.PathLike[str] | ModelSpec", option: str = "--m
         translit=translit,
     )
     return hf_model, tokenizer, info
+
+
+def check_not_over_language_adapters(parser: str, option: str = "--model") -> None:
+    """Refuse a parser trained over frozen language adapters: its saved encoder is the task adapter alone, so its
+    layers without the language adapters under it would measure a model that was never trained or used."""
+    import json
+
+    try:
+        config = json.loads((Path(parser) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # (what the directory is, resolve_model has said)
+    encoder = (config.get("encoder") or {}) if isinstance(config, dict) else {}
+    adapters = encoder.get("language_adapters") if isinstance(encoder, dict) else None
+    if adapters:
+        base = encoder.get("base_model") or "its base model"
+        raise UsageError(f"{option} {parser} is a parser trained over language adapters ({', '.join(adapters)}); "
+                         f"give {option} BASE (e.g. {base}) or {option} ADAPTER (a language adapter: merged into "
+                         "its base) to compare layers with")
 
 
 def hidden_state_means(

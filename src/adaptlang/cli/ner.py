@@ -97,6 +97,15 @@ def _print_train(result: Any, json_path: str | None, console: Any) -> None:
                   f"peak memory {result.peak_memory_mb:.0f} MB")
 
 
+def refuse_language_adapter(model_dir: str, language_adapter: list[str]) -> None:
+    """``evaluate`` / ``predict`` of an NER model take no ``--language-adapter`` (only parsers trained over one)."""
+    if language_adapter:
+        from adaptlang.errors import UsageError
+
+        raise UsageError(f"--language-adapter: {model_dir} is an NER model; adapters are swapped only under parsers "
+                         "trained with `train --language-adapter`; drop the option")
+
+
 def evaluate_ner_cmd(model_dir: str, test_file: str, *, bootstrap: int, seed: int, device: str, batch_size: int,
                      scheme: str, save_predictions: str | None, force: bool, json_path: str | None,
                      threads: int | None) -> None:

@@ -224,6 +224,7 @@ def evaluate(
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
     if ner.is_ner_model(model_dir):
+        ner.refuse_language_adapter(model_dir, language_adapter)
         return ner.evaluate_ner_cmd(model_dir, test_file, bootstrap=bootstrap, seed=seed, device=device,
                                     batch_size=batch_size, scheme=scheme, save_predictions=save_predictions,
                                     force=force, json_path=json_path, threads=threads)
@@ -308,6 +309,7 @@ def predict(
 
     check_json_path(json_path)  # an unwritable --json fails now, not after the work
     if ner.is_ner_model(model_dir):
+        ner.refuse_language_adapter(model_dir, language_adapter)
         return ner.predict_ner_cmd(model_dir, input_file, output, input_format=input_format, scheme=scheme,
                                    device=device, batch_size=batch_size, force=force,
                                    json_path=json_path, threads=threads)
