@@ -254,3 +254,32 @@ def test_cli_train_refuses_an_unknown_lemma_mode(tmp_path: Path, tiny_bert_dir: 
                 "--lemmas", "maybe", "--device", "cpu", "--quiet")
     assert r.returncode != 0 and "--lemmas 'maybe'; valid: auto, rules, copy, none" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
+
+
+def test_tag_weight_scales_only_the_tag_losses() -> None:
+    """HeadsConfig.tag_weight multiplies the XPOS / FEATS / lemma losses; UPOS, arcs and labels keep weight 1."""
+    import torch
+
+    from adaptlang.models.parser import BiaffineParser, HeadsConfig
+
+    class Words(torch.nn.Module):  # an encoder of fixed vectors: the loss is what is under test
+        output_dim = 8
+
+        def forward(self, inputs):
+            return inputs["vectors"], inputs["mask"]
+
+    torch.manual_seed(0)
+    inputs = {"vectors": torch.randn(2, 5, 8), "mask": torch.tensor([[True] * 5, [True] * 3 + [False] * 2])}
+    gold = dict(upos=torch.randint(0, 4, (2, 5)), heads=torch.randint(0, 4, (2, 5)), rels=torch.randint(0, 3, (2, 5)),
+                tags={"xpos": torch.randint(0, 6, (2, 5)), "lemma": torch.randint(0, 7, (2, 5))})
+    totals, parts = {}, {}
+    for w in (0.0, 0.25, 1.0):
+        torch.manual_seed(1)
+        parser = BiaffineParser(Words(), HeadsConfig(4, 3, 16, 8, 0.0, n_xpos=6, n_lemmas=7, tag_weight=w)).eval()
+        total, parts[w] = parser.loss(parser(inputs), gold["upos"], gold["heads"], gold["rels"], gold["tags"])
+        totals[w] = float(total)
+    main = sum(float(parts[1.0][k]) for k in ("upos", "arc", "rel"))
+    tag = float(parts[1.0]["xpos"] + parts[1.0]["lemma"])
+    assert tag > 0 and totals[0.0] == pytest.approx(main, rel=1e-6)
+    assert totals[0.25] == pytest.approx(main + 0.25 * tag, rel=1e-6)
+    assert totals[1.0] == pytest.approx(main + tag, rel=1e-6)

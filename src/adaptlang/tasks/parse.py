@@ -80,6 +80,7 @@ class TrainConfig(EncoderSpecConfig):
     rel_dim: int = 100
     dropout: float = 0.33
     lemmas: str = "auto"  # auto (edit-script rules, or a copy of FORM when the treebank has none), rules, copy, none
+    tag_weight: float = 1.0  # weight of the XPOS / FEATS / lemma losses next to UPOS + arcs + labels
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
     resume: bool = False
@@ -285,7 +286,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
                                                            [s.forms for s in train_sents])
     n_tags = {f"n_{'lemmas' if k == 'lemma' else k}": len(v) for k, v in tagset.vocabs.items()}
     heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout,
-                        n_treebanks=data.n_embedded, **n_tags)
+                        n_treebanks=data.n_embedded, tag_weight=config.tag_weight, **n_tags)
     model = BiaffineParser(encoder, heads).to(device)
     encoder.prepare([s.forms for s in dev_sents])  # per-sentence work done now, not inside the timed first epoch
     examples = [Example(s.forms, upos.indices(s.upos), [int(h) for h in s.heads], deprel.indices(s.deprels),
@@ -315,6 +316,8 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
     for f in fields(TrainConfig):  # without donors or noise, as before those options (older checkpoints resume)
         if f.name in TRANSFER_FIELDS and d.get(f.name) == f.default:
             d.pop(f.name)
+    if d.get("tag_weight") == 1.0:  # the tag losses' weight before the option existed
+        d.pop("tag_weight")
     return {**d, "donors": list(config.donors)} if config.donors else d  # as the checkpoint's JSON has it
 
 
