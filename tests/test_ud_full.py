@@ -277,7 +277,7 @@ def test_tag_weight_scales_only_the_tag_losses() -> None:
         torch.manual_seed(1)
         parser = BiaffineParser(Words(), HeadsConfig(4, 3, 16, 8, 0.0, n_xpos=6, n_lemmas=7, tag_weight=w)).eval()
         total, parts[w] = parser.loss(parser(inputs), gold["upos"], gold["heads"], gold["rels"], gold["tags"])
-        totals[w] = float(total)
+        totals[w] = float(total.detach())
     main = sum(float(parts[1.0][k]) for k in ("upos", "arc", "rel"))
     tag = float(parts[1.0]["xpos"] + parts[1.0]["lemma"])
     assert tag > 0 and totals[0.0] == pytest.approx(main, rel=1e-6)
