@@ -241,6 +241,17 @@ def causal_reason(cfg: Mapping[str, Any]) -> str | None:
     return None
 
 
+def parser_encoder_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The encoder spec saved in a trained parser directory's config.json; empty when there is none or it cannot
+    be read (what the directory is, resolve_model says)."""
+    try:
+        config = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    encoder = config.get("encoder") if isinstance(config, dict) else None
+    return encoder if isinstance(encoder, dict) else {}
+
+
 def has_tokenizer_files(path: Path) -> bool:
     return any((path / f).is_file() for f in TOKENIZER_FILES)
 

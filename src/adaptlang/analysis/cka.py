@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adaptlang.errors import InputError, UsageError
-from adaptlang.specs import ModelSpec, resolve_model
+from adaptlang.specs import ModelSpec, parser_encoder_config, resolve_model
 
 # ---------------------------------------------------------------------------------------------------------------
 # CKA itself (numpy, float64)
@@ -263,14 +263,8 @@ def load_encoder(model: "str | os.PathLike[str] | ModelSpec", option: str = "--m
 def check_not_over_language_adapters(parser: str, option: str = "--model") -> None:
     """Refuse a parser trained over frozen language adapters: its saved encoder is the task adapter alone, so its
     layers without the language adapters under it would measure a model that was never trained or used."""
-    import json
-
-    try:
-        config = json.loads((Path(parser) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # (what the directory is, resolve_model has said)
-    encoder = (config.get("encoder") or {}) if isinstance(config, dict) else {}
-    adapters = encoder.get("language_adapters") if isinstance(encoder, dict) else None
+    encoder = parser_encoder_config(parser)
+    adapters = encoder.get("language_adapters")
     if adapters:
         base = encoder.get("base_model") or "its base model"
         raise UsageError(f"{option} {parser} is a parser trained over language adapters ({', '.join(adapters)}); "

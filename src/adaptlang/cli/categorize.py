@@ -9,6 +9,7 @@ import typer
 
 from adaptlang.cli.common import THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
 from adaptlang.cli.ner import LENIENT_OPTION, NER_DEV_OPTION, NER_TEST_OPTION, NER_TRAIN_OPTION, TASK_OPTION, task_files
+from adaptlang.cli.train import DONOR_TRANSLIT_OPT
 from adaptlang.events import Event
 
 
@@ -36,8 +37,6 @@ VARIANTS_OPTION = typer.Option(None, "--variants", help="Comma-separated variant
 DONOR_OPTION = typer.Option(None, "--donor", help="A related treebank (CoNLL-U; repeatable): adds the direct+donor "
                             "variant, the direct one trained on --train plus the donors (as `train --donor`); "
                             "compared with baseline and direct, not in the verdict.")
-DONOR_TRANSLIT_OPTION = typer.Option(None, "--donor-translit", help="Transliterate the donors' words: a scheme "
-                                     "(`transliterate --list`), 'target' (to the target's script) or 'latin'.")
 SCRATCH_MINUTES_OPTION = typer.Option(15.0, "--scratch-minutes", help="Time budget of the scratch model's "
                                       "pretraining, in minutes.")
 
@@ -82,7 +81,7 @@ def categorize_command(
     adapt_steps: Optional[int] = ADAPT_STEPS_OPTION, adapt_epochs: float = ADAPT_EPOCHS_OPTION,
     adapt_minutes: Optional[float] = ADAPT_MINUTES_OPTION, scratch_minutes: Optional[float] = SCRATCH_MINUTES_OPTION,
     variants: Optional[str] = VARIANTS_OPTION,
-    donors: Optional[list[Path]] = DONOR_OPTION, donor_translit: Optional[str] = DONOR_TRANSLIT_OPTION,
+    donors: Optional[list[Path]] = DONOR_OPTION, donor_translit: Optional[str] = DONOR_TRANSLIT_OPT,
     adapt_method: str = typer.Option("full", "--adapt-method", help="MLM adaptation: full or lora."),
     max_train_sentences: Optional[int] = typer.Option(None, "--max-train-sentences", help="Train on the first N "
                                                       "sentences only (budget option; NER files too)."),

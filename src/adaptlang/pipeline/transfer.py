@@ -30,6 +30,7 @@ from adaptlang.events import Event, Progress, silent
 from adaptlang.options import POSITIVE, SEED, THREADS, at_least, optional, validate_numeric
 from adaptlang.runs import (ScoredRun, StageOutput, StageRunner, cut_treebank, file_sha256, model_fingerprint,
                             prepare_dir, train_and_score, training_treebank)
+from adaptlang.specs import parser_encoder_config
 
 METRICS = ("las", "upos")
 STUDY = {"las": 0.76, "upos": 0.74}  # Muller et al. 2021: strength of the CKA-gap link (parsing, POS)
@@ -90,21 +91,11 @@ def check_config(c: TransferConfig) -> TransferConfig:
     from adaptlang.analysis.cka import get_kernel
 
     get_kernel(c.kernel, c.debiased)
-    if not c.cka_model and not c.model and _over_language_adapters(str(c.parser)):
+    if not c.cka_model and not c.model and parser_encoder_config(str(c.parser)).get("language_adapters"):
         raise UsageError(f"--parser {c.parser} was trained over language adapters; give the encoder to compare "
                          "layers with as --cka-model (e.g. its base model)")
     return dataclasses.replace(c, cka_model=c.cka_model or c.model or c.parser,
                                cka_source=c.cka_source or c.source_test, cka_targets=tuple(cka_targets))
-
-
-def _over_language_adapters(parser: str) -> bool:
-    import json
-
-    try:
-        config = json.loads((Path(parser) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False  # (what the directory is, resolve_model says later)
-    return isinstance(config, dict) and bool((config.get("encoder") or {}).get("language_adapters"))
 
 
 def run_transfer(c: TransferConfig, progress: Progress | None = None) -> dict[str, Any]:
