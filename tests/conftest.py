@@ -170,3 +170,16 @@ def run_cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
         return subprocess.CompletedProcess(args, code, out, err)
 
     return run
+
+
+def small_categorize_config(toy: dict[str, Path], model: Path, out: Path, **kw: object):
+    """A one-seed categorize run on the toy treebanks and a tiny model (``kw`` overrides any field)."""
+    from adaptlang.pipeline import CategorizeConfig
+
+    base = dict(corpus=str(toy["corpus"]), train=str(toy["train"]), dev=str(toy["dev"]), test=str(toy["test"]),
+                model=str(model), output=str(out), seeds=1, translit="none", epochs=1, baseline_epochs=1,
+                n_bootstrap=200, device="cpu", baseline_corpus=False, max_train_sentences=12,
+                adapt_options={"pppl_tokens": 8})
+    base.update(kw)
+    return CategorizeConfig(**base)  # type: ignore[arg-type]
+

@@ -15,17 +15,13 @@ from adaptlang.errors import InputError, UsageError
 from adaptlang.pipeline import CategorizeConfig, plan_categorize, run_categorize
 from adaptlang.pipeline.categorize import _trainer, selected_variants
 
+from conftest import small_categorize_config
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _config(toy: dict[str, Path], model: Path, out: Path, **kw: object) -> CategorizeConfig:
-    base = dict(corpus=str(toy["corpus"]), train=str(toy["train"]), dev=str(toy["dev"]), test=str(toy["test"]),
-                model=str(model), output=str(out), seeds=1, translit="none", epochs=1, baseline_epochs=1,
-                n_bootstrap=200, device="cpu", baseline_corpus=False, max_train_sentences=12,
-                adapt_options={"pppl_tokens": 8})
-    base.update(kw)
-    return CategorizeConfig(**base)  # type: ignore[arg-type]
+_config = small_categorize_config
 
 
 def _stage_dirs(c: CategorizeConfig) -> dict[str, str]:

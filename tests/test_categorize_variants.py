@@ -11,20 +11,16 @@ from pathlib import Path
 import pytest
 
 from adaptlang.errors import UsageError
-from adaptlang.pipeline import CategorizeConfig, plan_categorize, run_categorize
+from adaptlang.pipeline import plan_categorize, run_categorize
 from adaptlang.pipeline.categorize import selected_variants
+
+from conftest import small_categorize_config
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _config(toy: dict[str, Path], model: Path, out: Path, **kw: object) -> CategorizeConfig:
-    base = dict(corpus=str(toy["corpus"]), train=str(toy["train"]), dev=str(toy["dev"]), test=str(toy["test"]),
-                model=str(model), output=str(out), seeds=1, translit="none", epochs=1, baseline_epochs=1,
-                n_bootstrap=200, device="cpu", baseline_corpus=False, max_train_sentences=12,
-                adapt_options={"pppl_tokens": 8})
-    base.update(kw)
-    return CategorizeConfig(**base)  # type: ignore[arg-type]
+_config = small_categorize_config
 
 
 def test_variant_names_are_checked_and_ordered(toy_treebanks: dict[str, Path], tiny_bert_dir: Path,
