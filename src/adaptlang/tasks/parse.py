@@ -310,15 +310,18 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     return train_result
 
 
+# options added after checkpoints were written, each with the value that computes what those checkpoints did (the
+# transfer options: their defaults, no donors and no noise; the tag losses: weight 1)
+ADDED_OPTIONS = {**{f.name: f.default for f in fields(TrainConfig) if f.name in TRANSFER_FIELDS}, "tag_weight": 1.0}
+
+
 def _comparable(config: TrainConfig) -> dict[str, Any]:
     d = config.to_dict()
     for k in RESUME_FREE:
         d.pop(k, None)
-    for f in fields(TrainConfig):  # without donors or noise, as before those options (older checkpoints resume)
-        if f.name in TRANSFER_FIELDS and d.get(f.name) == f.default:
-            d.pop(f.name)
-    if d.get("tag_weight") == 1.0:  # the tag losses' weight before the option existed
-        d.pop("tag_weight")
+    for name, before in ADDED_OPTIONS.items():  # at that value, as before the option existed (older checkpoints
+        if d.get(name) == before:  # resume)
+            d.pop(name)
     return {**d, "donors": list(config.donors)} if config.donors else d  # as the checkpoint's JSON has it
 
 
