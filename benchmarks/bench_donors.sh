@@ -11,7 +11,8 @@
 # TARGET_SENTENCES (few-shot: both runs train on the first N target sentences; run names get -fewN),
 # LOCK (a lock file: each train / evaluate command runs under `flock LOCK`, e.g. /tmp/adaptlang-heavy.lock),
 # ENCODER=baseline (the from-scratch BiLSTM of `adaptlang baseline` instead of `train --model MODEL`; run names get
-# -bilstm).
+# -bilstm), ENCODER=features (that BiLSTM plus MODEL's frozen vectors, `baseline --embeddings MODEL`: what a CPU
+# trains to convergence; run names get -feat).
 #
 # Pairs (UD file names as shared):
 #   ug-arab  Uyghur-UDT (Arabic script) + Turkish-IMST transliterated to Arabic script (--donor-translit target)
@@ -37,6 +38,7 @@ SUFFIX=""
 if [ -n "${TARGET_SENTENCES:-}" ]; then FEW_OPT=(--target-sentences "$TARGET_SENTENCES"); SUFFIX="-few$TARGET_SENTENCES"; fi
 TRAINER=(train --model "$MODEL")
 if [ "${ENCODER:-}" = baseline ]; then TRAINER=(baseline); SUFFIX="$SUFFIX-bilstm"; fi
+if [ "${ENCODER:-}" = features ]; then TRAINER=(baseline --embeddings "$MODEL"); SUFFIX="$SUFFIX-feat"; fi
 adl() { if [ -n "${LOCK:-}" ]; then flock "$LOCK" "$PY" "$@"; else "$PY" "$@"; fi; }
 [ -n "${THREADS:-}" ] && THREADS_OPT=(--threads "$THREADS")
 mkdir -p "$OUT"

@@ -5,7 +5,8 @@
 #   benchmarks/bench_ud_full.sh [TREEBANK ...]        (default: the five below)
 #   ENCODERS="baseline e5"  MINUTES=12  THREADS=1  OUT=/tmp/ud-full  UD=../shared/data/ud
 #
-# baseline: `adaptlang baseline` (the BiLSTM, its defaults); e5: `adaptlang train --model $E5` (e5-small).
+# baseline: `adaptlang baseline` (the BiLSTM, its defaults); e5: `adaptlang train --model $E5` (e5-small fine-tuned);
+# e5f: `adaptlang baseline --embeddings $E5` (the BiLSTM plus e5-small's frozen vectors: what converges on a CPU).
 # On the shared 2-core machine run it through the heavy lock, one treebank at a time, e.g.
 #   flock /tmp/adaptlang-heavy.lock benchmarks/bench_ud_full.sh UD_Wolof-WTB
 # Faroese-OFT has a test file only: its row trains on Faroese-FarPaHC and also scores OFT's test (transfer).
@@ -39,9 +40,11 @@ for tb in "${TREEBANKS[@]}"; do
     for enc in $ENCODERS; do
         model=$OUT/$tb-$enc
         start=$(date +%s)
-        if [ "$enc" = baseline ]; then
+        if [ "$enc" = baseline ] || [ "$enc" = e5f ]; then
+            features=()
+            [ "$enc" = e5f ] && features=(--embeddings "$E5")
             $BIN/adaptlang baseline --train "$train" --dev "$dev" -o "$model" --epochs 40 --max-minutes "$MINUTES" \
-                --seed 42 --threads "$THREADS" --force --json "$model.train.json" --quiet
+                --seed 42 --threads "$THREADS" --force --json "$model.train.json" --quiet "${features[@]}"
         else
             $BIN/adaptlang train --model "$E5" --train "$train" --dev "$dev" -o "$model" --epochs 30 \
                 --max-minutes "$MINUTES" --seed 42 --threads "$THREADS" --force --json "$model.train.json" --quiet
