@@ -14,6 +14,7 @@ from adaptlang.errors import OutputExistsError
 from adaptlang.events import Event, Progress
 from adaptlang.runs import (RUN_MARKER, StageRunner, cut_treebank, file_sha256, model_fingerprint, prepare_dir,
                             train_and_score, training_treebank)
+from adaptlang.runs.stages import config_key
 
 TREEBANK = "".join(
     f"# sent_id = {k}\n1\tw{k}\t_\tNOUN\t_\t_\t2\tnsubj\t_\t_\n2\tv{k}\t_\tVERB\t_\t_\t0\troot\t_\t_\n\n"
@@ -181,3 +182,41 @@ def test_stages_on_worker_processes(tmp_path: Path) -> None:
     assert not list((tmp_path / "run" / "stages").glob("bad-*/stage.json"))
     # d ran beside the failing stage (or was never started): either way, nothing half-written
     assert (d.directory / "stage.json").is_file() == (d.directory / "out.txt").is_file()
+
+
+def test_a_stage_whose_checkpoint_no_longer_resumes_starts_over(tmp_path: Path) -> None:
+    """A stage interrupted under an older version left a checkpoint saved with other options (an option added
+    since, at its new default): the rerun starts that stage over, with a note, instead of failing the whole run."""
+    from adaptlang.engine.loop import check_resumable
+
+    runs: list[dict[str, Any]] = []
+
+    def job(directory: Path, _: Progress) -> dict[str, Any]:
+        saved = directory / "checkpoint.json"
+        current = {"epochs": 2, "tag_weight": 0.25}
+        if saved.exists():
+            check_resumable(json.loads(saved.read_text(encoding="utf-8")), current)
+        runs.append(current)
+        return {"resumed_from": sorted(p.name for p in directory.iterdir())}
+
+    stages = StageRunner(tmp_path / "run")
+    old = stages.root / f"train-{config_key({'e': 2})}"
+    old.mkdir(parents=True)
+    (old / "checkpoint.json").write_text(json.dumps({"epochs": 2}), encoding="utf-8")  # before tag_weight existed
+    events: list[Event] = []
+    out = StageRunner(tmp_path / "run", events.append).run("train", {"e": 2}, job)
+    assert out.directory == old and len(runs) == 1
+    assert out.result == {"resumed_from": ["config.json"]}  # the old checkpoint is gone
+    [note] = [e for e in events if e.kind == "note"]
+    assert "--tag-weight" in note.message and "starts over" in note.message
+    assert (old / "stage.json").is_file()
+
+    # The same options: a checkpoint that matches resumes (no note, nothing removed).
+    fresh = StageRunner(tmp_path / "run2")
+    same = fresh.root / f"train-{old.name.split('-')[1]}"
+    same.mkdir(parents=True)
+    (same / "checkpoint.json").write_text(json.dumps({"epochs": 2, "tag_weight": 0.25}), encoding="utf-8")
+    events.clear()
+    again = StageRunner(tmp_path / "run2", events.append).run("train", {"e": 2}, job)
+    assert again.result == {"resumed_from": ["checkpoint.json", "config.json"]} and not [e for e in events
+                                                                                        if e.kind == "note"]

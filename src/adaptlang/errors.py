@@ -30,6 +30,10 @@ class UsageError(AdaptlangError):
     exit_code = 2
 
 
+class ResumeMismatch(UsageError):
+    """``--resume`` found a checkpoint made with other options; a run's stage starts that stage over instead."""
+
+
 class OutputExistsError(AdaptlangError):
     """The output already exists and ``--force`` (or ``--resume``) was not given."""
 

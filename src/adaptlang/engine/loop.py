@@ -29,7 +29,7 @@ from torch import nn
 from adaptlang.engine.checkpoint import CheckpointStore, load_tensors, load_trainable_state, save_tensors, \
     step_dir_name, trainable_state
 from adaptlang.engine.runtime import derived_seed, peak_memory_mb, reset_peak_memory, resolve_device
-from adaptlang.errors import AdaptlangError, TrainingInterrupted, UsageError
+from adaptlang.errors import AdaptlangError, ResumeMismatch, TrainingInterrupted, UsageError
 from adaptlang.events import Event, Progress, silent
 from adaptlang.fileio import write_json_atomic
 
@@ -203,7 +203,7 @@ def check_resumable(saved: dict[str, Any] | None, current: dict[str, Any], what:
     diff = _differing_keys(saved, current)
     if diff:
         names = sorted({(flags or {}).get(k) or "--" + k.rpartition(".")[2].replace("_", "-") for k in diff})
-        raise UsageError(f"--resume: {what} differ from the interrupted run ({', '.join(names)}); rerun with the "
+        raise ResumeMismatch(f"--resume: {what} differ from the interrupted run ({', '.join(names)}); rerun with the "
                          "same options or start over with --force")
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from adaptlang.errors import AdaptlangError, TrainingInterrupted
+from adaptlang.errors import AdaptlangError, ResumeMismatch, TrainingInterrupted
 from adaptlang.events import Event, Progress, silent, tagged
 from adaptlang.fileio import write_json_atomic
 
@@ -86,12 +87,20 @@ class QueuedStage:
 
 def execute(stage: QueuedStage, progress: Progress) -> tuple[dict[str, Any], float]:
     """Run one stage: ``stage`` event, its config.json, the job, its stage.json (atomic: a stage is finished
-    exactly when this file exists), ``done`` event. Returns (result, seconds)."""
+    exactly when this file exists), ``done`` event. Returns (result, seconds).
+
+    A stage interrupted under an older version may hold a checkpoint whose options its job no longer resumes
+    (an option added since, at a new default): that stage starts over, with a note, instead of failing the run."""
     progress(Event("stage", stage.name, index=stage.index, count=stage.count))
-    stage.directory.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(stage.directory / "config.json", {"stage": stage.name, "key": stage.key, "config": stage.config})
     start = time.monotonic()
-    result = stage.fn(stage.directory, tagged(progress, stage.name))
+    try:
+        result = _run_job(stage, progress)
+    except ResumeMismatch as e:
+        progress(Event("note", stage.name, message=f"{stage.name}: {e.args[0].removeprefix('--resume: ')}; the "
+                                                   "stage starts over"))
+        shutil.rmtree(stage.directory)
+        start = time.monotonic()
+        result = _run_job(stage, progress)
     seconds = round(time.monotonic() - start, 2)
     write_json_atomic(stage.directory / "stage.json", {"stage": stage.name, "key": stage.key, "config": stage.config,
                                                        "seconds": seconds, "result": result})
@@ -178,6 +187,12 @@ class StageRunner:
     def _record(self, stage: QueuedStage, seconds: float) -> None:
         at = next(i for i, r in enumerate(self.records) if r.directory == str(stage.directory))
         self.records[at] = StageRecord(stage.name, stage.key, str(stage.directory), "ran", seconds)
+
+
+def _run_job(stage: QueuedStage, progress: Progress) -> dict[str, Any]:
+    stage.directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(stage.directory / "config.json", {"stage": stage.name, "key": stage.key, "config": stage.config})
+    return stage.fn(stage.directory, tagged(progress, stage.name))
 
 
 def _finished(directory: Path) -> dict[str, Any] | None:
