@@ -197,7 +197,7 @@ def test_runs_without_donors_compare_as_before_for_resume(tmp_path: Path, tiny_b
     """A checkpoint written before the donor and noise options existed resumes under a plain run's options."""
     from adaptlang.engine import check_resumable
     from adaptlang.tasks.parse import _comparable
-    from adaptlang.tasks.transfer import TRANSFER_FIELDS
+    from adaptlang.data.donors import TRANSFER_FIELDS
 
     plain = _comparable(config(tmp_path, tiny_bert_dir, banks, donors=()))
     assert not set(TRANSFER_FIELDS) & set(plain)

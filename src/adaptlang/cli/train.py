@@ -90,8 +90,6 @@ SUBWORD_DROPOUT_OPT = typer.Option(0.0, "--subword-dropout", help="Training only
                                    "further with this probability (BPE-dropout-like noise).")
 CHAR_NOISE_OPT = typer.Option(0.0, "--char-noise", help="Training only: one random character insert, delete, swap "
                               "or substitution in each word with this probability.")
-_TRANSFER_FIELDS = ("donor_temperature", "donor_schedule", "donor_translit", "target_sentences", "epoch_sentences",
-                    "subword_dropout", "char_noise")
 
 
 def transfer_options(o: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +100,9 @@ def transfer_options(o: dict[str, Any]) -> dict[str, Any]:
         from adaptlang.errors import UsageError
 
         raise UsageError("--task ner needs --train and takes no --donor, --target-sentences or noise options")
-    return {"donors": tuple(o["donors"] or ()), **{k: o[k] for k in _TRANSFER_FIELDS if k in o}}
+    from adaptlang.data.donors import TRANSFER_FIELDS
+
+    return {"donors": tuple(o["donors"] or ()), **{k: o[k] for k in TRANSFER_FIELDS[1:] if k in o}}
 
 
 def train(

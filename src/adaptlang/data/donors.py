@@ -21,6 +21,11 @@ from typing import Any, Callable, Sequence
 from adaptlang.data.conllu import Sentence, parse_conllu_text, read_conllu
 from adaptlang.errors import InputError, UsageError
 
+# The training options of transfer from donors and of noise (TrainConfig's and BaselineConfig's field names): a run
+# that leaves them at their defaults is a plain single-treebank run
+TRANSFER_FIELDS = ("donors", "donor_temperature", "donor_schedule", "donor_translit", "target_sentences",
+                   "epoch_sentences", "subword_dropout", "char_noise")
+
 SCHEDULES = ("mixed", "sequential")
 PHASES = ("mixed", "donors", "target")
 TARGET_SCRIPT = "target"  # --donor-translit target: the scheme from each donor's script to the target's

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 
 from adaptlang.data.conllu import Sentence, read_conllu
-from adaptlang.data.donors import read_training_data
+from adaptlang.data.donors import TRANSFER_FIELDS, read_training_data
 from adaptlang.data.vocab import LabelVocab
 from adaptlang.engine import FitConfig, FitResult, check_resumable
 from adaptlang.engine.card import write_model_card
@@ -32,7 +32,7 @@ from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParse
                                          save_model, to_device)
 from adaptlang.tasks.batching import bucket_batches
 from adaptlang.tasks.tags import build_tagset, check_lemma_mode, tag_targets
-from adaptlang.tasks.transfer import TRANSFER_FIELDS, TransferPlan, fit_schedule
+from adaptlang.tasks.transfer import TransferPlan, fit_schedule
 
 DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
 SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tiny dev set is too noisy to stop on)

@@ -25,10 +25,6 @@ from adaptlang.errors import UsageError
 from adaptlang.events import Event, Progress
 from adaptlang.tasks.batching import bucket_batches
 
-# TrainConfig's fields of the options here (a run that leaves them at their defaults is a plain single-treebank run)
-TRANSFER_FIELDS = ("donors", "donor_temperature", "donor_schedule", "donor_translit", "target_sentences",
-                   "epoch_sentences", "subword_dropout", "char_noise")
-
 
 class Batch(list):
     """A micro-batch of examples, with each one's treebank id and the batch's noise seed."""
