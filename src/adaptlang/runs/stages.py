@@ -96,8 +96,8 @@ def execute(stage: QueuedStage, progress: Progress) -> tuple[dict[str, Any], flo
     try:
         result = _run_job(stage, progress)
     except ResumeMismatch as e:
-        progress(Event("note", stage.name, message=f"{stage.name}: {e.args[0].removeprefix('--resume: ')}; the "
-                                                   "stage starts over"))
+        why = str(e).removeprefix("--resume: ").split(";")[0]  # the options that differ, not the flag's advice
+        progress(Event("note", stage.name, message=f"{stage.name}: {why}; the stage starts over"))
         shutil.rmtree(stage.directory)
         start = time.monotonic()
         result = _run_job(stage, progress)
