@@ -20,7 +20,7 @@ mkdir -p "$WORK"
 text() { grep -h '^# text = ' "$@" | sed 's/^# text = //'; }
 case "${1:-}" in
   adapters)
-    text "$UD/UD_English-EWT/en_ewt-ud-train.conllu" | head -n 4000 > "$WORK/en.txt"
+    text "$UD/UD_English-EWT/en_ewt-ud-train.conllu" | sed -n 1,4000p > "$WORK/en.txt"  # head would end grep with SIGPIPE (pipefail)
     text "$UD/UD_German-GSD/de_gsd-ud-dev.conllu" "$UD/UD_German-GSD/de_gsd-ud-test.conllu" > "$WORK/de.txt"
     for lang in en de; do
       time $A adapt "$WORK/$lang.txt" --model "$MODEL" --method lora --steps "${STEPS:-300}" --batch-size 16 \
