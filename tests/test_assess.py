@@ -18,7 +18,8 @@ from adaptlang.assess.languages import (
     pretraining_languages,
     scripts_in_model,
 )
-from adaptlang.assess.scripts import char_script, is_mixed_script, script_profile
+from adaptlang.assess.scripts import is_mixed_script, script_profile
+from adaptlang.scripts import char_script
 from adaptlang.assess.tokenizer import (
     char_coverage,
     load_tokenizer,

@@ -11,13 +11,11 @@ only DISTINCT characters and words are classified.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from adaptlang.scripts import COMMON, INHERITED, NON_SCRIPTS, UNKNOWN, char_script, letter_script, script_name
+from adaptlang.scripts import letter_script, script_name
 
 # Scripts written together as one writing system: a Japanese word mixing kanji and kana, or a Korean word with hanja,
 # is not code-mixing.

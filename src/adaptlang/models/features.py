@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import torch
-from torch import nn
 
 from adaptlang.errors import ModelError, UsageError
 from adaptlang.models import WordEncoder, register_encoder
