@@ -283,3 +283,16 @@ def test_tag_weight_scales_only_the_tag_losses() -> None:
     assert tag > 0 and totals[0.0] == pytest.approx(main, rel=1e-6)
     assert totals[0.25] == pytest.approx(main + 0.25 * tag, rel=1e-6)
     assert totals[1.0] == pytest.approx(main + tag, rel=1e-6)
+
+
+def test_cli_tag_weight_reaches_the_saved_config_and_refuses_a_negative_one(tmp_path: Path, run_cli) -> None:
+    tb = _treebank(tmp_path)
+    out = tmp_path / "m"
+    r = run_cli("baseline", "--train", str(tb), "-o", str(out), "--epochs", "1", "--tag-weight", "0.5",
+                "--device", "cpu", "--threads", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["train"]["tag_weight"] == 0.5
+    r = run_cli("baseline", "--train", str(tb), "-o", str(tmp_path / "m2"), "--tag-weight", "-1", "--quiet")
+    assert r.returncode == 2 and r.stderr.strip() == "adaptlang: error: --tag-weight must be 0 or a positive finite " \
+                                                     "number, got -1.0"
+    assert not (tmp_path / "m2").exists()

@@ -106,12 +106,13 @@ TRAIN = {
     "--epochs": at_least(1), "--lr": POSITIVE, "--head-lr": POSITIVE, "--batch-size": at_least(1),
     "--max-tokens": at_least(1), "--warmup": FRACTION, "--patience": at_least(0),
     "--max-minutes": optional(POSITIVE), "--seed": SEED, "--threads": THREADS, "--max-length": optional(at_least(4)),
-    **TRANSFER,
+    "--tag-weight": NON_NEGATIVE, **TRANSFER,
 }
 BASELINE = {
     "--epochs": at_least(1), "--max-minutes": optional(POSITIVE), "--seed": SEED, "--lr": POSITIVE,
     "--beta2": FRACTION, "--batch-size": at_least(1), "--patience": at_least(0), "--hidden": at_least(1),
-    "--layers": at_least(1), "--dropout": FRACTION, "--word-dropout": FRACTION, "--threads": at_least(0), **DONORS,
+    "--layers": at_least(1), "--dropout": FRACTION, "--word-dropout": FRACTION, "--threads": at_least(0),
+    "--tag-weight": NON_NEGATIVE, **DONORS,
 }
 ADAPT = {
     "--extend-vocab": at_least(0), "--max-seq-len": at_least(8), "--batch-size": at_least(1),

@@ -11,6 +11,7 @@ from adaptlang.baseline import BaselineConfig
 from adaptlang.cli import ner
 from adaptlang.cli.train import (CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
                                  EPOCH_SENTENCES_OPT, TARGET_SENTENCES_OPT, transfer_options)
+from adaptlang.cli.train import TAG_WEIGHT_OPT
 from adaptlang.cli.train import _LEMMAS as LEMMAS_OPT
 
 # The CLI's defaults are the library's (one place to change them).
@@ -62,7 +63,7 @@ def baseline(
     donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT,
     donor_schedule: str = DONOR_SCHEDULE_OPT, donor_translit: Optional[str] = DONOR_TRANSLIT_OPT,
     target_sentences: Optional[int] = TARGET_SENTENCES_OPT, epoch_sentences: Optional[int] = EPOCH_SENTENCES_OPT,
-    char_noise: float = CHAR_NOISE_OPT, lemmas: str = LEMMAS_OPT,
+    char_noise: float = CHAR_NOISE_OPT, lemmas: str = LEMMAS_OPT, tag_weight: float = TAG_WEIGHT_OPT,
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -85,7 +86,7 @@ def baseline(
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
         dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume, log_dir=log_dir,
         embeddings=embeddings, embedding_layers=embedding_layers, embedding_mix=embedding_mix, transfer=transfer,
-        lemmas=lemmas)
+        lemmas=lemmas, tag_weight=tag_weight)
     corpus_progress = _CorpusProgress(quiet)
     if embeddings and not quiet:
         err_console.print(f"contextual vectors: loading {embeddings} and computing the training sentences' vectors")

@@ -103,7 +103,8 @@ TRAINING_OPTIONS = {"--epochs": at_least(1), "--batch-size": at_least(1), "--max
                     "--lr": POSITIVE, "--head-lr": POSITIVE, "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
                     "--beta2": FRACTION, "--grad-accum": at_least(1), "--patience": at_least(0),
                     "--max-minutes": optional(POSITIVE), "--dropout": FRACTION}  # every task on the core
-NUMERIC_OPTIONS = {**TRAINING_OPTIONS, "--arc-dim": at_least(1), "--rel-dim": at_least(1), **TRANSFER}
+NUMERIC_OPTIONS = {**TRAINING_OPTIONS, "--arc-dim": at_least(1), "--rel-dim": at_least(1), "--tag-weight": NON_NEGATIVE,
+                   **TRANSFER}
 OPTION_FIELDS = {"--lr": "encoder_lr", "--beta2": "adam_beta2"}
 # --resume's refusal names flags: the fields (and encoder fields) whose flag is spelled otherwise, per encoder kind
 RESUME_FLAGS = {"transformer": {"encoder_lr": "--lr", "adam_beta2": "--beta2", "donors": "--donor"},
