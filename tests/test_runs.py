@@ -208,7 +208,8 @@ def test_a_stage_whose_checkpoint_no_longer_resumes_starts_over(tmp_path: Path) 
     assert out.directory == old and len(runs) == 1
     assert out.result == {"resumed_from": ["config.json"]}  # the old checkpoint is gone
     [note] = [e for e in events if e.kind == "note"]
-    assert note.message == "train: options differ from the interrupted run (--tag-weight); the stage starts over"
+    assert note.stage == "train"  # the CLI prefixes the stage's name
+    assert note.message == "options differ from the interrupted run (--tag-weight); the stage starts over"
     assert (old / "stage.json").is_file()
 
     # The same options: a checkpoint that matches resumes (no note, nothing removed).

@@ -97,7 +97,7 @@ def execute(stage: QueuedStage, progress: Progress) -> tuple[dict[str, Any], flo
         result = _run_job(stage, progress)
     except ResumeMismatch as e:
         why = str(e).removeprefix("--resume: ").split(";")[0]  # the options that differ, not the flag's advice
-        progress(Event("note", stage.name, message=f"{stage.name}: {why}; the stage starts over"))
+        progress(Event("note", stage.name, message=f"{why}; the stage starts over"))
         shutil.rmtree(stage.directory)
         start = time.monotonic()
         result = _run_job(stage, progress)
