@@ -3,6 +3,7 @@ then score several test sets in memory, with the per-sentence counts)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -221,3 +222,21 @@ def test_a_stage_whose_checkpoint_no_longer_resumes_starts_over(tmp_path: Path) 
     again = StageRunner(tmp_path / "run2", events.append).run("train", {"e": 2}, job)
     assert again.result == {"resumed_from": ["checkpoint.json", "config.json"]} and not [e for e in events
                                                                                         if e.kind == "note"]
+
+
+def test_training_settings_leave_out_paths_and_run_mechanics() -> None:
+    """A model stage's key holds the trainer's settings: another default (an older version's tag_weight) is another
+    key, while where the files are and how the run is carried out are not part of it."""
+    from adaptlang.baseline import BaselineConfig
+    from adaptlang.runs import training_settings
+
+    a = BaselineConfig(train="/a/train.conllu", out="/a/stages/x/model", corpus="/a/raw.txt", device="cpu",
+                       embeddings="/a/stages/adapt/model", transfer={"donors": ("/d.conllu",), "char_noise": 0.1})
+    b = BaselineConfig(train="/b/t.conllu", out="", corpus="/b/raw.txt", device="cuda", resume=True, max_minutes=3,
+                       embeddings="/b/model", transfer={"donors": ("/e.conllu",), "char_noise": 0.1})
+    assert config_key(training_settings(a)) == config_key(training_settings(b))
+    settings = training_settings(a)
+    assert settings["tag_weight"] == 0.25 and settings["transfer"] == {"char_noise": 0.1}
+    assert "embedding" in settings and not {"train", "out", "corpus", "device", "embeddings"} & set(settings)
+    older = dataclasses.replace(a, tag_weight=1.0)
+    assert config_key(training_settings(older)) != config_key(training_settings(a))

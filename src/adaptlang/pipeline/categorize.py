@@ -33,7 +33,7 @@ from adaptlang.pipeline.categorize_ner import (NERInputs, build_ner_results, che
 from adaptlang.pipeline.results import CategorizeResult, RunResult, build_results
 from adaptlang.runs import (RESUME_HINT, Interrupted, ScoredRun, StageOutput, StageRecord, StageRunner, check_run_dir,
                             cut_treebank, file_sha256, model_fingerprint, prepare_dir, train_and_score,
-                            training_treebank)
+                            training_settings, training_treebank)
 from adaptlang.translit.choice import AUTO, LATIN, SCHEME, Resolved, TranslitChoice, check_scheme, resolve_translit
 
 VARIANTS: tuple[str, ...] = ("baseline", "direct", "mlm", "direct+translit", "mlm+translit")
@@ -450,9 +450,11 @@ def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: 
     pretrained = adapted[translit] if variant.startswith("mlm") else scratch if variant == "scratch" else None
     after = (pretrained,) if pretrained is not None else ()
     adapted_model = str(pretrained.directory / "model") if pretrained is not None else None
+    settings = training_settings(_trainer(c, variant, translit, adapted_model, train, seed, ""))
     return stages.submit(f"{variant} seed {seed}", {
         "variant": variant, "seed": seed, "encoder": encoder_key, "epochs": epochs, "data": data.key,
-        "dev": inputs.dev, "test": inputs.test, "batch_size": c.batch_size, "max_minutes": c.max_minutes},
+        "dev": inputs.dev, "test": inputs.test, "batch_size": c.batch_size, "max_minutes": c.max_minutes,
+        "settings": settings},
         functools.partial(_train_and_score, c, variant, translit, adapted_model, train, seed), after=after)
 
 

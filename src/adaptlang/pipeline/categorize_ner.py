@@ -30,7 +30,8 @@ import numpy as np
 from adaptlang.errors import InputError, UsageError
 from adaptlang.events import Progress
 from adaptlang.pipeline.results import MLM_VARIANTS, CategorizeResult, RunResult, TaskComparison, unconverged_variants
-from adaptlang.runs import ScoredRun, StageOutput, StageRecord, StageRunner, config_key, file_sha256
+from adaptlang.runs import (ScoredRun, StageOutput, StageRecord, StageRunner, config_key, file_sha256,
+                            training_settings)
 from adaptlang.runs.ner import cut_ner, read_ner_file, train_and_score_ner
 from adaptlang.stats import Difference, MeanSd, TaskVerdict
 from adaptlang.translit.choice import Resolved
@@ -140,10 +141,11 @@ def _ner_model_stage(stages: StageRunner, c: "CategorizeConfig", inputs: Any, da
     train = str(data.directory / cut) if cut else c.ner_train
     after = (adapted[translit],) if variant.startswith("mlm") else ()
     adapted_model = str(adapted[translit].directory / "model") if variant.startswith("mlm") else None
+    settings = training_settings(ner_trainer(c, variant, translit, adapted_model, train, seed, "")[0])
     return stages.submit(f"ner {variant} seed {seed}", {
         "task": "ner", "variant": variant, "seed": seed, "encoder": encoder_key, "epochs": epochs, "data": data.key,
         "dev": inputs.ner.dev, "test": inputs.ner.test, "batch_size": c.batch_size, "max_minutes": c.max_minutes,
-        "lenient": c.lenient},
+        "lenient": c.lenient, "settings": settings},
         functools.partial(_ner_train_and_score, c, variant, translit, adapted_model, train, seed), after=after)
 
 

@@ -45,6 +45,20 @@ def config_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
+# Fields of a training configuration that say where things are or how the run is carried out, not what is computed:
+# left out of a stage's key (its inputs are keyed by content, by the stages they come from)
+_NOT_SETTINGS = frozenset({"train", "out", "dev", "test", "corpus", "embeddings", "model", "donors", "force",
+                           "resume", "device", "threads", "log_dir", "max_minutes"})
+
+
+def training_settings(config: Any) -> dict[str, Any]:
+    """What a training configuration (a dataclass or dict, nested ones too) computes with: every setting but paths
+    and run mechanics. A model stage's key holds it, so that a run made with other defaults (an older version's) is
+    not reused as if it had been made with today's."""
+    d = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    return {k: training_settings(v) if isinstance(v, dict) else v for k, v in d.items() if k not in _NOT_SETTINGS}
+
+
 @dataclass(frozen=True)
 class StageRecord:
     name: str
