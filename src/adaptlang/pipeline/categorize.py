@@ -383,20 +383,27 @@ def adapt_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, transl
     return stages.submit(name, {"corpus": inputs.corpus, "model": inputs.model, "method": c.adapt_method,
                                 "translit": translit, "steps": c.adapt_steps, "lang": c.lang,
                                 "max_seq_len": c.max_seq_len, "batch_size": batch_size, "options": c.adapt_options,
-                                "epochs": None if c.adapt_steps else c.adapt_epochs, "minutes": c.adapt_minutes},
+                                "epochs": None if c.adapt_steps else c.adapt_epochs, "minutes": c.adapt_minutes,
+                                "settings": training_settings(_adapt_config(c, translit, batch_size, ""))},
                          functools.partial(_adapt, c, translit, batch_size))
+
+
+def _adapt_config(c: CategorizeConfig, translit: str | None, batch_size: int, output: str) -> Any:
+    from adaptlang.adapt import AdaptConfig
+
+    return AdaptConfig(corpus=c.corpus, model=c.model, output=output, method=c.adapt_method, translit=translit,
+                       lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
+                       epochs=None if c.adapt_steps else c.adapt_epochs, max_minutes=c.adapt_minutes,
+                       max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
 
 
 def _adapt(c: CategorizeConfig, translit: str | None, batch_size: int, directory: Path,
            progress: Progress) -> dict[str, Any]:
     """The adapt stage's job (module level: it runs in a worker process with ``jobs`` > 1)."""
-    from adaptlang.adapt import AdaptConfig, adapt_model
     from adaptlang.adapt import Interrupted as AdaptInterrupted
+    from adaptlang.adapt import adapt_model
 
-    config = AdaptConfig(corpus=c.corpus, model=c.model, output=str(directory / "model"), method=c.adapt_method,
-                         translit=translit, lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
-                         epochs=None if c.adapt_steps else c.adapt_epochs, max_minutes=c.adapt_minutes,
-                         max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
+    config = _adapt_config(c, translit, batch_size, str(directory / "model"))
     try:
         return {"result": adapt_model(config, progress).to_dict()}
     except AdaptInterrupted:  # adapt saved a checkpoint; its own hint (--resume) does not apply here
@@ -407,17 +414,24 @@ def scratch_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs) -> S
     """Queue the pretraining of a small monolingual BERT from scratch on the corpus (the ``scratch`` variant's
     model is ``<stage directory>/model``)."""
     return stages.submit("scratch", {"corpus": inputs.corpus, "max_seq_len": c.max_seq_len,
-                                     "minutes": c.scratch_minutes, "options": c.scratch_options},
+                                     "minutes": c.scratch_minutes, "options": c.scratch_options,
+                                     "settings": training_settings(_scratch_config(c, ""))},
                          functools.partial(_scratch, c))
+
+
+def _scratch_config(c: CategorizeConfig, output: str) -> Any:
+    from adaptlang.adapt.scratch import ScratchConfig
+
+    return ScratchConfig(corpus=c.corpus, output=output, max_seq_len=c.max_seq_len, max_minutes=c.scratch_minutes,
+                         resume=True, **c.scratch_options)
 
 
 def _scratch(c: CategorizeConfig, directory: Path, progress: Progress) -> dict[str, Any]:
     """The scratch stage's job (module level: it runs in a worker process with ``jobs`` > 1)."""
     from adaptlang.adapt import Interrupted as AdaptInterrupted
-    from adaptlang.adapt.scratch import ScratchConfig, pretrain_scratch
+    from adaptlang.adapt.scratch import pretrain_scratch
 
-    config = ScratchConfig(corpus=c.corpus, output=str(directory / "model"), max_seq_len=c.max_seq_len,
-                           max_minutes=c.scratch_minutes, resume=True, **c.scratch_options)
+    config = _scratch_config(c, str(directory / "model"))
     try:
         return {"result": pretrain_scratch(config, progress).to_dict()}
     except AdaptInterrupted:

@@ -47,7 +47,7 @@ def config_key(config: dict[str, Any]) -> str:
 
 # Fields of a training configuration that say where things are or how the run is carried out, not what is computed:
 # left out of a stage's key (its inputs are keyed by content, by the stages they come from)
-_NOT_SETTINGS = frozenset({"train", "out", "dev", "test", "corpus", "embeddings", "model", "donors", "force",
+_NOT_SETTINGS = frozenset({"train", "out", "output", "dev", "test", "corpus", "embeddings", "model", "donors", "force",
                            "resume", "device", "threads", "log_dir", "max_minutes"})
 
 
