@@ -152,11 +152,10 @@ def train(
     donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT,
     donor_schedule: str = DONOR_SCHEDULE_OPT, donor_translit: Optional[str] = DONOR_TRANSLIT_OPT,
     target_sentences: Optional[int] = TARGET_SENTENCES_OPT, epoch_sentences: Optional[int] = EPOCH_SENTENCES_OPT,
-    subword_dropout: float = SUBWORD_DROPOUT_OPT, char_noise: float = CHAR_NOISE_OPT,
+    subword_dropout: float = SUBWORD_DROPOUT_OPT, char_noise: float = CHAR_NOISE_OPT, tag_weight: float = TAG_WEIGHT_OPT,
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
     language_adapter: list[str] = _LANGUAGE_ADAPTER, task_lora_r: int = _TASK_LORA_R, lemmas: str = _LEMMAS,
-    tag_weight: float = TAG_WEIGHT_OPT,
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result JSON here ('-' = stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
