@@ -168,6 +168,14 @@ def test_real_treebanks_are_not_flagged(shared_ud: Path) -> None:
         assert gold_warnings(read_conllu(shared_ud / name)) == []
 
 
+def test_blank_gold_lemmas_are_flagged(shared_ud: Path) -> None:
+    """Faroese-FarPaHC leaves LEMMA '_' on most words; the official evaluator counts any predicted lemma there as
+    correct (a baseline scored LEMMA 100.00 on its test set), so evaluate says so."""
+    (warning,) = gold_warnings(read_conllu(shared_ud / "UD_Faroese-FarPaHC/fo_farpahc-ud-test.conllu"))
+    assert warning == ("gold LEMMA is '_' on 87% of words: the official evaluator (and so this one) counts any "
+                       "predicted lemma there as correct, so LEMMA and BLEX overstate")
+
+
 def test_ud_v1_labels_are_named() -> None:
     v1 = GOLD.replace("nsubj:pass", "nsubjpass").replace("DET\t_\t_\t3\tdet", "CONJ\t_\t_\t3\tdobj")
     (warning,) = gold_warnings(parse_conllu_text(v1))
@@ -193,6 +201,6 @@ def test_evaluate_command_says_what_unseen_labels_cost_and_prints_warnings(run_c
     assert "gold UPOS tags unseen in training (always UPOS errors): NOUN" in out
     assert "(always LAS errors)" not in out  # dep is known as dep:x
     assert out.endswith("with a seen universal part (not LAS errors: LAS ignores subtypes): dep")
-    assert err.count("warning: gold ") == 3 and "placeholder" in err
+    assert err.count("warning: gold ") == 4 and "placeholder" in err and "gold LEMMA is '_' on 100% of words" in err
     r = run_cli("evaluate", "model", "gold.conllu", "--json", "-")
     assert json.loads(r.stdout)["warnings"] == sc.warnings and "warning: gold HEAD" in r.stderr

@@ -41,6 +41,7 @@ UD_V1_DEPRELS = {"dobj": "obj", "nsubjpass": "nsubj:pass", "csubjpass": "csubj:p
 UD_V1_UPOS = {"CONJ": "CCONJ"}
 # Gold whose heads, relations or tags are this uniform is a placeholder, not an annotation (a real treebank's most
 # frequent relation covers well under half of its words); judged on at least this many words of 3+ word sentences.
+LEMMA_BLANK_SHARE = 0.2  # blank gold lemmas above this share: LEMMA and BLEX overstate (blank matches anything)
 PLACEHOLDER_SHARE = 0.9
 PLACEHOLDER_MIN_WORDS = 20
 
@@ -222,6 +223,11 @@ def gold_warnings(gold: Sequence[Sentence]) -> list[str]:
         renames = ", ".join(f"{x} -> {UD_V1_DEPRELS.get(x) or UD_V1_UPOS[x]}" for x in v1)
         warnings.append(f"gold uses UD v1 labels ({', '.join(v1)}): convert the treebank to UD v2 ({renames}; e.g. "
                         "`udapy -s ud.Convert1to2 < in.conllu > out.conllu`); a v2 model cannot get them right")
+    lemmas = [lemma for s in gold for lemma in s.lemmas]
+    blank = sum(lemma == "_" for lemma in lemmas)
+    if len(lemmas) >= PLACEHOLDER_MIN_WORDS and blank / len(lemmas) > LEMMA_BLANK_SHARE:
+        warnings.append(f"gold LEMMA is '_' on {blank / len(lemmas):.0%} of words: the official evaluator (and so this "
+                        "one) counts any predicted lemma there as correct, so LEMMA and BLEX overstate")
     words = [(i, h, d, u) for s in gold if s.n_words >= 3
              for i, (h, d, u) in enumerate(zip(s.heads, s.deprels, s.upos), start=1)]
     if len(words) < PLACEHOLDER_MIN_WORDS:
