@@ -308,8 +308,7 @@ class BaselineConfig:
             weight_decay=self.weight_decay, adam_beta2=self.adam_beta2, patience=self.patience, seed=self.seed,
             device=self.device, max_minutes=self.max_minutes, arc_dim=self.arc_dim, rel_dim=self.rel_dim,
             dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume, lemmas=self.lemmas,
-            tag_weight=self.tag_weight,
-            **self.transfer)
+            tag_weight=self.tag_weight, **self.transfer)
 
 
 def _vectors_cache(out: Path) -> Path:

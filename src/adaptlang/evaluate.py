@@ -41,9 +41,9 @@ UD_V1_DEPRELS = {"dobj": "obj", "nsubjpass": "nsubj:pass", "csubjpass": "csubj:p
 UD_V1_UPOS = {"CONJ": "CCONJ"}
 # Gold whose heads, relations or tags are this uniform is a placeholder, not an annotation (a real treebank's most
 # frequent relation covers well under half of its words); judged on at least this many words of 3+ word sentences.
-LEMMA_BLANK_SHARE = 0.2  # blank gold lemmas above this share: LEMMA and BLEX overstate (blank matches anything)
 PLACEHOLDER_SHARE = 0.9
 PLACEHOLDER_MIN_WORDS = 20
+LEMMA_BLANK_SHARE = 0.2  # blank gold lemmas above this share: LEMMA and BLEX overstate (blank matches anything)
 
 
 def universal_deprel(deprel: str) -> str:

@@ -10,8 +10,7 @@ import typer
 from adaptlang.baseline import BaselineConfig
 from adaptlang.cli import ner
 from adaptlang.cli.train import (CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
-                                 EPOCH_SENTENCES_OPT, TARGET_SENTENCES_OPT, transfer_options)
-from adaptlang.cli.train import TAG_WEIGHT_OPT
+                                 EPOCH_SENTENCES_OPT, TAG_WEIGHT_OPT, TARGET_SENTENCES_OPT, transfer_options)
 from adaptlang.cli.train import _LEMMAS as LEMMAS_OPT
 
 # The CLI's defaults are the library's (one place to change them).

@@ -105,7 +105,7 @@ def transfer_options(o: dict[str, Any]) -> dict[str, Any]:
         raise UsageError("--task ner needs --train and takes no --donor, --target-sentences or noise options")
     from adaptlang.data.donors import TRANSFER_FIELDS
 
-    return {"donors": tuple(o["donors"] or ()), **{k: o[k] for k in TRANSFER_FIELDS[1:] if k in o}}
+    return {"donors": tuple(o["donors"] or ()), **{k: o[k] for k in TRANSFER_FIELDS if k != "donors" and k in o}}
 
 
 def train(

@@ -108,8 +108,8 @@ class BiaffineParser(nn.Module):
     def loss(self, out: ParserOutput, upos: torch.Tensor, heads: torch.Tensor, rels: torch.Tensor,
              tags: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Sum of UPOS, arc, label and, weighted by ``tag_weight``, tag-head (``tags``: name -> ``[batch, n_words]``
-        ids) cross-entropies over real words. Labels ``-100`` (unseen, or '_' in gold) are skipped. The parts come back as detached tensors
-        (reading them as numbers would wait for the device at every step)."""
+        ids) cross-entropies over real words. Labels ``-100`` (unseen, or '_' in gold) are skipped. The parts come
+        back as detached tensors (reading them as numbers would wait for the device at every step)."""
         mask = out.mask
         heads = heads.masked_fill(~mask, IGNORE_INDEX)
         l_upos = F.cross_entropy(out.s_upos[mask].float(), upos[mask], ignore_index=IGNORE_INDEX)
@@ -122,7 +122,8 @@ class BiaffineParser(nn.Module):
                 n_gold = (gold[mask] != IGNORE_INDEX).sum().clamp(min=1)
                 parts[name] = F.cross_entropy(out.s_tags[name][mask].float(), gold[mask], ignore_index=IGNORE_INDEX,
                                               reduction="sum") / n_gold
-        main, tags = ("upos", "arc", "rel"), [v for k, v in parts.items() if k not in ("upos", "arc", "rel")]
+        main = ("upos", "arc", "rel")
+        tags = [v for k, v in parts.items() if k not in main]
         total = sum(parts[k] for k in main) + self.heads_config.tag_weight * sum(tags)
         return total, {k: v.detach() for k, v in parts.items()}  # type: ignore[return-value]
 
