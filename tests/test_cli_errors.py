@@ -102,11 +102,11 @@ def test_main_turns_clicks_silent_epipe_exit_into_141(monkeypatch: pytest.Monkey
     """A closed stdout outside our writers (a rich table, --json -) goes through click, which exits 1 silently."""
     from adaptlang.cli import main as cli_main
 
-    def app() -> None:
+    def app(**_: object) -> None:
         try:
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
         except OSError:
-            sys.exit(1)  # what click's standalone mode does
+            sys.exit(1)  # what click does (standalone or not)
 
     monkeypatch.setattr(cli_main, "app", app)
     monkeypatch.setattr(os, "dup2", lambda *a: None)  # keep pytest's stdout
@@ -114,6 +114,29 @@ def test_main_turns_clicks_silent_epipe_exit_into_141(monkeypatch: pytest.Monkey
         cli_main.main()
     assert e.value.code == 141
     assert capsys.readouterr().err.strip() == "adaptlang: stdout closed early: output incomplete"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("baseline", "--train", "t.conllu", "-o", "out", "--epochs", "abc"),
+     "adaptlang: error: Invalid value for '--epochs': Input should be a valid integer, unable to parse string as an "
+     "integer (see `adaptlang baseline --help`)"),
+    (("baseline", "--bogus"), "adaptlang: error: No such option: --bogus (Possible options: --corpus) (see "
+                              "`adaptlang baseline --help`)"),
+    (("baseline", "-o", "out"), "adaptlang: error: Missing option '--train'. (see `adaptlang baseline --help`)"),
+    (("nosuchcmd",), "adaptlang: error: No such command 'nosuchcmd'. (see `adaptlang --help`)"),
+])
+def test_a_bad_command_line_is_one_line_and_exit_2(args: tuple[str, ...], expected: str, run_cli) -> None:
+    """click's usage errors (unknown command or option, a value of the wrong type, a missing option) end in one
+    line naming what is wrong and where the help is, not click's framed box."""
+    r = run_cli(*args)
+    assert r.returncode == 2 and _one_line(r.stderr) == expected and r.stdout == ""
+
+
+def test_help_and_a_command_without_arguments(run_cli) -> None:
+    r = run_cli("baseline", "--help")
+    assert r.returncode == 0 and "--tag-weight" in r.stdout
+    r = run_cli("evaluate")  # no arguments: its help on stdout, exit 2 (click's standalone behaviour)
+    assert r.returncode == 2 and "Usage: adaptlang evaluate" in r.stdout and r.stderr == ""
 
 
 # 8. the catch-all: only real bugs are internal errors ---------------------------------------------------------------

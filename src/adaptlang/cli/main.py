@@ -9,6 +9,7 @@ import contextlib
 import importlib
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -64,7 +65,11 @@ def main() -> None:
 
     debug = bool(os.environ.get("ADAPTLANG_DEBUG"))
     try:
-        app()
+        # click's errors reach us (a bad option is one line, not a framed box); the name is the command's however run
+        code = app(prog_name="adaptlang", standalone_mode=False)
+        sys.exit(code if type(code) is int else 0)  # a command returning a bool or an object is a success
+    except typer.Abort:  # Ctrl-C outside a command's own handling
+        _fail("interrupted", 130)
     except SystemExit as e:
         # click turns a write to a closed stdout into a silent exit 1: it must not pass for a finished output
         if isinstance(e.__context__, BrokenPipeError):
@@ -79,10 +84,31 @@ def main() -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as e:
+        if _is_click_error(e):
+            _click_error(e)
         if debug:
             raise
         message, code = describe_exception(e)
         _fail(message, code)
+
+
+def _is_click_error(e: Exception) -> bool:
+    """click's exceptions (typer's own copy of click in recent versions, click itself in older ones): a bad
+    command line, told by their interface rather than a class that moved between the two."""
+    return callable(getattr(e, "format_message", None)) and isinstance(getattr(e, "exit_code", None), int)
+
+
+def _click_error(e: Any) -> None:
+    """An unknown command or option, a bad value, a missing option: one line naming it and where the help is.
+    A command given no arguments prints its help, as click's standalone mode does."""
+    ctx = getattr(e, "ctx", None)
+    if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        text = ctx.get_help()  # typer's rich help prints itself (and returns ""); plain click returns the text
+        if text:
+            print(text)
+        sys.exit(2)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    _fail(f"error: {e.format_message()}{where}", e.exit_code)
 
 
 def describe_exception(e: Exception) -> tuple[str, int]:
