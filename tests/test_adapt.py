@@ -175,6 +175,38 @@ def test_masked_positions_loss_equals_full_logits_loss(bert_head_dir: Path) -> N
     assert torch.allclose(fast, full, atol=1e-5)
 
 
+@pytest.mark.parametrize("which", ["bert", "xlmr"])
+def test_corpus_vocabulary_softmax(which: str, bert_head_dir: Path, xlmr_dir: Path) -> None:
+    """--head-vocab corpus: the loss is the cross-entropy of the full logits restricted to the corpus's pieces, its
+    gradient reaches no output row outside them, and the full softmax comes back once unrestricted."""
+    from adaptlang.adapt.model import MaskedLMObjective, _decoder, load_masked_lm
+
+    loaded = load_masked_lm(str(bert_head_dir if which == "bert" else xlmr_dir))
+    obj = MaskedLMObjective(loaded).eval()
+    vocab = loaded.mlm.get_input_embeddings().weight.shape[0]
+    corpus = torch.randint(5, vocab // 2, (4, 20))
+    assert obj.restrict(corpus) == torch.unique(corpus).numel() < vocab
+    ids, att = corpus[:3], torch.ones(3, 20, dtype=torch.long)
+    sel = torch.rand(3, 20) < 0.3
+    sel[0, 1] = True
+    labels = ids[sel]
+    loss = obj(ids, att, sel, labels)
+    full_logits = getattr(obj.mlm, obj.head_attr)(obj.encoder()(input_ids=ids, attention_mask=att)
+                                                   .last_hidden_state[sel])
+    kept = torch.unique(corpus)
+    reference = torch.nn.functional.cross_entropy(full_logits[:, kept], torch.searchsorted(kept, labels))
+    assert torch.allclose(loss, reference, atol=1e-5)
+    assert loss < torch.nn.functional.cross_entropy(full_logits, labels)  # fewer competitors
+    loss.backward()
+    bias_grad = _decoder(getattr(obj.mlm, obj.head_attr)).bias.grad
+    outside = torch.ones(vocab, dtype=torch.bool)
+    outside[kept] = False
+    assert bias_grad[outside].abs().max() == 0 and bias_grad[kept].abs().max() > 0
+    obj.head_ids = None
+    assert torch.allclose(obj(ids, att, sel, labels), torch.nn.functional.cross_entropy(full_logits, labels),
+                          atol=1e-5)
+
+
 # ---- end to end -----------------------------------------------------------------------------------------------
 def test_full_adaptation_of_encoder_only_model(bert_dir: Path, tmp_path: Path) -> None:
     from transformers import AutoModel, AutoModelForMaskedLM

@@ -11,6 +11,7 @@ from adaptlang.langs import check_lang
 from adaptlang.translit.choice import AUTO, TranslitChoice, check_scheme
 
 METHODS = ("full", "lora")
+HEAD_VOCABS = ("corpus", "full")
 EVAL_EVERY_CAP = 50  # default evaluation period (optimiser steps) when a pass over the corpus is longer
 
 # Options that may differ between a run and its --resume without changing what is computed.
@@ -63,6 +64,9 @@ class AdaptConfig:
     # held-out loss stops falling (same eval_every / patience; at most one pass), then everything.
     head_warmup: bool = False
     head_lr: float = 1e-3  # peak learning rate of the head warm-up
+    # "corpus": the softmax over the pieces the corpus uses (every target is one; a 250k-piece projection is half
+    # of a CPU step); "full": over the whole vocabulary
+    head_vocab: str = "corpus"
     from_scratch: dict[str, Any] | None = None  # set by adaptlang.adapt.scratch: the model is a fresh random init
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +105,7 @@ def resolve(config: AdaptConfig) -> AdaptConfig:
         (c.eval_every is None or c.eval_every >= 1, "--eval-every must be at least 1"),
         (c.patience >= 0, "--patience must be 0 (never stop early) or more"),
         (c.head_lr > 0, "--head-lr must be positive"),
+        (c.head_vocab in HEAD_VOCABS, f"--head-vocab must be one of {', '.join(HEAD_VOCABS)}, not {c.head_vocab!r}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -95,6 +96,11 @@ class MaskedLMObjective(nn.Module):
     The encoder runs on the whole batch, but its hidden states are gathered at the selected positions *before* the
     output projection: with a 250k-piece vocabulary, the projection and softmax at the 85% unmasked positions are
     most of the reference recipe's cost. One module so that DDP (``accelerate launch``) sees one forward.
+
+    :meth:`restrict` narrows the softmax to the pieces the corpus uses (vocabulary trimming, as for one-language
+    copies of multilingual models): every target is among them, and on a CPU the 250k-row projection and its
+    gradient are half of a step. Pieces the language never uses are then not pushed down; their rows keep their
+    pretrained values (they are still the input embeddings of other text).
     """
 
     def __init__(self, loaded: LoadedModel):
@@ -102,9 +108,23 @@ class MaskedLMObjective(nn.Module):
         self.mlm = loaded.mlm
         self.head_attr = loaded.head_attr
         self.base_prefix = loaded.base_prefix
+        self.register_buffer("head_ids", None, persistent=False)  # [K] scored pieces (None: the whole vocabulary)
+        self.register_buffer("label_index", None, persistent=False)  # [V] a piece's row in head_ids (-1: none)
 
     def encoder(self) -> nn.Module:
         return getattr(self.mlm, self.base_prefix)
+
+    def restrict(self, piece_ids: torch.Tensor) -> int | None:
+        """Score only ``piece_ids`` (the pieces of the training and held-out text); the number kept, or None when
+        the head cannot be narrowed (no separate head module or decoder: the whole vocabulary is scored)."""
+        if self.head_attr is None or _decoder(getattr(self.mlm, self.head_attr)) is None:
+            return None
+        ids = torch.unique(piece_ids.flatten())
+        vocab = self.mlm.get_input_embeddings().weight.shape[0]
+        index = torch.full((vocab,), -1, dtype=torch.long)
+        index[ids] = torch.arange(ids.numel())
+        self.head_ids, self.label_index = ids, index
+        return int(ids.numel())
 
     def forward(
         self,
@@ -118,10 +138,36 @@ class MaskedLMObjective(nn.Module):
             logits = self.mlm(input_ids=input_ids, attention_mask=attention_mask).logits[selected]  # [M, V]
         else:
             hidden = self.encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, T, H]
-            logits = getattr(self.mlm, self.head_attr)(hidden[selected])  # [M, H] -> [M, V]
+            head = getattr(self.mlm, self.head_attr)
+            if self.head_ids is None:
+                logits = head(hidden[selected])  # [M, H] -> [M, V]
+            else:
+                with _decoder_rows(_decoder(head), self.head_ids):
+                    logits = head(hidden[selected])  # [M, H] -> [M, K]
+                labels = self.label_index[labels]
         if labels.numel() == 0:
             return logits.sum() * 0.0
         return nn.functional.cross_entropy(logits.float(), labels, reduction=reduction)
+
+
+def _decoder(head: nn.Module) -> nn.Linear | None:
+    """The head's output projection (BERT's ``predictions.decoder``, RoBERTa's ``decoder``)."""
+    found = [m for name, m in head.named_modules() if name.split(".")[-1] == "decoder" and isinstance(m, nn.Linear)]
+    return found[0] if len(found) == 1 else None
+
+
+@contextlib.contextmanager
+def _decoder_rows(decoder: nn.Linear, ids: torch.Tensor) -> Iterator[None]:
+    """While inside: ``decoder`` projects onto the rows ``ids`` only (its weights, tied or not, are unchanged)."""
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        bias = None if decoder.bias is None else decoder.bias[ids]
+        return nn.functional.linear(x, decoder.weight[ids], bias)
+
+    decoder.forward = forward
+    try:
+        yield
+    finally:
+        del decoder.forward
 
 
 def apply_lora(

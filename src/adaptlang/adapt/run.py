@@ -307,7 +307,10 @@ def _prepare(c: AdaptConfig, corpus: Corpus, out: Path, resume_step: int | None,
         torch.manual_seed(c.seed + 1)
         lora_targets, _ = apply_lora(loaded, c.lora_r, c.lora_alpha, c.lora_dropout,
                                      extension.new_ids if extension else [], c.model)
-    return Prepared(loaded, MaskedLMObjective(loaded), tokenizer, extension, vocab_info, train_tok, held_tok,
+    objective = MaskedLMObjective(loaded)
+    if c.head_vocab == "corpus":
+        objective.restrict(torch.cat([train_data.input_ids.flatten(), held_data.input_ids.flatten()]))
+    return Prepared(loaded, objective, tokenizer, extension, vocab_info, train_tok, held_tok,
                     train_data, held_data, loaded.mlm.get_input_embeddings().weight.shape[0], lora_targets)
 
 
@@ -327,6 +330,9 @@ def _result(c: AdaptConfig, corpus: Corpus, prep: Prepared, r: FitResult, meta: 
         "stop_reason": "time budget" if r.stop_reason == "completed" and r.steps < n_steps else r.stop_reason,
         "best_step": next((e.steps for e in r.epochs if e.epoch == r.best_epoch), None),
         "patience": c.patience,
+        # pieces the MLM softmax (training and held-out loss) runs over
+        "head_pieces": int(prep.objective.head_ids.numel()) if prep.objective.head_ids is not None else prep.vocab_size,
+        "vocabulary": prep.vocab_size,
     }
     heldout = {
         "lines": len(corpus.heldout_lines), "tokens": prep.held_tok.n_tokens,
