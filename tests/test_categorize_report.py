@@ -219,3 +219,35 @@ def test_what_unconverged_runs_would_need() -> None:
     # In features mode every variant is a baseline run: its epochs are --baseline-epochs.
     assert unconverged_variants(replace(c, mode="features", baseline_epochs=3), result.variants)["direct"].endswith(
         "rerun with --baseline-epochs 6 or more")
+
+
+def test_an_adaptation_cut_while_its_loss_still_falls_leaves_the_mlm_variant_open() -> None:
+    """The MLM variant's standing depends on its adaptation: one ended by its time budget while the held-out MLM loss
+    still fell is not the adapted model the verdict is about, so "hard" (mlm below the baseline) is undecided and
+    says how many minutes to give; an adaptation stopped by patience, or whose loss had flattened, is converged."""
+    from dataclasses import replace
+
+    from adaptlang.pipeline.results import unconverged_adaptation, unconverged_variants
+
+    cut = {"steps": 50, "heldout": {"mlm_loss_before": 12.49}, "heldout_curve": [{"step": 50, "mlm_loss": 7.83}],
+           "data": {"stop_reason": "time budget", "epochs": 0.46}}
+    assert unconverged_adaptation(cut, 20.0) == (
+        "its MLM adaptation ended by its time budget after 50 steps (0.46 passes over the corpus), held-out MLM loss "
+        "still falling (12.490 -> 7.830); rerun with --adapt-minutes 40 or more")
+    flat = dict(cut, heldout_curve=[{"mlm_loss": 3.0}, {"mlm_loss": 2.99}])
+    assert unconverged_adaptation(flat, 20.0) is None  # under 1% lower than the evaluation before
+    assert unconverged_adaptation(dict(cut, data={"stop_reason": "patience"}), 20.0) is None
+    worse = dict(cut, heldout_curve=[{"mlm_loss": 3.0}, {"mlm_loss": 3.2}])
+    assert unconverged_adaptation(worse, 20.0) is None  # its best weights are kept: the last was not the best
+
+    result = _result({"baseline": 0.80, "direct": 0.60, "mlm": 0.62})
+    assert result.verdict.category == "hard"
+    needs = unconverged_variants(result.config, result.variants, {"none": cut})
+    assert set(needs) == {"mlm"} and needs["mlm"].endswith("--adapt-minutes 40 or more")
+    rerun = build_results(result.config, result.assess, result.translit, result.data, {"none": cut},
+                          {v: list(r.runs) for v, r in result.variants.items()})
+    assert rerun.verdict.category == "undecided: budget" and rerun.verdict.measured == "hard"
+    assert any(b.startswith("mlm: its MLM adaptation ended by its time budget") for b in rerun.to_dict()["verdict"]["budget"])
+    assert unconverged_variants(replace(result.config, adapt_minutes=None), result.variants,
+                                {"none": dict(cut, data={"stop_reason": "completed", "epochs": 40})})["mlm"].endswith(
+        "rerun with --adapt-epochs twice as many")

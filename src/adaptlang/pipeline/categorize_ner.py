@@ -275,7 +275,8 @@ class _NERComparisons:
         return TaskComparison(differences, best, gain)
 
 
-def build_ner_results(c: "CategorizeConfig", measured: NERMeasured, scheme: str | None) -> NERResult:
+def build_ner_results(c: "CategorizeConfig", measured: NERMeasured, scheme: str | None,
+                      adaptation: Mapping[str, Any] | None = None) -> NERResult:
     """Means over seeds, F1 differences with intervals, and the NER verdict (none without ``baseline``, ``direct``
     and ``mlm``: a subset of the variants)."""
     from adaptlang.stats import task_verdict
@@ -290,7 +291,8 @@ def build_ner_results(c: "CategorizeConfig", measured: NERMeasured, scheme: str 
     compare = _NERComparisons(counts, c.n_bootstrap, c.level)
     comparison = compare.comparison(scheme)
     variants = {v: NERVariantResult.of(rs) for v, rs in runs.items()}
-    unconverged = {v: f"in the NER runs, {need}" for v, need in unconverged_variants(c, variants).items()}  # type: ignore
+    unconverged = {v: f"in the NER runs, {need}"
+                   for v, need in unconverged_variants(c, variants, adaptation).items()}  # type: ignore
     missing = tuple(v for v in ("baseline", "direct", "mlm") if v not in runs)
     verdict = None if missing else task_verdict("ner", compare.diff("direct", "baseline"),
                                                 compare.diff(comparison.best_adapted, "baseline"), unconverged)

@@ -210,14 +210,43 @@ class _Comparisons:
         return TaskComparison(differences, best, gain)
 
 
-def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantResult]) -> dict[str, str]:
+# An MLM adaptation still learns when its last held-out evaluation was its best and lowered the loss by more than
+# this share of the evaluation before it (or of the loss before training, when it had one evaluation).
+ADAPT_STILL_FALLING = 0.01
+
+
+def unconverged_adaptation(adaptation: Mapping[str, Any] | None, minutes: float | None) -> str | None:
+    """What an MLM adaptation would need when its cap (time budget or passes) ended it while its held-out MLM loss
+    was still falling, else None: an adaptation cut short is not the adapted model the verdict is about."""
+    if not adaptation or (adaptation.get("data") or {}).get("stop_reason") == "patience":
+        return None
+    losses = [adaptation["heldout"]["mlm_loss_before"]] + [e["mlm_loss"] for e in adaptation.get("heldout_curve") or []]
+    if len(losses) < 2 or losses[-1] > min(losses) or losses[-1] >= losses[-2] * (1 - ADAPT_STILL_FALLING):
+        return None
+    data = adaptation.get("data") or {}
+    cap = data.get("stop_reason")
+    need = f"--adapt-minutes {2 * minutes:g} or more" if cap == "time budget" and minutes else "--adapt-epochs twice as many"
+    return (f"its MLM adaptation ended by its {cap} after {adaptation.get('steps')} steps ({data.get('epochs', 0):.2g} "
+            f"passes over the corpus), held-out MLM loss still falling ({losses[-2]:.3f} -> {losses[-1]:.3f}); "
+            f"rerun with {need}")
+
+
+def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantResult],
+                         adaptation: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Variants whose runs were mostly still improving at their cap (:meth:`RunResult.still_improving`: patience on
     the smoothed dev curve of each run's metrics.json), each with what it would take: the option that capped it,
-    doubled. Recomputed from the stored run files: a finished run directory gets the current rule on rerun."""
+    doubled; and MLM variants whose adaptation (``adaptation``: by transliteration, "none" for mlm) was cut while
+    its held-out loss still fell (:func:`unconverged_adaptation`). Recomputed from the stored run files: a finished
+    run directory gets the current rule on rerun."""
     from adaptlang.baseline import BaselineConfig
 
     baseline_epochs = c.baseline_epochs or int(BaselineConfig.__dataclass_fields__["epochs"].default)
     out: dict[str, str] = {}
+    for key, result in (adaptation or {}).items():
+        name = "mlm" if key == "none" else "mlm+translit"
+        need = unconverged_adaptation(result, c.adapt_minutes) if name in variants else None
+        if need:
+            out[name] = need
     for name, r in variants.items():
         n = still_improving_runs(r.runs)
         if 2 * n <= len(r.runs):
@@ -230,8 +259,9 @@ def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantRe
             need = f"--max-minutes {2 * c.max_minutes:g} or more"
         else:
             need = f"{'--baseline-epochs' if bilstm else '--epochs'} {2 * asked} or more"
-        out[name] = (f"{how} in {n}/{len(r.runs)} runs after {ran} epochs "
-                     f"({r.train_seconds.mean / 60:.1f} min a run); rerun with {need}")
+        runs = f"{how} in {n}/{len(r.runs)} runs after {ran} epochs ({r.train_seconds.mean / 60:.1f} min a run); " \
+               f"rerun with {need}"
+        out[name] = f"{runs}; {out[name]}" if name in out else runs
     return out
 
 
@@ -251,7 +281,7 @@ def build_results(c: "CategorizeConfig", assess: dict[str, Any], translit: Resol
     compare = _Comparisons(counts, words, c.n_bootstrap, c.level)
     tasks = {task: compare.task(task, translit.scheme) for task in TASKS}
     variants = {v: VariantResult.of(rs) for v, rs in runs.items()}
-    unconverged = unconverged_variants(c, variants)
+    unconverged = unconverged_variants(c, variants, adaptation)
     missing = [v for v in REQUIRED_VARIANTS if v not in runs]
     verdict = incomplete_verdict(missing) if missing else overall_verdict(
         [task_verdict(task, compare.diff("direct", "baseline", task), compare.diff(t.best_adapted, "baseline", task),
