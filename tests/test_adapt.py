@@ -304,7 +304,8 @@ def _latest(out: Path) -> int | None:
 def test_same_seed_same_weights_and_interrupt_then_resume(bert_dir: Path, tmp_path: Path) -> None:
     """In process: an interrupted run (flag set by a signal) resumed ends with the uninterrupted weights."""
     a = tmp_path / "a"
-    adapt_model(_cfg(bert_dir, a, steps=10, grad_accum=2, save_every=3))
+    main_phase = dict(steps=10, grad_accum=2, save_every=3, head_warmup=False)  # the warm-up: the next test
+    adapt_model(_cfg(bert_dir, a, **main_phase))
     b = tmp_path / "b"
 
     def interrupt_at_step_4(event: object) -> None:
@@ -312,10 +313,34 @@ def test_same_seed_same_weights_and_interrupt_then_resume(bert_dir: Path, tmp_pa
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(Interrupted, match="step 4 of 10"):
-        adapt_model(_cfg(bert_dir, b, steps=10, grad_accum=2, save_every=3), progress=interrupt_at_step_4)
+        adapt_model(_cfg(bert_dir, b, **main_phase), progress=interrupt_at_step_4)
     assert _latest(b) == 4
-    r = adapt_model(_cfg(bert_dir, b, steps=10, grad_accum=2, save_every=3, resume=True))
+    r = adapt_model(_cfg(bert_dir, b, **main_phase, resume=True))
     assert r.resumed_from_step == 4
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_an_interrupted_head_warmup_starts_again_on_resume(bert_dir: Path, tmp_path: Path) -> None:
+    """The head warm-up (on by default for a fresh head) keeps no checkpoint of its own: interrupted, --resume starts
+    the run again and ends with the weights of an uninterrupted run."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    first = adapt_model(_cfg(bert_dir, a, steps=4, eval_every=2))
+    assert first.head_warmup and first.head_warmup["steps"] >= 1
+    phases: list[str] = []
+
+    def interrupt_in_warmup(event: object) -> None:
+        if getattr(event, "kind", "") == "phase":
+            phases.append(str(getattr(event, "message", "")))
+        if getattr(event, "kind", "") == "step" and phases and phases[-1].startswith("head warm-up: training"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        adapt_model(_cfg(bert_dir, b, steps=4, eval_every=2), progress=interrupt_in_warmup)
+    assert _latest(b) is None
+    r = adapt_model(_cfg(bert_dir, b, steps=4, eval_every=2, resume=True))
+    assert r.resumed_from_step is None
+    assert [r.head_warmup[k] for k in ("steps", "mlm_loss")] == [first.head_warmup[k] for k in ("steps", "mlm_loss")]
     wa, wb = _weights(a), _weights(b)
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
@@ -396,9 +421,9 @@ def test_resume_with_other_options_is_refused(bert_dir: Path, tmp_path: Path) ->
             os.kill(os.getpid(), signal.SIGTERM)
 
     with pytest.raises(Interrupted):
-        adapt_model(_cfg(bert_dir, out, steps=4), progress=stop)
+        adapt_model(_cfg(bert_dir, out, steps=4, head_warmup=False), progress=stop)
     with pytest.raises(UsageError, match="--lr"):
-        adapt_model(_cfg(bert_dir, out, steps=4, lr=1e-3, resume=True))
+        adapt_model(_cfg(bert_dir, out, steps=4, lr=1e-3, head_warmup=False, resume=True))
 
 
 def test_disk_full_while_saving_keeps_previous_checkpoint(bert_dir: Path, tmp_path: Path,
@@ -416,12 +441,12 @@ def test_disk_full_while_saving_keeps_previous_checkpoint(bert_dir: Path, tmp_pa
     monkeypatch.setattr(ckpt, "_save_tensors", flaky)
     out = tmp_path / "out"
     with pytest.raises(ckpt.CheckpointError, match="disk full.*step 4.*previous checkpoint \\(step 2\\) is intact"):
-        adapt_model(_cfg(bert_dir, out, steps=6, save_every=2))
+        adapt_model(_cfg(bert_dir, out, steps=6, save_every=2, head_warmup=False))
     assert _latest(out) == 2
     assert [p.name for p in (out / "checkpoints").glob("step-*")] == ["step-0000002"]
     ckpt.CheckpointStore(out / "checkpoints").load(2)
     monkeypatch.setattr(ckpt, "_save_tensors", real)
-    r = adapt_model(_cfg(bert_dir, out, steps=6, save_every=2, resume=True))
+    r = adapt_model(_cfg(bert_dir, out, steps=6, save_every=2, head_warmup=False, resume=True))
     assert r.resumed_from_step == 2
 
 

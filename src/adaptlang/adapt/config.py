@@ -61,8 +61,10 @@ class AdaptConfig:
     eval_every: int | None = None
     patience: int = 3
     # Encoder-only checkpoints (no MLM head shipped): train the fresh head alone first, encoder frozen, until its
-    # held-out loss stops falling (same eval_every / patience; at most one pass), then everything.
-    head_warmup: bool = False
+    # held-out loss stops falling (same eval_every / patience; at most one pass), then everything: a random head's
+    # gradients would otherwise rewrite the top layers the downstream parser reads (see README). No effect on a
+    # model that ships its head.
+    head_warmup: bool = True
     head_lr: float = 1e-3  # peak learning rate of the head warm-up
     # "corpus": the softmax over the pieces the corpus uses (every target is one; a 250k-piece projection is half
     # of a CPU step); "full": over the whole vocabulary

@@ -19,9 +19,9 @@ EVAL_EVERY_OPTION = typer.Option(None, "--eval-every", help="Score the held-out 
                                  "every pass, or every 50 steps if a pass is longer).")
 PATIENCE_OPTION = typer.Option(3, "--patience", help="Stop after N evaluations without a lower held-out loss (0: "
                                "never early); the weights of the lowest are kept.")
-HEAD_WARMUP_OPTION = typer.Option(False, "--head-warmup/--no-head-warmup", help="Model without an MLM head: train "
+HEAD_WARMUP_OPTION = typer.Option(True, "--head-warmup/--no-head-warmup", help="Model without an MLM head: train "
                                   "the fresh head alone (encoder frozen) until its held-out loss stops falling, then "
-                                  "everything.")
+                                  "everything (default; no effect on a model that ships its head).")
 
 MAX_MINUTES_OPTION = typer.Option(None, "--max-minutes", help="Time budget (warm-up included): the LR schedule is "
                                   "planned to end with it; the best weights so far are measured and written.")
