@@ -65,9 +65,11 @@ def test_learns_a_simple_language_and_loads_through_shared_commands(tmp_path: Pa
     text = tmp_path / "in.txt"
     text.write_text("góor bi gis xale yi .\nunknownword bi lekk mburu ji\n", encoding="utf-8")
     out = tmp_path / "pred.conllu"
-    predict(model, str(text), str(out), device="cpu")
+    steps: list[tuple[int, int]] = []
+    predict(model, str(text), str(out), device="cpu", batch_size=1, progress=lambda e: steps.append((e.step, e.total)))
     rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines() if line and line[0].isdigit()]
     assert len(rows) == 11 and sum(r[7] == "root" for r in rows) == 2
+    assert sorted(steps) == [(1, 2), (2, 2)]  # sentences done, after each batch
 
 
 def test_no_dev_holds_out_and_tiny_treebank(tmp_path: Path) -> None:

@@ -76,8 +76,8 @@ def test_cli_train_evaluate_predict(tmp_path: Path, tiny_bert_dir: Path, run_cli
     assert v.returncode == 0, v.stdout + v.stderr
 
     pred2 = tmp_path / "pred2.conllu"
-    r = run_cli("predict", str(out), str(tb), "-o", str(pred2), "--device", "cpu")
-    assert r.returncode == 0, r.stderr
+    r = run_cli("predict", str(out), str(tb), "-o", str(pred2), "--device", "cpu", "-q")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
     v = subprocess.run([validate, "--level", "2", "--lang", "ud", str(pred2)], capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
     r = run_cli("predict", str(out), str(tb), "-o", str(pred2))

@@ -66,3 +66,32 @@ class ByteProgress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class CountProgress:
+    """A transient rich bar on stderr over ``step`` events (``step`` of ``total`` items done), started lazily at
+    the first one; nothing when ``quiet``. Used as a context manager and passed as a job's ``progress``."""
+
+    def __init__(self, label: str, quiet: bool = False) -> None:
+        self.label, self.quiet = label, quiet
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, event: Any) -> None:
+        if self.quiet or getattr(event, "kind", "") != "step":
+            return
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=err_console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=event.total)
+        self.bar.update(self.task, completed=event.step)
+
+    def __enter__(self) -> "CountProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -305,6 +305,7 @@ def predict(
     language_adapter: list[str] = typer.Option([], "--language-adapter", help=SWAP_HELP),
     keep_columns: bool = typer.Option(False, "--keep-columns", help="Keep the input's LEMMA / XPOS / FEATS where "
                                       "the model predicts none (default: '_')."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary line."),
 ) -> None:
     from adaptlang.options import PREDICT, validate_numeric
 
@@ -319,16 +320,16 @@ def predict(
                                    json_path=json_path, threads=threads)
     from adaptlang.tasks import predict as run_predict
 
-    from adaptlang.cli.common import apply_threads, emit_json, err_console
+    from adaptlang.cli.common import CountProgress, apply_threads, emit_json, err_console
 
     apply_threads(threads)
     from adaptlang.fileio import output_lock
 
-    with output_lock(output):  # a second predict into the same OUTPUT fails at once
+    with output_lock(output), CountProgress("parsing sentences", quiet) as bar:  # one OUTPUT, one predict
         result = run_predict(model_dir, input_file, output, input_format=input_format, device=device,
                              batch_size=batch_size, force=force, language_adapters=language_adapter,
-                             keep_columns=keep_columns)
-    if output != "-" and json_path != "-":
+                             keep_columns=keep_columns, progress=bar)
+    if output != "-" and json_path != "-" and not quiet:
         err_console.print(f"{result.output}: {result.n_sentences} sentences, {result.n_words} words "
                           f"({result.input_format} input, {result.seconds:.1f} s)")
     emit_json(result, json_path)

@@ -28,6 +28,7 @@ from adaptlang.data.vocab import LabelVocab
 from adaptlang.engine.checkpoint import load_tensors, save_tensors
 from adaptlang.engine.runtime import resolve_device
 from adaptlang.errors import InputError, ModelError, UsageError
+from adaptlang.events import Event, Progress
 from adaptlang.evaluate import Scores, attachment_scores, sentence_counts
 from adaptlang.fileio import check_output, write_json_atomic
 from adaptlang.models import get_encoder_class
@@ -90,9 +91,11 @@ def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str
 
 
 def predict_words(loaded: LoadedParser, words: Sequence[Sequence[str]], batch_size: int = 32,
-                  max_tokens: int | None = 2500) -> list[tuple[list[str], list[int], list[str], dict[str, list[str]]]]:
+                  max_tokens: int | None = 2500, progress: Progress | None = None,
+                  ) -> list[tuple[list[str], list[int], list[str], dict[str, list[str]]]]:
     """UPOS, heads, DEPRELs and the other predicted columns (``lemma`` / ``xpos`` / ``feats`` -> strings, those the
-    model has) for each sentence (given as words), in input order."""
+    model has) for each sentence (given as words), in input order. ``progress`` gets a ``step`` event after each
+    batch (``step``/``total``: sentences done / all)."""
     model, device = loaded.model, loaded.device
     was_training = model.training
     model.eval()
@@ -100,6 +103,7 @@ def predict_words(loaded: LoadedParser, words: Sequence[Sequence[str]], batch_si
     out: list[Any] = [None] * len(words)
     batches = bucket_batches([len(w) for w in words], batch_size, max_tokens, shuffle=False)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    done = 0
     with torch.inference_mode(), autocast:
         for batch in batches:
             inputs = to_device(model.encoder.collate([words[i] for i in batch]), device)
@@ -110,15 +114,18 @@ def predict_words(loaded: LoadedParser, words: Sequence[Sequence[str]], batch_si
                 tags = tag_strings(loaded.tags, words[i], {k: v[j] for k, v in tag_ids.items()})
                 out[i] = ([loaded.upos.label(u) for u in upos[j]], heads[j], [loaded.deprel.label(r) for r in rels[j]],
                           tags)
+            done += len(batch)
+            if progress is not None:
+                progress(Event("step", step=done, total=len(words)))
     model.train(was_training)
     return out
 
 
 def predict_sentences(loaded: LoadedParser, sents: Sequence[Sentence], batch_size: int = 32,
-                      keep_columns: bool = False) -> list[Sentence]:
+                      keep_columns: bool = False, progress: Progress | None = None) -> list[Sentence]:
     """The sentences with predicted columns. LEMMA / XPOS / FEATS that the model does not predict become ``_`` (the
     input's values are gold, not predictions), unless ``keep_columns``."""
-    preds = predict_words(loaded, [s.forms for s in sents], batch_size)
+    preds = predict_words(loaded, [s.forms for s in sents], batch_size, progress=progress)
     out = []
     for s, (u, h, d, tags) in zip(sents, preds):
         blank = None if keep_columns else ["_"] * s.n_words
@@ -216,7 +223,8 @@ def _sniff_format(path: str) -> str:
 
 def predict(model_dir: str | os.PathLike, input_path: str, output: str, *, input_format: str = "auto",
             device: str = "auto", batch_size: int = 32, force: bool = False,
-            language_adapters: Sequence[str] = (), keep_columns: bool = False) -> PredictResult:
+            language_adapters: Sequence[str] = (), keep_columns: bool = False,
+            progress: Progress | None = None) -> PredictResult:
     """Tag and parse ``input_path`` (CoNLL-U, or one pre-tokenised sentence per line) into CoNLL-U ``output``.
     LEMMA / XPOS / FEATS the model does not predict are written as ``_``, or kept from the input with
     ``keep_columns``."""
@@ -238,7 +246,7 @@ def predict(model_dir: str | os.PathLike, input_path: str, output: str, *, input
         raise InputError(input_path, "no sentences to parse")
     loaded = load_parser(model_dir, device, language_adapters)
     t0 = time.monotonic()
-    preds = predict_sentences(loaded, sents, batch_size, keep_columns=keep_columns)
+    preds = predict_sentences(loaded, sents, batch_size, keep_columns=keep_columns, progress=progress)
     from adaptlang.data.conllu import write_conllu
 
     write_conllu(output, preds)
