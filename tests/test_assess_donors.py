@@ -111,6 +111,13 @@ def test_the_corpus_own_treebank_is_not_its_donor_and_no_lang_says_so(tmp_path: 
                        corpus=str(own))
     local = [d.treebank for d in r.donors if d.path]
     assert local == ["UD_German-PUD"] and r.donors[0].relation == "same language"
+    # A raw corpus: the target treebank is unknown, so no command proposes the language's own treebanks as donors
+    raw = tmp_path / "raw.txt"
+    raw.write_text(GERMAN[0] + "\n", encoding="utf-8")
+    r = suggest_donors(tok, Counter(GERMAN[0].split()), "Latn", language_knowledge("de", None), donor_dir=root,
+                       corpus=str(raw))
+    assert [d.treebank for d in r.donors if d.path] == ["UD_German-GSD", "UD_German-PUD"]
+    assert r.commands == () and "likely your target" in r.note
     none = suggest_donors(tok, Counter(["a"]), "Latn", language_knowledge(None, None))
     assert none.donors == () and "--lang" in none.note
 

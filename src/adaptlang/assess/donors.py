@@ -320,10 +320,16 @@ def suggest_donors(tok: LoadedTokenizer, sample_counts: Counter, target_script: 
     train = target_train or "TARGET-train.conllu"
     first_of_lang = {}
     for d in donors:  # one command per language: its first-ranked treebank at hand
-        if d.path and d.lang not in first_of_lang:
+        # with a raw corpus the target treebank is unknown, and a treebank of the language itself is most likely it
+        own_unknown = target_train is None and d.relation == RELATION_ORDER[0]
+        if d.path and d.lang not in first_of_lang and not own_unknown:
             first_of_lang[d.lang] = d
     commands = tuple(d.train_command(train, model) for d in first_of_lang.values())[:MAX_COMMANDS]
     note = _note(knowledge, donors, donor_dir)
+    if target_train is None and any(d.path and d.relation == RELATION_ORDER[0] for d in donors):
+        note = " ".join(filter(None, [note, "Treebanks of the language itself get no train --donor command: one of "
+                                            "them is likely your target; assess the target treebank (CoNLL-U) to "
+                                            "see the others as donors."]))
     return DonorSuggestions(knowledge.lang, target_script, note, tuple(donors), commands)
 
 
