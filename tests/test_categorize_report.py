@@ -248,6 +248,8 @@ def test_an_adaptation_cut_while_its_loss_still_falls_leaves_the_mlm_variant_ope
                           {v: list(r.runs) for v, r in result.variants.items()})
     assert rerun.verdict.category == "undecided: budget" and rerun.verdict.measured == "hard"
     assert any(b.startswith("mlm: its MLM adaptation ended by its time budget") for b in rerun.to_dict()["verdict"]["budget"])
+    md = categorize_markdown(rerun.to_dict())
+    assert "| none | 50 (0.46) | time budget | - | 12.490 → — |" in md  # what the adaptation did, in the report
     assert unconverged_variants(replace(result.config, adapt_minutes=None), result.variants,
                                 {"none": dict(cut, data={"stop_reason": "completed", "epochs": 40})})["mlm"].endswith(
         "rerun with --adapt-epochs twice as many")

@@ -349,15 +349,22 @@ def _md_tokenizer(r: dict[str, Any]) -> list[str]:
 def _md_adaptation(r: dict[str, Any]) -> list[str]:
     if not r.get("adaptation"):
         return []
-    lines = ["## MLM adaptation", "", "| translit | steps | held-out MLM loss before → after | "
-             "pseudo-perplexity before → after | time (s) |", "| --- | --- | --- | --- | --- |"]
+    lines = ["## MLM adaptation", "", "| translit | steps (passes) | stopped by | head warm-up steps | held-out MLM "
+             "loss before → after | pseudo-perplexity before → after | time (s) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, a in r["adaptation"].items():
-        h = a.get("heldout") or {}
+        h, d, w = a.get("heldout") or {}, a.get("data") or {}, a.get("head_warmup") or {}
         lines.append(
-            f"| {name} | {a.get('steps')} | {_num(h.get('mlm_loss_before'))} → {_num(h.get('mlm_loss_after'))} "
+            f"| {name} | {a.get('steps')} ({_num(d.get('epochs'), 2)}) | {d.get('stop_reason', '-')} "
+            f"| {w.get('steps', '-')} | {_num(h.get('mlm_loss_before'))} → {_num(h.get('mlm_loss_after'))} "
             f"| {_num(h.get('pseudo_perplexity_before'))} → {_num(h.get('pseudo_perplexity_after'))} "
             f"| {_num(a.get('train_seconds'), 0)} |"
         )
+    pieces = [(a.get("data") or {}).get("head_pieces") for a in r["adaptation"].values()]
+    vocab = [(a.get("data") or {}).get("vocabulary") for a in r["adaptation"].values()]
+    if pieces and pieces[0] and vocab[0] and pieces[0] < vocab[0]:
+        lines += ["", f"MLM losses are over the {pieces[0]:,} pieces the corpus uses (of {vocab[0]:,}: "
+                      "`adapt --head-vocab corpus`)."]
     return lines + [""]
 
 
