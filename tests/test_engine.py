@@ -203,8 +203,41 @@ class Slow(Regression):
 
 def test_time_budget_plans_fewer_epochs(tmp_path: Path) -> None:
     r = fit(Slow(), config(epochs=20, max_minutes=0.7 / 60), tmp_path / "ck")
-    assert 1 <= r.planned_epochs <= 2 and len(r.epochs) <= r.planned_epochs
+    assert 1 <= r.planned_epochs <= 3 and len(r.epochs) <= r.planned_epochs and r.steps <= 0.7 / 0.03 + 1
     assert r.stop_reason in ("completed", "time budget") and not r.stopped_early
+
+
+def test_the_budget_plans_steps_and_cuts_the_last_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan is in steps: a budget that fits 2.5 epochs of 8 steps plans 20 steps (the third epoch cut, then
+    evaluated), and the LR decays to zero at step 20; a sliver of an epoch (under a quarter) is dropped; once the
+    plan is reached no second schedule starts."""
+    from adaptlang.engine import loop as engine_loop
+
+    task = Regression()
+    lrs: list[float] = []
+    real_step = engine_loop._Loop._step
+
+    clock = [0.0]
+
+    def step(self: object, micro: object) -> float:
+        loss = real_step(self, micro)
+        lrs.append(self.optimizer.param_groups[0]["lr"])  # type: ignore[attr-defined]
+        clock[0] += 10.0  # a step takes 10 s on the loop's clock; evaluations take none
+        return loss
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return clock[0]
+
+    monkeypatch.setattr(engine_loop._Loop, "_step", step)
+    monkeypatch.setattr(engine_loop, "time", Clock)
+    r = fit(task, config(epochs=10, max_minutes=200 / 60), tmp_path / "a")  # 200 s: 20 steps
+    assert r.steps == 20 and r.planned_epochs == 3 and len(r.epochs) == 3 and r.stop_reason == "completed"
+    assert lrs[-1] > 0 and lr_factor(20, 0, 20) == 0.0 and lrs[-1] < lrs[-8]  # decaying to zero at step 20
+    clock[0] = 0.0
+    r = fit(Regression(), config(epochs=10, max_minutes=170 / 60), tmp_path / "b")  # 17 steps: 2 epochs + 1 step
+    assert r.steps == 16 and r.planned_epochs == 2
 
 
 def test_patience_stops_early_and_restores_the_best_weights(tmp_path: Path) -> None:

@@ -146,6 +146,7 @@ class _State:
     step_in_epoch: int = 0
     epoch_loss: float = 0.0
     planned_epochs: int = 1
+    planned_steps: int | None = None  # a time budget's cap on the steps (the last epoch may be cut); None: epochs
     records: list[dict[str, Any]] = field(default_factory=list)
     best_score: float | None = None
     best_epoch: int = 0
@@ -318,19 +319,32 @@ class _Loop:
     @property
     def total_steps(self) -> int:
         planned = self.steps_per_epoch * self.state.planned_epochs
+        if self.state.planned_steps is not None:
+            planned = min(planned, self.state.planned_steps)
         return min(planned, self.cfg.max_steps) if self.cfg.max_steps is not None else planned
 
     def _plan(self, seconds_per_epoch: float, done: int = 0) -> None:
-        """With a time budget: after ``done`` epochs, as many more as fit in the time left at ``seconds_per_epoch``
-        (never more than asked, never fewer than done). Replanned after every epoch, so that one slow epoch on a
-        busy machine does not cut the run short; the LR decay follows the plan. Every process plans with the main
-        process's estimate (different plans would mean different numbers of steps, each a collective)."""
+        """With a time budget: after ``done`` epochs, as many more steps as fit in the time left at
+        ``seconds_per_epoch`` (never more than asked, never fewer than done), the last epoch cut short when at least
+        a quarter of it fits (a budget shorter than one epoch still gets a whole schedule). Replanned after every
+        epoch, so that one slow epoch on a busy machine does not cut the run short, until the plan is reached; the
+        LR decay follows the plan. Every process plans with the main process's estimate (different plans would
+        mean different numbers of steps, each a collective)."""
         if self.cfg.max_minutes is None or self.cfg.max_steps is not None:
             return
+        s, per_epoch = self.state, self.steps_per_epoch
+        if done and s.step >= self.total_steps:  # the plan was reached: no second schedule after the decay
+            return
         left = self.cfg.max_minutes * 60 - (self._elapsed() if done else 0.0)
-        fit_epochs = done + int(max(left, 0.0) / max(seconds_per_epoch, 1e-9))
-        planned = max(1, done, min(self.cfg.epochs, fit_epochs))
-        self.state.planned_epochs = int(self._from_main(float(planned)))
+        if left <= 0:  # past the budget: the run stops here ("time budget") after the epochs done
+            s.planned_epochs = max(1, done)
+            return
+        fit = (s.step if done else 0) + int(max(left, 0.0) / max(seconds_per_epoch / per_epoch, 1e-9))
+        if fit >= per_epoch and fit % per_epoch < per_epoch / 4:
+            fit -= fit % per_epoch  # a sliver of an epoch is not worth its dev evaluation
+        planned = int(self._from_main(float(max(1, s.step if done else 1, min(self.cfg.epochs * per_epoch, fit)))))
+        s.planned_steps = planned
+        s.planned_epochs = max(done, 1, math.ceil(planned / per_epoch))
 
     def _over_budget(self) -> bool:
         """Past ``max_minutes`` (on any process: all stop at the same step)."""
