@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 
 from adaptlang.baseline import BaselineConfig, train_baseline
 from adaptlang.errors import OutputExistsError
@@ -139,3 +140,22 @@ def test_shared_tiny_treebanks(shared_ud: Path, tmp_path: Path) -> None:
         train = next((shared_ud / name).glob("*-train.conllu"))
         result = train_baseline(BaselineConfig(train=str(train), out=str(tmp_path / name), epochs=2, device="cpu"))
         assert result.n_dev_sentences >= 1 and 0 <= result.dev["las"] <= 100
+
+
+def test_cpu_bf16_autocast_trains_as_well(tmp_path: Path) -> None:
+    """--cpu-bf16: the same model trained under bf16 autocast on the CPU learns the synthetic language as float32
+    does, and its weights are saved in float32 (what evaluate and predict load)."""
+    dev = tmp_path / "dev.conllu"
+    dev.write_text(synthetic_treebank(15, 2), encoding="utf-8")
+    runs = {}
+    for bf16 in (False, True):
+        out = tmp_path / f"model-{bf16}"
+        r = train_baseline(small(tmp_path, dev=str(dev), epochs=25, lr=5e-3, cpu_bf16=bf16, out=str(out)))
+        runs[bf16] = r.dev
+        assert r.dev["upos"] > 95 and r.dev["las"] > 85, (bf16, r.dev)
+    losses = {b: [e["train_loss"] for e in json.loads((tmp_path / f"model-{b}" / "metrics.json").read_text())["epochs"]]
+              for b in (False, True)}
+    assert losses[True] != losses[False]  # autocast was on: the arithmetic differs
+    loaded = load_parser(tmp_path / "model-True", device="cpu")
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
+    assert json.loads((tmp_path / "model-True" / "config.json").read_text())["train"]["cpu_bf16"] is True

@@ -273,6 +273,7 @@ class BaselineConfig:
     embedding_mix: str = "mean"  # "mean" (fixed average of the layers) or "scalar" (learned weights)
     embedding_translit: str | None = None  # a scheme applied before tokenization (default: the model's own)
     device: str = "auto"
+    cpu_bf16: bool = False  # bf16 autocast on the CPU (TrainConfig.cpu_bf16)
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
     resume: bool = False
@@ -308,7 +309,7 @@ class BaselineConfig:
             weight_decay=self.weight_decay, adam_beta2=self.adam_beta2, patience=self.patience, seed=self.seed,
             device=self.device, max_minutes=self.max_minutes, arc_dim=self.arc_dim, rel_dim=self.rel_dim,
             dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume, lemmas=self.lemmas,
-            tag_weight=self.tag_weight, **self.transfer)
+            tag_weight=self.tag_weight, cpu_bf16=self.cpu_bf16, **self.transfer)
 
 
 def _vectors_cache(out: Path) -> Path:

@@ -22,6 +22,9 @@ PATIENCE_OPTION = typer.Option(3, "--patience", help="Stop after N evaluations w
 HEAD_WARMUP_OPTION = typer.Option(True, "--head-warmup/--no-head-warmup", help="Model without an MLM head: train "
                                   "the fresh head alone (encoder frozen) until its held-out loss stops falling, then "
                                   "everything (default; no effect on a model that ships its head).")
+HEAD_VOCAB_OPTION = typer.Option("corpus", "--head-vocab", help="The MLM softmax runs over the pieces the corpus uses "
+                                 "(corpus: about twice as fast on a CPU with a 250k-piece vocabulary) or over the "
+                                 "whole vocabulary (full).")
 
 MAX_MINUTES_OPTION = typer.Option(None, "--max-minutes", help="Time budget (warm-up included): the LR schedule is "
                                   "planned to end with it; the best weights so far are measured and written.")
@@ -88,11 +91,8 @@ def adapt(
     max_minutes: Optional[float] = MAX_MINUTES_OPTION,
     eval_every: Optional[int] = EVAL_EVERY_OPTION,
     patience: int = PATIENCE_OPTION,
-    head_warmup: bool = HEAD_WARMUP_OPTION,
+    head_warmup: bool = HEAD_WARMUP_OPTION, head_vocab: str = HEAD_VOCAB_OPTION,
     head_lr: float = typer.Option(1e-3, "--head-lr", help="Peak learning rate of the head warm-up."),
-    head_vocab: str = typer.Option("corpus", "--head-vocab", help="The MLM softmax runs over the pieces the corpus "
-                                   "uses (corpus: about twice as fast on a CPU with a 250k-piece vocabulary) or "
-                                   "over the whole vocabulary (full)."),
     probe_treebank: Optional[str] = PROBE_OPTION,
     strip_diacritics: bool = STRIP_DIACRITICS_OPTION,
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),

@@ -9,7 +9,7 @@ import typer
 
 from adaptlang.baseline import BaselineConfig
 from adaptlang.cli import ner
-from adaptlang.cli.train import (CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
+from adaptlang.cli.train import (CPU_BF16_OPT, CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
                                  EPOCH_SENTENCES_OPT, TAG_WEIGHT_OPT, TARGET_SENTENCES_OPT, transfer_options)
 from adaptlang.cli.train import _LEMMAS as LEMMAS_OPT
 
@@ -54,7 +54,7 @@ def baseline(
     word_dropout: float = typer.Option(_D["word_dropout"], "--word-dropout", help="Share of training words replaced by <unk>."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default; 1 is often "
                                 "faster on a busy machine)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."), cpu_bf16: bool = CPU_BF16_OPT,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
@@ -85,7 +85,7 @@ def baseline(
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
         dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume, log_dir=log_dir,
         embeddings=embeddings, embedding_layers=embedding_layers, embedding_mix=embedding_mix, transfer=transfer,
-        lemmas=lemmas, tag_weight=tag_weight)
+        lemmas=lemmas, tag_weight=tag_weight, cpu_bf16=cpu_bf16)
     corpus_progress = _CorpusProgress(quiet)
     if embeddings and not quiet:
         err_console.print(f"contextual vectors: loading {embeddings} and computing the training sentences' vectors")

@@ -60,7 +60,8 @@ class FitConfig:
     select_mode: str = "max"  # "max" or "min" (a loss)
     seed: int = 42
     device: str = "cpu"
-    bf16: bool = True  # bf16 autocast on CUDA (the CPU stays in float32 and deterministic)
+    bf16: bool = True  # bf16 autocast on CUDA
+    cpu_bf16: bool = False  # bf16 autocast on the CPU too (cores with AVX-512 BF16 or AMX; default: float32)
     max_minutes: float | None = None  # plan the epochs (and the LR decay) to fit; stop once past it
     save_every: int | None = None  # optimizer steps between checkpoints (besides evaluations, signals, the end)
     progress_every: int = 1  # optimizer steps between 'step' events
@@ -362,6 +363,13 @@ class _Loop:
         padded = [batches[i % len(batches)] for i in range(math.ceil(len(batches) / n) * n)]
         return padded[self.acc.process_index::n]
 
+    def _autocast(self) -> Any:
+        """bf16 autocast: accelerate's on CUDA; torch's own on the CPU with ``cpu_bf16`` (accelerate's state is one per
+        process, and a CPU run in float32 before would pin it there)."""
+        if self.cfg.cpu_bf16 and self.acc.device.type == "cpu":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return self.acc.autocast()
+
     # ---- resume ---------------------------------------------------------------------------------------------
     def restore(self) -> None:
         step = self.store.latest_step()
@@ -421,7 +429,7 @@ class _Loop:
         for i, batch in enumerate(micro_batches):
             last = i == len(micro_batches) - 1
             sync = contextlib.nullcontext() if last or self.acc.num_processes == 1 else self.acc.no_sync(self.model)
-            with sync, self.acc.autocast():
+            with sync, self._autocast():
                 loss, units = self.task.train_step(self.model, batch, self.acc.device)
                 value = float(loss.detach())
                 if self._any_process(not math.isfinite(value)):  # all processes stop, none waits for the others
@@ -494,7 +502,7 @@ class _Loop:
     def _evaluate(self) -> tuple[dict[str, float], bool]:
         s, metric = self.state, self.cfg.select_metric
         self.model.eval()
-        with torch.no_grad(), self.acc.autocast():
+        with torch.no_grad(), self._autocast():
             dev = self.task.evaluate(self.unwrapped, self.acc.device)
         self.model.train()
         if not dev:

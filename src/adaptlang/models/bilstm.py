@@ -108,11 +108,9 @@ class CharLSTM(nn.Module):
             return self.proj(torch.cat([h[0], h[1]], dim=-1))  # [n_types, out]
         # On the CPU: words sorted by length into a few groups, each padded only to its own longest word
         order = torch.argsort(lengths)
-        final = x.new_empty(len(lengths), 2 * self.lstm.hidden_size)
-        for part in order.tensor_split(min(CHAR_GROUPS, len(order))):
-            n = int(lengths[part].max())
-            final[part] = bilstm_padded(self.lstm, x[part, :n], lengths[part])[1]
-        return self.proj(final)  # [n_types, out]
+        finals = [bilstm_padded(self.lstm, x[part, :int(lengths[part].max())], lengths[part])[1]
+                  for part in order.tensor_split(min(CHAR_GROUPS, len(order)))]  # in the dtype autocast gives
+        return self.proj(torch.cat(finals)[torch.argsort(order)])  # [n_types, out]
 
 
 class CharCNN(nn.Module):

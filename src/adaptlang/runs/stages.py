@@ -51,12 +51,18 @@ _NOT_SETTINGS = frozenset({"train", "out", "output", "dev", "test", "corpus", "e
                            "resume", "device", "threads", "log_dir", "max_minutes"})
 
 
+# Settings added after stages were keyed, with the value that reproduces what runs did before them: left out of the
+# key at that value, so that finished stages stay reused.
+_KEYED_WHEN_CHANGED = {"cpu_bf16": False}
+
+
 def training_settings(config: Any) -> dict[str, Any]:
     """What a training configuration (a dataclass or dict, nested ones too) computes with: every setting but paths
     and run mechanics. A model stage's key holds it, so that a run made with other defaults (an older version's) is
     not reused as if it had been made with today's."""
     d = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
-    return {k: training_settings(v) if isinstance(v, dict) else v for k, v in d.items() if k not in _NOT_SETTINGS}
+    return {k: training_settings(v) if isinstance(v, dict) else v for k, v in d.items()
+            if k not in _NOT_SETTINGS and not (k in _KEYED_WHEN_CHANGED and v == _KEYED_WHEN_CHANGED[k])}
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ class TrainConfig(EncoderSpecConfig):
     device: str = "auto"
     max_minutes: float | None = None
     threads: int | None = None  # torch CPU threads (None: torch's default); 1 is fastest on a busy machine
+    cpu_bf16: bool = False  # bf16 autocast on the CPU (training and dev evaluation); CUDA always uses it
     arc_dim: int = 500
     rel_dim: int = 100
     dropout: float = 0.33
@@ -337,7 +338,7 @@ def _fit(task: ParseTask, config: TrainConfig, workdir: Path, device: torch.devi
     fit_cfg = FitConfig(epochs=config.epochs, grad_accum=config.grad_accum, warmup=config.warmup,
                         weight_decay=config.weight_decay, adam_beta2=config.adam_beta2, patience=config.patience,
                         select_metric=select, seed=config.seed, device=str(device), max_minutes=config.max_minutes,
-                        log_dir=config.log_dir)
+                        log_dir=config.log_dir, cpu_bf16=config.cpu_bf16)
     workdir.mkdir(parents=True, exist_ok=True)
     return fit_schedule(task, fit_cfg, workdir, progress=say, resume=resuming,
                         meta={"train_config": _comparable(config)}, output=Path(config.out))
