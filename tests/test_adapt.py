@@ -227,6 +227,17 @@ def test_full_adaptation_of_encoder_only_model(bert_dir: Path, tmp_path: Path) -
     assert mlm.cls.predictions.decoder.weight.data_ptr() == mlm.bert.embeddings.word_embeddings.weight.data_ptr()
 
 
+def test_cpu_bf16_adapts_and_writes_float32(bert_dir: Path, tmp_path: Path) -> None:
+    """--cpu-bf16: training steps under bf16 autocast on the CPU; the loss still falls, the written model is float32
+    and differs from the float32 run's."""
+    a = adapt_model(_cfg(bert_dir, tmp_path / "a", steps=20, lr=2e-3, batch_size=8, head_warmup=False))
+    b = adapt_model(_cfg(bert_dir, tmp_path / "b", steps=20, lr=2e-3, batch_size=8, head_warmup=False, cpu_bf16=True))
+    assert b.heldout["mlm_loss_after"] < b.heldout["mlm_loss_before"]
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(t.dtype == torch.float32 for t in wb.values()) and any(not torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.config["cpu_bf16"] is False and b.config["cpu_bf16"] is True
+
+
 def test_shipped_head_is_kept_with_epochs_and_whole_words(bert_head_dir: Path, tmp_path: Path) -> None:
     r = adapt_model(_cfg(bert_head_dir, tmp_path / "out", steps=None, epochs=0.1, whole_word_mask=True))
     assert r.head == "shipped"

@@ -69,6 +69,7 @@ class AdaptConfig:
     # "corpus": the softmax over the pieces the corpus uses (every target is one; a 250k-piece projection is half
     # of a CPU step); "full": over the whole vocabulary
     head_vocab: str = "corpus"
+    cpu_bf16: bool = False  # bf16 autocast on the CPU (training steps; the before/after measures stay float32)
     from_scratch: dict[str, Any] | None = None  # set by adaptlang.adapt.scratch: the model is a fresh random init
 
     def to_dict(self) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def _fit_config(c: AdaptConfig, plan: Schedule, device: Any, minutes: float | No
                      warmup=warmup, weight_decay=c.weight_decay, grad_clip=c.max_grad_norm, patience=c.patience,
                      select_metric="mlm_loss", select_mode="min", seed=c.seed, device=str(device),
                      max_minutes=minutes, save_every=c.save_every, progress_every=c.progress_every,
-                     log_dir=c.log_dir)
+                     log_dir=c.log_dir, cpu_bf16=c.cpu_bf16)
 
 
 def _head_warmup(c: AdaptConfig, prep: Prepared, plan: Schedule, masking: MaskingConfig, out: Path, device: Any,

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import THREADS_HELP
+from adaptlang.cli.common import CPU_BF16_OPT, THREADS_HELP
 
 HELP = """Adapt an encoder to a language by continuing its masked-language-model training on raw text.
 
@@ -91,7 +91,7 @@ def adapt(
     max_minutes: Optional[float] = MAX_MINUTES_OPTION,
     eval_every: Optional[int] = EVAL_EVERY_OPTION,
     patience: int = PATIENCE_OPTION,
-    head_warmup: bool = HEAD_WARMUP_OPTION, head_vocab: str = HEAD_VOCAB_OPTION,
+    head_warmup: bool = HEAD_WARMUP_OPTION, head_vocab: str = HEAD_VOCAB_OPTION, cpu_bf16: bool = CPU_BF16_OPT,
     head_lr: float = typer.Option(1e-3, "--head-lr", help="Peak learning rate of the head warm-up."),
     probe_treebank: Optional[str] = PROBE_OPTION,
     strip_diacritics: bool = STRIP_DIACRITICS_OPTION,
@@ -126,7 +126,7 @@ def adapt(
         pppl_tokens=pppl_tokens, lora_r=lora_r, lora_alpha=lora_alpha, save_every=save_every, seed=seed,
         encoding_errors=encoding_errors, force=force, resume=resume, max_minutes=max_minutes,
         strip_diacritics=strip_diacritics, log_dir=log_dir, eval_every=eval_every, patience=patience,
-        head_warmup=head_warmup, head_lr=head_lr, head_vocab=head_vocab,
+        head_warmup=head_warmup, head_lr=head_lr, head_vocab=head_vocab, cpu_bf16=cpu_bf16,
     )
     apply_threads(threads)
     reporter = ProgressReporter(err_console, quiet)

@@ -9,7 +9,8 @@ import typer
 
 from adaptlang.baseline import BaselineConfig
 from adaptlang.cli import ner
-from adaptlang.cli.train import (CPU_BF16_OPT, CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
+from adaptlang.cli.common import CPU_BF16_OPT
+from adaptlang.cli.train import (CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
                                  EPOCH_SENTENCES_OPT, TAG_WEIGHT_OPT, TARGET_SENTENCES_OPT, transfer_options)
 from adaptlang.cli.train import _LEMMAS as LEMMAS_OPT
 

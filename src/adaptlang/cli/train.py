@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from adaptlang.cli import ner
-from adaptlang.cli.common import THREADS_HELP
+from adaptlang.cli.common import CPU_BF16_OPT, THREADS_HELP
 
 # the library's defaults (adaptlang.tasks.TrainConfig), so that the command and the library cannot drift apart
 _T = {"encoder_lr": 1e-4, "head_lr": 1e-3, "batch_size": 16}
@@ -18,8 +18,6 @@ _LEMMAS = typer.Option("auto", "--lemmas", help="LEMMA: auto (edit-script classe
 TAG_WEIGHT_OPT = typer.Option(0.25, "--tag-weight", help="Weight of the XPOS, FEATS and LEMMA losses beside UPOS, "
                               "heads and labels (0.25 kept Wolof LAS equal to the parser without them; 1.0 lowered "
                               "it).")
-CPU_BF16_OPT = typer.Option(False, "--cpu-bf16", help="bf16 autocast on the CPU (cores with AVX-512 BF16 or AMX: "
-                            "the LSTMs and matrix products about twice as fast); CUDA always uses it.")
 
 TRAIN_HELP = """Fine-tune a UPOS tagger and dependency parser on a pretrained encoder.
 
