@@ -50,7 +50,8 @@ def train_ner_cmd(o: dict[str, Any]) -> None:
                        epochs=o["epochs"], batch_size=o["batch_size"], max_tokens=o["max_tokens"],
                        encoder_lr=o["lr"], head_lr=o["head_lr"], warmup=o["warmup"], patience=o["patience"],
                        seed=o["seed"], device=o["device"], max_minutes=o["max_minutes"], threads=o["threads"],
-                       force=o["force"], resume=o["resume"], grad_accum=o["grad_accum"], log_dir=o["log_dir"])
+                       force=o["force"], resume=o["resume"], grad_accum=o["grad_accum"], log_dir=o["log_dir"],
+                       cpu_bf16=o["cpu_bf16"])
     with o["progress"](o["quiet"]) as progress:  # the train command's progress bar
         result = train_ner(config, progress)
     _print_train(result, o["json_path"], console)
@@ -69,7 +70,7 @@ def baseline_ner_cmd(o: dict[str, Any]) -> None:
                        adam_beta2=o["beta2"], batch_size=o["batch_size"], patience=o["patience"],
                        char_model=o["char_model"], hidden=o["hidden"], n_layers=o["layers"], dropout=o["dropout"],
                        word_dropout=o["word_dropout"], device=o["device"], force=o["force"], resume=o["resume"],
-                       log_dir=o["log_dir"], embeddings=o.get("embeddings"),
+                       log_dir=o["log_dir"], embeddings=o.get("embeddings"), cpu_bf16=o["cpu_bf16"],
                        embedding_layers=o.get("embedding_layers", 4), embedding_mix=o.get("embedding_mix", "mean"))
     config = baseline_ner_config(b, data_format=data_format(o["train_file"]), scheme=o["scheme"],
                                  lenient=o["lenient"])

@@ -78,6 +78,7 @@ class NERConfig(EncoderSpecConfig):
     device: str = "auto"
     max_minutes: float | None = None
     threads: int | None = None
+    cpu_bf16: bool = False  # bf16 autocast on the CPU (as TrainConfig.cpu_bf16)
     dropout: float = 0.2
     crf: bool = True
     log_dir: str | None = None
@@ -236,7 +237,7 @@ def baseline_ner_config(b: Any, *, data_format: str = "conll", scheme: str = "au
                      batch_size=b.batch_size, encoder_lr=b.lr, head_lr=b.lr, warmup=b.warmup,
                      weight_decay=b.weight_decay, adam_beta2=b.adam_beta2, patience=b.patience, seed=b.seed,
                      device=b.device, max_minutes=b.max_minutes, dropout=b.dropout, log_dir=b.log_dir,
-                     force=b.force, resume=b.resume)
+                     force=b.force, resume=b.resume, cpu_bf16=getattr(b, "cpu_bf16", False))
 
 
 def train_ner_baseline(b: Any, config: NERConfig, progress: Progress | None = None) -> TrainResult:
@@ -290,7 +291,7 @@ def _fit(task: NERTask, config: NERConfig, workdir: Path, device: torch.device, 
     fit_cfg = FitConfig(epochs=config.epochs, grad_accum=config.grad_accum, warmup=config.warmup,
                         weight_decay=config.weight_decay, adam_beta2=config.adam_beta2, patience=config.patience,
                         select_metric="f1", seed=config.seed, device=str(device), max_minutes=config.max_minutes,
-                        log_dir=config.log_dir)
+                        log_dir=config.log_dir, cpu_bf16=config.cpu_bf16)
     workdir.mkdir(parents=True, exist_ok=True)
     return fit(task, fit_cfg, workdir / "checkpoints", progress=say, resume=resuming,
                meta={"train_config": _comparable(config)}, metrics_file=workdir / "metrics.json",
