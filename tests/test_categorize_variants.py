@@ -74,3 +74,27 @@ def test_subset_with_scratch_gives_no_category(toy_treebanks: dict[str, Path], t
     md = (run / "report.md").read_text(encoding="utf-8")
     assert "**Measured category: no verdict**" in md and "this run has no mlm" in md
     assert "monolingual BERT from scratch (extra: not in the verdict)" in md
+
+
+def test_cpu_bf16_reaches_every_trainer_and_keys_only_when_on(toy_treebanks: dict[str, Path], tiny_bert_dir: Path,
+                                                              tmp_path: Path) -> None:
+    """categorize --cpu-bf16 is passed to the adaptation and to every training run (parse and NER, both modes); a run
+    directory made without it keeps its stage keys (the option is keyed only when on)."""
+    from dataclasses import replace
+
+    from adaptlang.pipeline.categorize import _adapt_config, _trainer
+    from adaptlang.pipeline.categorize_ner import ner_trainer
+    from adaptlang.runs import training_settings
+
+    off = _config(toy_treebanks, tiny_bert_dir, tmp_path / "r")
+    on = replace(off, cpu_bf16=True)
+    assert _adapt_config(on, None, 16, "o").cpu_bf16 and not _adapt_config(off, None, 16, "o").cpu_bf16
+    for mode in ("finetune", "features"):
+        for variant in ("baseline", "direct", "mlm"):
+            run = _trainer(replace(on, mode=mode), variant, None, "adapted", "t.conllu", 1, "o")
+            assert run.cpu_bf16, (mode, variant)
+            assert "cpu_bf16" not in training_settings(_trainer(replace(off, mode=mode), variant, None, "adapted",
+                                                                "t.conllu", 1, "o"))
+            ner, _ = ner_trainer(replace(on, mode=mode), variant, None, "adapted", "t.conll", 1, "o")
+            assert ner.cpu_bf16, (mode, variant)
+    assert training_settings(_adapt_config(on, None, 16, "o"))["cpu_bf16"] is True

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
+from adaptlang.cli.common import CPU_BF16_OPT, THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
 from adaptlang.cli.ner import LENIENT_OPTION, NER_DEV_OPTION, NER_TEST_OPTION, NER_TRAIN_OPTION, TASK_OPTION, task_files
 from adaptlang.cli.train import DONOR_TRANSLIT_OPT
 from adaptlang.events import Event
@@ -90,7 +90,7 @@ def categorize_command(
     batch_size: int = typer.Option(32, "--batch-size", help="Sentences per fine-tuning batch."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap samples for the intervals."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."), cpu_bf16: bool = CPU_BF16_OPT,
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stages run at once, each in its own process with --threads "
                              "threads (default: cores / N) or sharing the GPU; at equal --threads, same results."),
@@ -118,7 +118,7 @@ def categorize_command(
         dev=str(dev) if dev else None, lang=lang, seeds=seeds, translit=translit, epochs=epochs,
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
-        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, force=force, jobs=jobs, mode=mode,
+        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, cpu_bf16=cpu_bf16, force=force, jobs=jobs, mode=mode,
         threads=threads, **mlm_settings(locals()), **donor_settings(locals()))
     if plan:
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)

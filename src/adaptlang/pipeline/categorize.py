@@ -76,6 +76,7 @@ class CategorizeConfig:
     n_bootstrap: int = 1000
     level: float = 0.95
     device: str = "auto"
+    cpu_bf16: bool = False  # bf16 autocast on the CPU in every adaptation and training run (TrainConfig.cpu_bf16)
     force: bool = False
     mode: str = "finetune"  # see MODES
     variants: tuple[str, ...] | None = None  # a subset of VARIANTS + EXTRA_VARIANTS; None: VARIANTS (translit ones
@@ -394,7 +395,7 @@ def _adapt_config(c: CategorizeConfig, translit: str | None, batch_size: int, ou
     return AdaptConfig(corpus=c.corpus, model=c.model, output=output, method=c.adapt_method, translit=translit,
                        lang=c.lang, steps=c.adapt_steps, batch_size=batch_size,
                        epochs=None if c.adapt_steps else c.adapt_epochs, max_minutes=c.adapt_minutes,
-                       max_seq_len=c.max_seq_len, seed=0, resume=True, **c.adapt_options)
+                       max_seq_len=c.max_seq_len, seed=0, resume=True, **{"cpu_bf16": c.cpu_bf16, **c.adapt_options})
 
 
 def _adapt(c: CategorizeConfig, translit: str | None, batch_size: int, directory: Path,
@@ -493,13 +494,14 @@ def _trainer(c: CategorizeConfig, variant: str, translit: str | None, adapted_mo
             "embeddings": adapted_model or c.model, "embedding_translit": translit if adapted_model is None else None}
         return BaselineConfig(train=train, dev=c.dev, out=out, seed=seed, device=c.device,
                               corpus=c.corpus if c.baseline_corpus else None, max_minutes=c.max_minutes,
-                              resume=True, transfer=donors, **epochs, **features)
+                              resume=True, transfer=donors, cpu_bf16=c.cpu_bf16, **epochs, **features)
     if variant.startswith("direct"):
         encoder: dict[str, Any] = {"kind": "transformer", "model": c.model, "translit": translit}
     else:
         encoder = {"kind": "transformer", "model": adapted_model}
     return TrainConfig(train=train, dev=c.dev, out=out, encoder=encoder, epochs=c.epochs, seed=seed,
-                       batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True, **donors)
+                       batch_size=c.batch_size, device=c.device, max_minutes=c.max_minutes, resume=True,
+                       cpu_bf16=c.cpu_bf16, **donors)
 
 
 def _baseline_default_epochs() -> int:

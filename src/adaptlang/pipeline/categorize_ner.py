@@ -171,7 +171,7 @@ def ner_trainer(c: "CategorizeConfig", variant: str, translit: str | None, adapt
             "embeddings": adapted_model or c.model, "embedding_translit": translit if adapted_model is None else None}
         b = BaselineConfig(train=train, dev=c.ner_dev, out=out, seed=seed, device=c.device,
                            corpus=c.corpus if c.baseline_corpus else None, max_minutes=c.max_minutes, resume=True,
-                           **epochs, **features)
+                           cpu_bf16=c.cpu_bf16, **epochs, **features)
         return baseline_ner_config(b, data_format=ner_format(train), lenient=c.lenient), b
     if variant.startswith("direct"):
         encoder: dict[str, Any] = {"kind": "transformer", "model": c.model, "translit": translit}
@@ -179,7 +179,7 @@ def ner_trainer(c: "CategorizeConfig", variant: str, translit: str | None, adapt
         encoder = {"kind": "transformer", "model": adapted_model}
     return NERConfig(train=train, dev=c.ner_dev, out=out, encoder=encoder, data_format=ner_format(train),
                      lenient=c.lenient, epochs=c.epochs, batch_size=c.batch_size, seed=seed, device=c.device,
-                     max_minutes=c.max_minutes, resume=True), None
+                     max_minutes=c.max_minutes, resume=True, cpu_bf16=c.cpu_bf16), None
 
 
 def _baseline_default_epochs() -> int:
