@@ -247,7 +247,8 @@ def test_an_adaptation_cut_while_its_loss_still_falls_leaves_the_mlm_variant_ope
     rerun = build_results(result.config, result.assess, result.translit, result.data, {"none": cut},
                           {v: list(r.runs) for v, r in result.variants.items()})
     assert rerun.verdict.category == "undecided: budget" and rerun.verdict.measured == "hard"
-    assert any(b.startswith("mlm: its MLM adaptation ended by its time budget") for b in rerun.to_dict()["verdict"]["budget"])
+    budget = rerun.to_dict()["verdict"]["budget"]
+    assert any(b.startswith("mlm: its MLM adaptation ended by its time budget") for b in budget)
     md = categorize_markdown(rerun.to_dict())
     assert "| none | 50 (0.46) | time budget | - | 12.490 → — |" in md  # what the adaptation did, in the report
     assert unconverged_variants(replace(result.config, adapt_minutes=None), result.variants,

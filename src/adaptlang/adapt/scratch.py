@@ -90,7 +90,7 @@ def pretrain_scratch(config: ScratchConfig, progress: Progress | None = None) ->
         corpus=c.corpus, model=str(init), output=str(out), max_seq_len=c.max_seq_len, batch_size=c.batch_size,
         epochs=c.epochs, lr=c.lr, warmup=c.warmup, heldout_fraction=c.heldout_fraction, seed=c.seed, force=c.force,
         resume=c.resume, max_minutes=c.max_minutes, eval_every=c.eval_every, patience=c.patience,
-        pppl_tokens=c.pppl_tokens, from_scratch=c.architecture())
+        pppl_tokens=c.pppl_tokens, from_scratch=c.architecture(), head_warmup=False)  # its head is as new as the rest
     resolve(adapt_config)  # option errors before the vocabulary is trained
     try:
         build_initial_model(c, init, say)

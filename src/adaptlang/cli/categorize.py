@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import typer
 
-from adaptlang.cli.common import CPU_BF16_OPT, THREADS_HELP, apply_threads, check_json_path, console, emit_json, err_console
+from adaptlang.cli.common import (CPU_BF16_OPT, THREADS_HELP, apply_threads, check_json_path, console, emit_json,
+                                  err_console)
 from adaptlang.cli.ner import LENIENT_OPTION, NER_DEV_OPTION, NER_TEST_OPTION, NER_TRAIN_OPTION, TASK_OPTION, task_files
 from adaptlang.cli.train import DONOR_TRANSLIT_OPT
 from adaptlang.events import Event
@@ -118,8 +119,8 @@ def categorize_command(
         dev=str(dev) if dev else None, lang=lang, seeds=seeds, translit=translit, epochs=epochs,
         baseline_epochs=baseline_epochs, baseline_corpus=baseline_corpus, adapt_steps=adapt_steps,
         adapt_method=adapt_method, max_train_sentences=max_train_sentences, max_minutes=max_minutes,
-        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, cpu_bf16=cpu_bf16, force=force, jobs=jobs, mode=mode,
-        threads=threads, **mlm_settings(locals()), **donor_settings(locals()))
+        batch_size=batch_size, n_bootstrap=bootstrap, level=level, device=device, cpu_bf16=cpu_bf16, force=force,
+        jobs=jobs, mode=mode, threads=threads, **mlm_settings(locals()), **donor_settings(locals()))
     if plan:
         print_plan(plan_categorize(config).to_dict(), err_console if json_out == "-" else console)
         return

@@ -153,8 +153,8 @@ def run_categorize(c: CategorizeConfig, progress: Progress | None = None) -> Cat
     result = build_results(c, m.assess or {}, m.translit, m.data or {}, adaptation, m.runs, stages.records,
                            str(run_dir)) if has_parse(c) else None
     if has_ner(c):
-        result = with_ner(result, build_ner_results(c, m.ner, m.translit.scheme, adaptation), c, m.assess or {}, m.translit,
-                          adaptation, stages.records, str(run_dir))
+        ner = build_ner_results(c, m.ner, m.translit.scheme, adaptation)
+        result = with_ner(result, ner, c, m.assess or {}, m.translit, adaptation, stages.records, str(run_dir))
     files = write_categorize_report(run_dir, result)
     return dataclasses.replace(result, files=tuple(files))
 

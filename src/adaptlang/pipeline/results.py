@@ -225,7 +225,8 @@ def unconverged_adaptation(adaptation: Mapping[str, Any] | None, minutes: float 
         return None
     data = adaptation.get("data") or {}
     cap = data.get("stop_reason")
-    need = f"--adapt-minutes {2 * minutes:g} or more" if cap == "time budget" and minutes else "--adapt-epochs twice as many"
+    need = (f"--adapt-minutes {2 * minutes:g} or more" if cap == "time budget" and minutes
+            else "--adapt-epochs twice as many")
     return (f"its MLM adaptation ended by its {cap} after {adaptation.get('steps')} steps ({data.get('epochs', 0):.2g} "
             f"passes over the corpus), held-out MLM loss still falling ({losses[-2]:.3f} -> {losses[-1]:.3f}); "
             f"rerun with {need}")
