@@ -336,11 +336,13 @@ class _Loop:
         s, per_epoch = self.state, self.steps_per_epoch
         if done and s.step >= self.total_steps:  # the plan was reached: no second schedule after the decay
             return
-        left = self.cfg.max_minutes * 60 - (self._elapsed() if done else 0.0)
+        # the main process's clock decides: a process that returned here while another went on to the broadcast
+        # below would hang both
+        left = self._from_main(self.cfg.max_minutes * 60 - (self._elapsed() if done else 0.0))
         if left <= 0:  # past the budget: the run stops here ("time budget") after the epochs done
             s.planned_epochs = max(1, done)
             return
-        fit = (s.step if done else 0) + int(max(left, 0.0) / max(seconds_per_epoch / per_epoch, 1e-9))
+        fit = (s.step if done else 0) + int(left / max(seconds_per_epoch / per_epoch, 1e-9))
         if fit >= per_epoch and fit % per_epoch < per_epoch / 4:
             fit -= fit % per_epoch  # a sliver of an epoch is not worth its dev evaluation
         planned = int(self._from_main(float(max(1, s.step if done else 1, min(self.cfg.epochs * per_epoch, fit)))))
