@@ -43,29 +43,29 @@ def check_json_path(path: str | None) -> None:
     check_writable(path, "--json")
 
 
-class ByteProgress:
-    """A transient rich bar on stderr over an input's bytes, started lazily at the first update.
+class _LazyBar:
+    """A transient rich bar on stderr, started at the first update (nothing is drawn for work that never reports);
+    a context manager that stops it."""
 
-    Used as a context manager; call it with the number of bytes read so far.
-    """
-
-    def __init__(self, total: int | None, label: str) -> None:
-        self.total = total
+    def __init__(self, label: str) -> None:
         self.label = label
         self.bar: Any = None
         self.task: Any = None
 
-    def __call__(self, n_bytes: int) -> None:
-        if self.bar is None:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+    def _count_column(self) -> Any:  # what the bar counts, beside it
+        raise NotImplementedError
 
-            self.bar = Progress(TextColumn(self.label), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+    def _update(self, completed: int, total: int | None) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn(self.label), BarColumn(), self._count_column(), TimeElapsedColumn(),
                                 console=err_console, transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        self.bar.update(self.task, completed=n_bytes)
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=completed)
 
-    def __enter__(self) -> "ByteProgress":
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -73,30 +73,35 @@ class ByteProgress:
             self.bar.stop()
 
 
-class CountProgress:
-    """A transient rich bar on stderr over ``step`` events (``step`` of ``total`` items done), started lazily at
-    the first one; nothing when ``quiet``. Used as a context manager and passed as a job's ``progress``."""
+class ByteProgress(_LazyBar):
+    """A bar over an input's bytes: call it with the number of bytes read so far."""
+
+    def __init__(self, total: int | None, label: str) -> None:
+        super().__init__(label)
+        self.total = total
+
+    def _count_column(self) -> Any:
+        from rich.progress import DownloadColumn
+
+        return DownloadColumn()
+
+    def __call__(self, n_bytes: int) -> None:
+        self._update(n_bytes, self.total)
+
+
+class CountProgress(_LazyBar):
+    """A bar over ``step`` events (``step`` of ``total`` items done), passed as a job's ``progress``; nothing when
+    ``quiet``."""
 
     def __init__(self, label: str, quiet: bool = False) -> None:
-        self.label, self.quiet = label, quiet
-        self.bar: Any = None
-        self.task: Any = None
+        super().__init__(label)
+        self.quiet = quiet
+
+    def _count_column(self) -> Any:
+        from rich.progress import MofNCompleteColumn
+
+        return MofNCompleteColumn()
 
     def __call__(self, event: Any) -> None:
-        if self.quiet or getattr(event, "kind", "") != "step":
-            return
-        if self.bar is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=err_console, transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=event.total)
-        self.bar.update(self.task, completed=event.step)
-
-    def __enter__(self) -> "CountProgress":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        if not self.quiet and getattr(event, "kind", "") == "step":
+            self._update(event.step, event.total)
