@@ -117,6 +117,8 @@ def test_cli_train_evaluate_predict_with_a_transformer(toy: dict[str, Path], tmp
     assert all(ln.split()[-1][0] in "OBIES" for ln in lines if ln)
     r = run_cli("predict", str(out), str(toy["dev"]), "-o", str(tmp_path / "pred2.txt"))  # labelled input
     assert r.returncode == 0 and len((tmp_path / "pred2.txt").read_text().splitlines()[0].split()) == 2
+    r = run_cli("predict", str(out), str(raw), "-o", str(tmp_path / "pred3.txt"), "-q")
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # -q: no summary line for an NER model either
 
 
 @pytest.mark.parametrize("args, message", [

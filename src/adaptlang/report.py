@@ -360,10 +360,10 @@ def _md_adaptation(r: dict[str, Any]) -> list[str]:
             f"| {_num(h.get('pseudo_perplexity_before'))} → {_num(h.get('pseudo_perplexity_after'))} "
             f"| {_num(a.get('train_seconds'), 0)} |"
         )
-    pieces = [(a.get("data") or {}).get("head_pieces") for a in r["adaptation"].values()]
-    vocab = [(a.get("data") or {}).get("vocabulary") for a in r["adaptation"].values()]
-    if pieces and pieces[0] and vocab[0] and pieces[0] < vocab[0]:
-        lines += ["", f"MLM losses are over the {pieces[0]:,} pieces the corpus uses (of {vocab[0]:,}: "
+    first = next(iter(r["adaptation"].values())).get("data") or {}
+    pieces, vocab = first.get("head_pieces"), first.get("vocabulary")
+    if pieces and vocab and pieces < vocab:
+        lines += ["", f"MLM losses are over the {pieces:,} pieces the corpus uses (of {vocab:,}: "
                       "`adapt --head-vocab corpus`)."]
     return lines + [""]
 

@@ -144,7 +144,8 @@ def evaluate_ner_cmd(model_dir: str, test_file: str, *, bootstrap: int, seed: in
 
 
 def predict_ner_cmd(model_dir: str, input_file: str, output: str, *, input_format: str, scheme: str,
-                    device: str, batch_size: int, force: bool, json_path: str | None, threads: int | None) -> None:
+                    device: str, batch_size: int, force: bool, json_path: str | None, threads: int | None,
+                    quiet: bool = False) -> None:
     """``adaptlang predict`` with an NER model directory."""
     from adaptlang.cli.common import apply_threads, emit_json, err_console
     from adaptlang.fileio import output_lock
@@ -154,7 +155,7 @@ def predict_ner_cmd(model_dir: str, input_file: str, output: str, *, input_forma
     with output_lock(output):
         result = predict_ner(model_dir, input_file, output, input_format=input_format, scheme=scheme,
                              device=device, batch_size=batch_size, force=force)
-    if output != "-" and json_path != "-":
+    if output != "-" and json_path != "-" and not quiet:
         err_console.print(f"{result.output}: {result.n_sentences} sentences, {result.n_words} tokens "
                           f"({result.input_format} input, {scheme.upper()} tags, {result.seconds:.1f} s)")
     emit_json(result, json_path)

@@ -317,7 +317,7 @@ def predict(
         ner.refuse_language_adapter(model_dir, language_adapter)
         return ner.predict_ner_cmd(model_dir, input_file, output, input_format=input_format, scheme=scheme,
                                    device=device, batch_size=batch_size, force=force,
-                                   json_path=json_path, threads=threads)
+                                   json_path=json_path, threads=threads, quiet=quiet)
     from adaptlang.tasks import predict as run_predict
 
     from adaptlang.cli.common import CountProgress, apply_threads, emit_json, err_console

@@ -237,7 +237,7 @@ def baseline_ner_config(b: Any, *, data_format: str = "conll", scheme: str = "au
                      batch_size=b.batch_size, encoder_lr=b.lr, head_lr=b.lr, warmup=b.warmup,
                      weight_decay=b.weight_decay, adam_beta2=b.adam_beta2, patience=b.patience, seed=b.seed,
                      device=b.device, max_minutes=b.max_minutes, dropout=b.dropout, log_dir=b.log_dir,
-                     force=b.force, resume=b.resume, cpu_bf16=getattr(b, "cpu_bf16", False))
+                     force=b.force, resume=b.resume, cpu_bf16=b.cpu_bf16)
 
 
 def train_ner_baseline(b: Any, config: NERConfig, progress: Progress | None = None) -> TrainResult:
