@@ -186,6 +186,76 @@ def test_stages_on_worker_processes(tmp_path: Path) -> None:
     assert not (d.directory / "stage.json").is_file() or (d.directory / "out.txt").is_file()
 
 
+def _chatty_stage(directory: Path, progress: Progress, *, seconds: float) -> dict[str, Any]:
+    """Sends events as fast as it can for ``seconds``: stopped, it is interrupted in or between sends."""
+    import time
+
+    from adaptlang.events import Event as E
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        progress(E("note", message="step"))
+    (directory / "out.txt").write_text("chatty", encoding="utf-8")
+    return {"text": "chatty"}
+
+
+def _late_failing_stage(directory: Path, progress: Progress) -> dict[str, Any]:
+    import time
+
+    time.sleep(0.3)
+    _failing_stage(directory, progress)
+    return {}
+
+
+_STOP_WHILE_SENDING = """
+import sys
+from functools import partial
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_runs import _chatty_stage, _late_failing_stage
+from adaptlang.runs import StageRunner
+from adaptlang.runs.pool import StageFailed
+if __name__ == "__main__":
+    for i in range(3):
+        root = Path({root!r}) / str(i)
+        failing = StageRunner(root, jobs=2)
+        failing.submit("bad", {{"n": 1}}, _late_failing_stage)
+        failing.submit("chatty", {{"n": 2}}, partial(_chatty_stage, seconds=3.0))
+        try:
+            failing.finish()
+        except StageFailed as e:
+            print("failed:", e)
+        rerun = StageRunner(root, jobs=2)
+        rerun.submit("chatty", {{"n": 2}}, partial(_chatty_stage, seconds=0.5))
+        print("rerun:", rerun.finish())
+"""
+
+
+def test_a_stage_stopped_while_sending_events_neither_hangs_the_run_nor_its_rerun(tmp_path: Path) -> None:
+    """A worker stopped (SIGINT) while it floods the event queue: the failed run returns, its workers exit and a
+    rerun in the same process finishes. (Before: KeyboardInterrupt raised inside Queue.put, or a worker at exit
+    flushing events the parent no longer read, hung both processes on the first of three tries.) Run in a child
+    process with a timeout, so that a regression fails instead of hanging the suite."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = _STOP_WHILE_SENDING.format(tests=str(Path(__file__).parent), root=str(tmp_path / "runs"))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    try:
+        stdout, stderr = child.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)  # the child and its workers
+        child.communicate()
+        pytest.fail("a run stopped while a stage sent events hung")
+    assert child.returncode == 0, stderr
+    assert stdout.count("failed: bad: corpus.txt:3: no text") == 3
+    assert stdout.count("rerun: {") == 3
+    assert "Traceback" not in stderr  # no worker died half-way through its start-up
+
+
 def test_a_stage_whose_checkpoint_no_longer_resumes_starts_over(tmp_path: Path) -> None:
     """A stage interrupted under an older version left a checkpoint saved with other options (an option added
     since, at its new default): the rerun starts that stage over, with a note, instead of failing the whole run."""

@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import queue as queue_module
 import signal
 import sys
+import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -48,12 +48,14 @@ class StageFailed(AdaptlangError):
 # Worker side
 
 _events: Any = None
-_state = {"busy": False, "interrupted": False}
+_state = {"busy": False, "interrupted": False, "stopped": False, "sending": False, "deferred": False}
 
 
 def _init_worker(events: Any, threads: int) -> None:
     """Once per worker: the event queue, torch's threads, and a SIGINT that interrupts a running stage (once) but
-    never an idle worker (that would break the pool)."""
+    never an idle worker (that would break the pool): an idle worker notes it and starts no further stage. SIGINT
+    arrives blocked (see :func:`_launching`): one sent while the worker started is delivered here, to the handler,
+    instead of killing the interpreter half-way through its start-up."""
     global _events
     _events = events
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # torch reads them when a stage first imports it
@@ -61,21 +63,44 @@ def _init_worker(events: Any, threads: int) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(max(1, threads))
     signal.signal(signal.SIGINT, _on_sigint)
-    events.put(("pid", os.getpid()))
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _send(("pid", os.getpid()))
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
+    _state["stopped"] = True
     if _state["busy"] and not _state["interrupted"]:
         _state["interrupted"] = True
+        if _state["sending"]:
+            _state["deferred"] = True
+        else:
+            raise KeyboardInterrupt
+
+
+def _send(item: Any) -> None:
+    """Put ``item`` on the event queue; a SIGINT meanwhile interrupts the stage after the put, not inside it (raised
+    half-way through a write, KeyboardInterrupt would leave a partial message in the pipe, or a queue's lock or
+    condition in a state that hangs the next user)."""
+    _state["sending"] = True
+    try:
+        _events.put(item)
+    finally:
+        _state["sending"] = False
+    if _state["deferred"]:
+        _state["deferred"] = False
         raise KeyboardInterrupt
 
 
 def _work(run_stage: RunStage, stage: "QueuedStage") -> tuple[str, Any, Any]:
     """Run one stage in a worker: ("ok", result, seconds), ("interrupted", message, 130) or ("error", message,
-    exit status). Exceptions travel as text: the library's own do not all pickle."""
-    _state.update(busy=True, interrupted=False)
+    exit status). Exceptions travel as text: the library's own do not all pickle. A worker told to stop while idle
+    (a stage handed to it as the run was stopping) does not start the stage."""
+    if _state["stopped"]:
+        return "interrupted", f"{stage.name}: interrupted", 130
+    _state.update(busy=True, interrupted=False, deferred=False)
     try:
-        result, seconds = run_stage(stage, _events.put)
+        result, seconds = run_stage(stage, _send)
         return "ok", result, seconds
     except KeyboardInterrupt:
         return "interrupted", f"{stage.name}: interrupted", 130
@@ -97,7 +122,7 @@ def run_in_pool(stages: list["QueuedStage"], run_stage: RunStage, jobs: int, thr
     stages it builds on are done; results by directory. Raises the first failure (:class:`StageFailed`, or
     RuntimeError for a bug) once the running stages have stopped."""
     context = multiprocessing.get_context("spawn")
-    events = context.Queue()
+    events = context.SimpleQueue()  # no feeder thread: nothing left to flush when a worker exits
     pids: set[int] = set()
     results: dict[Path, dict[str, Any]] = {}
     pending = list(stages)
@@ -109,7 +134,8 @@ def run_in_pool(stages: list["QueuedStage"], run_stage: RunStage, jobs: int, thr
             while pending or running:
                 for stage in [s for s in pending if all(d in results for d in s.after)][:jobs - len(running)]:
                     pending.remove(stage)
-                    running[pool.submit(_work, run_stage, stage)] = stage
+                    with _launching():  # submit starts the worker processes
+                        running[pool.submit(_work, run_stage, stage)] = stage
                 done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
                 _drain(events, progress, pids)
                 for future in done:
@@ -128,6 +154,21 @@ def run_in_pool(stages: list["QueuedStage"], run_stage: RunStage, jobs: int, thr
         pool.shutdown(wait=True, cancel_futures=True)
     _drain(events, progress, pids)
     return results
+
+
+@contextlib.contextmanager
+def _launching() -> Iterator[None]:
+    """SIGINT blocked while worker processes may be started: they inherit the blocked signal and unblock it once
+    their handler is in place (:func:`_init_worker`). A Ctrl-C meanwhile waits, pending, and then reaches the parent
+    as usual."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: workers start as they do
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @contextlib.contextmanager
@@ -155,11 +196,8 @@ def _failure(status: str, message: str, extra: Any) -> BaseException:
 
 def _drain(events: Any, progress: Progress, pids: set[int]) -> None:
     """Pass on every event the workers have sent so far (and note the workers' process ids)."""
-    while True:
-        try:
-            item = events.get_nowait()
-        except queue_module.Empty:
-            return
+    while not events.empty():
+        item = events.get()
         if isinstance(item, Event):
             progress(item)
         elif isinstance(item, tuple) and item[0] == "pid":
@@ -167,12 +205,16 @@ def _drain(events: Any, progress: Progress, pids: set[int]) -> None:
 
 
 def _stop(running: dict[Future, "QueuedStage"], events: Any, progress: Progress, pids: set[int]) -> None:
-    """Stop the running stages: SIGINT (a checkpoint is saved), then, after the grace period, SIGTERM."""
+    """Stop the running stages: SIGINT (a checkpoint is saved), then, after the grace period, SIGTERM. Events are
+    passed on meanwhile: a worker whose sends fill the pipe would otherwise wait on the parent while it waits."""
     for future in running:
         future.cancel()
     _signal(pids, signal.SIGINT)
+    deadline = time.monotonic() + GRACE_SECONDS
     try:
-        wait(running, timeout=GRACE_SECONDS)
+        while not all(f.done() for f in running) and time.monotonic() < deadline:
+            wait(running, timeout=0.2)
+            _drain(events, progress, pids)
     except KeyboardInterrupt:  # a second Ctrl-C: do not wait
         pass
     _drain(events, progress, pids)
