@@ -21,6 +21,7 @@ def test_pretrain_writes_a_model_that_resolves(tmp_path: Path) -> None:
     out = tmp_path / "m"
     res = CliRunner().invoke(app, ["pretrain", str(UYGHUR), "-o", str(out), *TINY, "--json", str(tmp_path / "r.json")])
     assert res.exit_code == 0, res.output
+    assert "Writing model shards" not in res.output  # no library progress bar beside the command's own
     meta = json.loads((out / "adaptlang.json").read_text(encoding="utf-8"))
     assert meta["base_model"] is None and meta["from_scratch"]["layers"] == 1 and meta["vocab_size"] <= 200
     r = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))

@@ -108,7 +108,9 @@ def build_initial_model(c: ScratchConfig, init: Path, say: Progress) -> None:
     from adaptlang.adapt.corpus import read_corpus, split_heldout
     from adaptlang.errors import InputError
     from adaptlang.fileio import atomic_path
+    from adaptlang.specs import quiet_transformers
 
+    quiet_transformers()  # no "Writing model shards" bar from save_pretrained beside the command's own
     lines, _ = read_corpus(c.corpus)
     if not lines:
         raise InputError(c.corpus, "no text: the corpus has no non-blank lines")
