@@ -159,6 +159,7 @@ def test_categorize_features_mode(toy_treebanks: dict[str, Path], tiny_bert_dir:
     assert kinds["mlm"]["kind"] == "features" and kinds["mlm"]["model"].endswith("model")  # the adapted model
     md = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
     assert "Mode: **features**" in md and "The study's definition fine-tunes the model" in md
+    assert "- Epochs: 1 for every variant (features mode" in md and "Fine-tuning epochs" not in md
 
 
 def test_cli_features_and_one_line_errors(tmp_path: Path, tiny_bert_dir: Path, toy_treebanks: dict[str, Path],

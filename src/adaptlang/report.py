@@ -375,9 +375,7 @@ def _md_run(r: dict[str, Any]) -> list[str]:
         "",
         *([f"- Training sentences: {d['n_train_sentences']} of {d['n_train_sentences_total']}"
            + (" (cut with --max-train-sentences)" if d.get("train_cut") else "")] if d else []),
-        f"- Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}"
-        f"{'; word embeddings trained on the corpus' if c.get('baseline_corpus') else ''}); MLM adaptation "
-        f"({c['adapt_method']}): {_mlm_budget(c)}"
+        f"- {_epochs_line(c)}; MLM adaptation ({c['adapt_method']}): {_mlm_budget(c)}"
         + (f"; time budget per fine-tuning run: {c['max_minutes']} min" if c.get("max_minutes") else ""),
         *(f"- {line}" for line in training_lines(r)),
         *([f"- Convergence rule: {r['budget']['rule']}."] if (r.get("budget") or {}).get("rule") else []),
@@ -387,6 +385,16 @@ def _md_run(r: dict[str, Any]) -> list[str]:
         "| --- | --- | --- |",
     ]
     return lines + [f"| {s['name']} | {s['status']} | {s['seconds']:.0f} |" for s in r["stages"]]
+
+
+def _epochs_line(c: dict[str, Any]) -> str:
+    """What the runs' epochs were: in features mode every variant is the BiLSTM, so ``--baseline-epochs`` (not
+    ``--epochs``) is every variant's."""
+    corpus = "; word embeddings trained on the corpus" if c.get("baseline_corpus") else ""
+    if c.get("mode") == "features":
+        return (f"Epochs: {c['baseline_epochs'] or 'the baseline default'} for every variant (features mode: each "
+                f"is the BiLSTM, beside the frozen vectors for the pretrained ones; `--baseline-epochs`){corpus}")
+    return f"Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}{corpus})"
 
 
 NER_LABELS = {**VARIANT_LABELS, "baseline": "baseline (BiLSTM-CRF, from scratch)"}
