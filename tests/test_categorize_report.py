@@ -243,7 +243,7 @@ def test_an_adaptation_cut_while_its_loss_still_falls_leaves_the_mlm_variant_ope
     result = _result({"baseline": 0.80, "direct": 0.60, "mlm": 0.62})
     assert result.verdict.category == "hard"
     needs = unconverged_variants(result.config, result.variants, {"none": cut})
-    assert set(needs) == {"mlm"} and needs["mlm"].endswith("--adapt-minutes 40 or more")
+    assert set(needs) == {"mlm"} and needs["mlm"].endswith("--adapt-minutes 120 or more")
     rerun = build_results(result.config, result.assess, result.translit, result.data, {"none": cut},
                           {v: list(r.runs) for v, r in result.variants.items()})
     assert rerun.verdict.category == "undecided: budget" and rerun.verdict.measured == "hard"

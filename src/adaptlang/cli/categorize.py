@@ -30,8 +30,8 @@ ADAPT_STEPS_OPTION = typer.Option(None, "--adapt-steps", help="MLM adaptation st
                                   "to convergence, see --adapt-epochs).")
 ADAPT_EPOCHS_OPTION = typer.Option(40.0, "--adapt-epochs", help="MLM adaptation: passes over the corpus at most; "
                                    "early stopping on the held-out MLM loss ends it first.")
-ADAPT_MINUTES_OPTION = typer.Option(20.0, "--adapt-minutes", help="Time budget of each MLM adaptation (and of its "
-                                    "LR schedule), in minutes.")
+ADAPT_MINUTES_OPTION = typer.Option(60.0, "--adapt-minutes", help="Time budget of each MLM adaptation (and of its "
+                                    "LR schedule), in minutes (a GPU's early stopping ends it long before).")
 VARIANTS_OPTION = typer.Option(None, "--variants", help="Comma-separated variants to run (default: baseline,direct,"
                                "mlm and the translit ones when a scheme is chosen); scratch adds a monolingual BERT "
                                "trained from scratch on --corpus. The verdict needs baseline, direct and mlm.")

@@ -66,7 +66,8 @@ class CategorizeConfig:
     baseline_corpus: bool = True  # the baseline also gets word embeddings trained on the corpus (fair: both see it)
     adapt_steps: int | None = None  # MLM adaptation steps; None: passes (adapt_epochs) to convergence
     adapt_epochs: float = 40.0  # MLM passes over the corpus at most: early stopping on held-out loss ends it first
-    adapt_minutes: float | None = 20.0  # time budget of each MLM adaptation (None: none)
+    adapt_minutes: float | None = 60.0  # time budget of each MLM adaptation (None: none); 20 left e5-small's
+    # Wolof adaptation unconverged on one CPU core (loss still falling), 60 converged (benchmarks/RESULTS.md)
     adapt_method: str = "full"
     adapt_options: dict[str, Any] = field(default_factory=dict)  # other AdaptConfig fields (library use), e.g. lr
     max_train_sentences: int | None = None
