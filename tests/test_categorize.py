@@ -229,3 +229,19 @@ def _numbers(value: object, run: str) -> object:
     if isinstance(value, list):
         return [_numbers(v, run) for v in value]
     return value.replace(f"/{run}/", "/RUN/") if isinstance(value, str) else value
+
+
+def test_bilstm_runs_default_to_the_epochs_measured_to_converge(toy_treebanks: dict[str, Path], tiny_bert_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    """Without --baseline-epochs, every parsing BiLSTM run (the baseline; each variant in features mode) gets 80
+    epochs (what converged on Wolof-WTB; 40 did not), NER's BiLSTM-CRF the baseline's own 40; the option wins."""
+    from adaptlang.pipeline.categorize import PARSE_BASELINE_EPOCHS, _trainer
+
+    c = _config(toy_treebanks, tiny_bert_dir, tmp_path / "run", baseline_epochs=None, mode="features")
+    assert PARSE_BASELINE_EPOCHS == 80 and c.bilstm_epochs("parse") == 80 and c.bilstm_epochs("ner") == 40
+    for variant in ("baseline", "direct"):
+        assert _trainer(c, variant, None, None, c.train, 1, "out").epochs == 80  # type: ignore[arg-type]
+    assert c.to_dict()["bilstm_epochs"] == {"parse": 80, "ner": 40}
+    given = _config(toy_treebanks, tiny_bert_dir, tmp_path / "run", baseline_epochs=7)
+    assert given.bilstm_epochs("parse") == given.bilstm_epochs("ner") == 7
+    assert _trainer(given, "baseline", None, None, given.train, 1, "out").epochs == 7  # type: ignore[arg-type]

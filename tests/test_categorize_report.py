@@ -212,7 +212,7 @@ def test_what_unconverged_runs_would_need() -> None:
     c = result.config
     needs = unconverged_variants(c, result.variants)
     assert set(needs) == {"baseline", "direct"}  # mlm: best epoch last in 0/3 runs
-    assert needs["baseline"].endswith("rerun with --baseline-epochs 80 or more")  # the baseline's default, 40
+    assert needs["baseline"].endswith("rerun with --baseline-epochs 160 or more")  # categorize's default, 80
     # Runs that stopped before their epochs because of --max-minutes need minutes, not epochs.
     assert unconverged_variants(replace(c, max_minutes=5.0), result.variants)["direct"].endswith(
         "rerun with --max-minutes 10 or more")

@@ -391,10 +391,11 @@ def _epochs_line(c: dict[str, Any]) -> str:
     """What the runs' epochs were: in features mode every variant is the BiLSTM, so ``--baseline-epochs`` (not
     ``--epochs``) is every variant's."""
     corpus = "; word embeddings trained on the corpus" if c.get("baseline_corpus") else ""
+    resolved = (c.get("bilstm_epochs") or {}).get("parse") or c["baseline_epochs"]  # older results: no bilstm_epochs
     if c.get("mode") == "features":
-        return (f"Epochs: {c['baseline_epochs'] or 'the baseline default'} for every variant (features mode: each "
+        return (f"Epochs: {resolved or 'the baseline default'} for every variant (features mode: each "
                 f"is the BiLSTM, beside the frozen vectors for the pretrained ones; `--baseline-epochs`){corpus}")
-    return f"Fine-tuning epochs: {c['epochs']} (baseline: {c['baseline_epochs'] or 'its default'}{corpus})"
+    return f"Fine-tuning epochs: {c['epochs']} (baseline: {resolved or 'its default'}{corpus})"
 
 
 NER_LABELS = {**VARIANT_LABELS, "baseline": "baseline (BiLSTM-CRF, from scratch)"}

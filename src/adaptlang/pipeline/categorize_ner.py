@@ -133,10 +133,10 @@ def _ner_model_stage(stages: StageRunner, c: "CategorizeConfig", inputs: Any, da
         encoder_key = {"kind": "transformer", "model": inputs.model, "translit": translit}
     else:
         encoder_key = {"kind": "transformer", "adapted": adapted[translit].key}
-    epochs = (c.baseline_epochs or _baseline_default_epochs()) if variant == "baseline" else c.epochs
+    epochs = c.bilstm_epochs("ner") if variant == "baseline" else c.epochs
     if c.mode == "features" and variant != "baseline":
         encoder_key = {**encoder_key, "mode": "features", "corpus": inputs.corpus if c.baseline_corpus else None}
-        epochs = c.baseline_epochs or _baseline_default_epochs()
+        epochs = c.bilstm_epochs("ner")
     cut = (data.result or {}).get("train_cut")
     train = str(data.directory / cut) if cut else c.ner_train
     after = (adapted[translit],) if variant.startswith("mlm") else ()
@@ -166,7 +166,7 @@ def ner_trainer(c: "CategorizeConfig", variant: str, translit: str | None, adapt
     from adaptlang.tasks.ner import NERConfig, baseline_ner_config
 
     if variant == "baseline" or c.mode == "features":
-        epochs = {"epochs": c.baseline_epochs} if c.baseline_epochs else {}
+        epochs = {"epochs": c.bilstm_epochs("ner")}
         features = {} if variant == "baseline" else {
             "embeddings": adapted_model or c.model, "embedding_translit": translit if adapted_model is None else None}
         b = BaselineConfig(train=train, dev=c.ner_dev, out=out, seed=seed, device=c.device,
@@ -180,12 +180,6 @@ def ner_trainer(c: "CategorizeConfig", variant: str, translit: str | None, adapt
     return NERConfig(train=train, dev=c.ner_dev, out=out, encoder=encoder, data_format=ner_format(train),
                      lenient=c.lenient, epochs=c.epochs, batch_size=c.batch_size, seed=seed, device=c.device,
                      max_minutes=c.max_minutes, resume=True, cpu_bf16=c.cpu_bf16), None
-
-
-def _baseline_default_epochs() -> int:
-    from adaptlang.baseline import BaselineConfig
-
-    return int(BaselineConfig.__dataclass_fields__["epochs"].default)
 
 
 @dataclass(frozen=True)
@@ -292,7 +286,7 @@ def build_ner_results(c: "CategorizeConfig", measured: NERMeasured, scheme: str 
     comparison = compare.comparison(scheme)
     variants = {v: NERVariantResult.of(rs) for v, rs in runs.items()}
     unconverged = {v: f"in the NER runs, {need}"
-                   for v, need in unconverged_variants(c, variants, adaptation).items()}  # type: ignore
+                   for v, need in unconverged_variants(c, variants, adaptation, task="ner").items()}  # type: ignore
     missing = tuple(v for v in ("baseline", "direct", "mlm") if v not in runs)
     verdict = None if missing else task_verdict("ner", compare.diff("direct", "baseline"),
                                                 compare.diff(comparison.best_adapted, "baseline"), unconverged)

@@ -233,15 +233,13 @@ def unconverged_adaptation(adaptation: Mapping[str, Any] | None, minutes: float 
 
 
 def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantResult],
-                         adaptation: Mapping[str, Any] | None = None) -> dict[str, str]:
+                         adaptation: Mapping[str, Any] | None = None, task: str = "parse") -> dict[str, str]:
     """Variants whose runs were mostly still improving at their cap (:meth:`RunResult.still_improving`: patience on
     the smoothed dev curve of each run's metrics.json), each with what it would take: the option that capped it,
     doubled; and MLM variants whose adaptation (``adaptation``: by transliteration, "none" for mlm) was cut while
     its held-out loss still fell (:func:`unconverged_adaptation`). Recomputed from the stored run files: a finished
     run directory gets the current rule on rerun."""
-    from adaptlang.baseline import BaselineConfig
-
-    baseline_epochs = c.baseline_epochs or int(BaselineConfig.__dataclass_fields__["epochs"].default)
+    baseline_epochs = c.bilstm_epochs(task)
     out: dict[str, str] = {}
     for key, result in (adaptation or {}).items():
         name = "mlm" if key == "none" else "mlm+translit"
