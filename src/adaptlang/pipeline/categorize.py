@@ -112,6 +112,15 @@ class CategorizeConfig:
             return self.baseline_epochs
         return PARSE_BASELINE_EPOCHS if task == "parse" else _baseline_default_epochs()
 
+    def is_bilstm(self, variant: str) -> bool:
+        """Whether ``variant``'s runs are the BiLSTM (the baseline; every variant in features mode), trained for
+        :meth:`bilstm_epochs`, rather than the fine-tuned model, trained for ``epochs``."""
+        return variant == "baseline" or self.mode == "features"
+
+    def run_epochs(self, variant: str, task: str = "parse") -> int:
+        """The epochs each run of ``variant`` gets."""
+        return self.bilstm_epochs(task) if self.is_bilstm(variant) else self.epochs
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -469,10 +478,9 @@ def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: 
         encoder_key = {"kind": "transformer", "scratch": scratch.key}  # type: ignore[union-attr]
     else:
         encoder_key = {"kind": "transformer", "adapted": adapted[translit].key}
-    epochs = c.bilstm_epochs("parse") if variant == "baseline" else c.epochs
+    epochs = c.run_epochs(variant)
     if c.mode == "features" and variant != "baseline":  # the baseline's run plus the model's frozen vectors
         encoder_key = {**encoder_key, "mode": "features", "corpus": inputs.corpus if c.baseline_corpus else None}
-        epochs = c.bilstm_epochs("parse")
     if variant == DONOR_VARIANT:  # in this variant's key only: every other stage keeps its key
         encoder_key = {**encoder_key, "donors": list(inputs.donors), "donor_translit": c.donor_translit,
                        "donor_temperature": c.donor_temperature}
@@ -503,8 +511,8 @@ def _trainer(c: CategorizeConfig, variant: str, translit: str | None, adapted_mo
 
     donors = {"donors": tuple(c.donors), "donor_translit": c.donor_translit,
               "donor_temperature": c.donor_temperature} if variant == DONOR_VARIANT else {}
-    if variant == "baseline" or c.mode == "features":
-        epochs = {"epochs": c.bilstm_epochs("parse")}
+    if c.is_bilstm(variant):
+        epochs = {"epochs": c.run_epochs(variant)}
         features = {} if variant == "baseline" else {
             "embeddings": adapted_model or c.model, "embedding_translit": translit if adapted_model is None else None}
         return BaselineConfig(train=train, dev=c.dev, out=out, seed=seed, device=c.device,

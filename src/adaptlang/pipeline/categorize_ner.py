@@ -133,10 +133,9 @@ def _ner_model_stage(stages: StageRunner, c: "CategorizeConfig", inputs: Any, da
         encoder_key = {"kind": "transformer", "model": inputs.model, "translit": translit}
     else:
         encoder_key = {"kind": "transformer", "adapted": adapted[translit].key}
-    epochs = c.bilstm_epochs("ner") if variant == "baseline" else c.epochs
+    epochs = c.run_epochs(variant, "ner")
     if c.mode == "features" and variant != "baseline":
         encoder_key = {**encoder_key, "mode": "features", "corpus": inputs.corpus if c.baseline_corpus else None}
-        epochs = c.bilstm_epochs("ner")
     cut = (data.result or {}).get("train_cut")
     train = str(data.directory / cut) if cut else c.ner_train
     after = (adapted[translit],) if variant.startswith("mlm") else ()
@@ -165,8 +164,8 @@ def ner_trainer(c: "CategorizeConfig", variant: str, translit: str | None, adapt
     from adaptlang.runs.ner import ner_format
     from adaptlang.tasks.ner import NERConfig, baseline_ner_config
 
-    if variant == "baseline" or c.mode == "features":
-        epochs = {"epochs": c.bilstm_epochs("ner")}
+    if c.is_bilstm(variant):
+        epochs = {"epochs": c.run_epochs(variant, "ner")}
         features = {} if variant == "baseline" else {
             "embeddings": adapted_model or c.model, "embedding_translit": translit if adapted_model is None else None}
         b = BaselineConfig(train=train, dev=c.ner_dev, out=out, seed=seed, device=c.device,

@@ -239,7 +239,6 @@ def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantRe
     doubled; and MLM variants whose adaptation (``adaptation``: by transliteration, "none" for mlm) was cut while
     its held-out loss still fell (:func:`unconverged_adaptation`). Recomputed from the stored run files: a finished
     run directory gets the current rule on rerun."""
-    baseline_epochs = c.bilstm_epochs(task)
     out: dict[str, str] = {}
     for key, result in (adaptation or {}).items():
         name = "mlm" if key == "none" else "mlm+translit"
@@ -251,8 +250,7 @@ def unconverged_variants(c: "CategorizeConfig", variants: Mapping[str, VariantRe
         if 2 * n <= len(r.runs):
             continue
         how = "smoothed dev curve still rising" if any(run.dev_curve for run in r.runs) else "best dev epoch = last"
-        bilstm = name == "baseline" or c.mode == "features"
-        asked = baseline_epochs if bilstm else c.epochs
+        bilstm, asked = c.is_bilstm(name), c.run_epochs(name, task)
         ran = max(run.train.epochs_run or 0 for run in r.runs)
         if c.max_minutes and ran < asked:  # the time budget, not the epoch count, ended the runs
             need = f"--max-minutes {2 * c.max_minutes:g} or more"
