@@ -19,7 +19,7 @@ from adaptlang.errors import UsageError
 from adaptlang.evaluate import UD_METRICS, attachment_scores, bootstrap_ci, ud_counts
 from adaptlang.models.lemma import apply_lemma_rule, choose_allow_copy, frequent_rules, lemma_rule, pick_lemma
 from adaptlang.tasks import TrainConfig, evaluate_model, load_parser, predict, train_parser
-from adaptlang.tasks.tags import build_tagset, tag_targets
+from adaptlang.tasks.tags import build_tagset, canonical_feats, tag_strings, tag_targets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SHARED_UD = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"
@@ -115,6 +115,22 @@ def test_tagset_from_annotated_and_blank_treebanks() -> None:
         build_tagset(sents, "maybe")
 
 
+def test_split_feats_have_a_head_per_feature_and_round_trip_every_string() -> None:
+    sents = parse_conllu_text(FULL, require_tree=True)
+    tags, notes = build_tagset(sents, feats_mode="split")
+    assert notes == [] and "feats" not in tags.vocabs and tags.feats == "split"
+    assert tags.feat_heads == ["feat:Definite", "feat:Foo", "feat:Mood", "feat:Number", "feat:PronType",
+                               "feat:Tense", "feat:VerbForm"]
+    assert tags.vocabs["feat:Number"].labels[0] == "_" and set(tags.vocabs["feat:Number"].labels) == {"_", "Plur",
+                                                                                                     "Sing"}
+    assert tags.columns == ("lemma", "xpos", "feats") and tags.to_dict()["feats"] == "split"
+    for s in sents:  # gold ids of every head -> the gold FEATS string back, in the validator's order
+        ids = {k: [[i] for i in v] for k, v in tag_targets(tags, s).items() if k.startswith("feat:")}
+        assert tag_strings(tags, s.forms, ids)["feats"] == [canonical_feats(f) for f in s.feats]
+    with pytest.raises(UsageError, match="--feats 'parts'; valid: whole, split"):
+        build_tagset(sents, feats_mode="parts")
+
+
 def _treebank(tmp_path: Path, n: int = 24) -> Path:
     rng = random.Random(5)
     blocks = FULL.strip("\n").split("\n\n")
@@ -155,6 +171,49 @@ def test_both_encoders_learn_every_column(tmp_path: Path, tiny_bert_dir: Path, e
     assert rows[0][2] == "cat" and all(r[2] != "_" and r[4] != "_" for r in rows)  # "Cats": casing rule too
     _validate_level2(tmp_path / "p.conllu")
     _validate_level2(tmp_path / "t.conllu")
+
+
+def test_split_feats_train_save_load_and_predict(tmp_path: Path) -> None:
+    tb = _treebank(tmp_path)
+    dev = tmp_path / "dev.conllu"
+    dev.write_text(FULL, encoding="utf-8")
+    train_parser(TrainConfig(train=str(tb), dev=str(dev), out=str(tmp_path / "m"), encoder=BILSTM, epochs=12,
+                             arc_dim=16, rel_dim=8, encoder_lr=5e-3, head_lr=1e-2, device="cpu", patience=0,
+                             warmup=0.0, feats="split"))
+    loaded = load_parser(tmp_path / "m", device="cpu")
+    assert loaded.config["heads"]["n_feats"] == 0 and loaded.config["heads"]["feat_sizes"]["feat:Number"] == 3
+    assert loaded.tags.feats == "split" and loaded.tags.columns == ("lemma", "xpos", "feats")
+    ev = evaluate_model(tmp_path / "m", tb, n_bootstrap=0, device="cpu", predictions_out=tmp_path / "p.conllu")
+    assert ev.scores.extra["ufeats"] > 90
+    pred = read_conllu(tmp_path / "p.conllu")
+    assert pred[0].feats[1] == "Mood=Ind|Tense=Past|VerbForm=Fin" and pred[0].feats[2] == "_"
+    _assert_same_as_udeval(read_conllu(tb), pred)
+    _validate_level2(tmp_path / "p.conllu")
+
+
+def test_per_feature_losses_count_as_one_feats_part() -> None:
+    import torch
+
+    from adaptlang.models.parser import BiaffineParser, HeadsConfig
+
+    class Words(torch.nn.Module):
+        output_dim = 8
+
+        def forward(self, inputs):
+            return inputs["vectors"], inputs["mask"]
+
+    torch.manual_seed(0)
+    inputs = {"vectors": torch.randn(2, 5, 8), "mask": torch.ones(2, 5, dtype=torch.bool)}
+    tags = {"feat:Case": torch.randint(0, 4, (2, 5)), "feat:Number": torch.randint(0, 3, (2, 5))}
+    parser = BiaffineParser(Words(), HeadsConfig(4, 3, 16, 8, 0.0, feat_sizes={"feat:Case": 4, "feat:Number": 3},
+                                                 tag_weight=1.0)).eval()
+    out = parser(inputs)
+    total, parts = parser.loss(out, torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 5, dtype=torch.long),
+                               torch.zeros(2, 5, dtype=torch.long), tags)
+    assert set(parts) == {"upos", "arc", "rel", "feats"}
+    each = [torch.nn.functional.cross_entropy(out.s_tags[k].reshape(-1, out.s_tags[k].shape[-1]), v.reshape(-1))
+            for k, v in tags.items()]
+    assert float(parts["feats"]) == pytest.approx(float(sum(each).detach() / 2), rel=1e-5)
 
 
 def _validate_level2(path: Path) -> None:
@@ -254,6 +313,13 @@ def test_cli_train_refuses_an_unknown_lemma_mode(tmp_path: Path, tiny_bert_dir: 
                 "--lemmas", "maybe", "--device", "cpu", "--quiet")
     assert r.returncode != 0 and "--lemmas 'maybe'; valid: auto, rules, copy, none" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
+
+
+def test_cli_refuses_an_unknown_feats_mode(tmp_path: Path, run_cli) -> None:
+    tb = _treebank(tmp_path)
+    r = run_cli("baseline", "--train", str(tb), "-o", str(tmp_path / "m"), "--feats", "parts", "--quiet")
+    assert r.returncode != 0 and r.stderr.strip() == "adaptlang: error: --feats 'parts'; valid: whole, split"
+    assert not (tmp_path / "m").exists()
 
 
 def test_tag_weight_scales_only_the_tag_losses() -> None:

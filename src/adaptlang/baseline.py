@@ -265,6 +265,7 @@ class BaselineConfig:
     rel_dim: int = 100
     lemmas: str = "auto"  # LEMMA head: auto, rules, copy or none (TrainConfig.lemmas, adaptlang.tasks.tags)
     tag_weight: float = 0.25  # weight of the XPOS / FEATS / lemma losses (TrainConfig.tag_weight)
+    feats: str = "whole"  # FEATS as whole strings or split per feature (TrainConfig.feats)
     embedding: EmbeddingConfig = EmbeddingConfig()
     # Frozen contextual vectors (UDPipe 2 style): a pretrained model (hub id, directory, adapter, adapted model)
     # whose last `embedding_layers` layers, at each word's first piece, are a further input of the BiLSTM.
@@ -309,7 +310,7 @@ class BaselineConfig:
             weight_decay=self.weight_decay, adam_beta2=self.adam_beta2, patience=self.patience, seed=self.seed,
             device=self.device, max_minutes=self.max_minutes, arc_dim=self.arc_dim, rel_dim=self.rel_dim,
             dropout=self.dropout, log_dir=self.log_dir, force=self.force, resume=self.resume, lemmas=self.lemmas,
-            tag_weight=self.tag_weight, cpu_bf16=self.cpu_bf16, **self.transfer)
+            tag_weight=self.tag_weight, feats=self.feats, cpu_bf16=self.cpu_bf16, **self.transfer)
 
 
 def _vectors_cache(out: Path) -> Path:

@@ -13,6 +13,7 @@ from adaptlang.cli.common import CPU_BF16_OPT
 from adaptlang.cli.train import (CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
                                  EPOCH_SENTENCES_OPT, TAG_WEIGHT_OPT, TARGET_SENTENCES_OPT, transfer_options)
 from adaptlang.cli.train import _LEMMAS as LEMMAS_OPT
+from adaptlang.cli.train import FEATS_OPT
 
 # The CLI's defaults are the library's (one place to change them).
 _D = {name: field.default for name, field in BaselineConfig.__dataclass_fields__.items()}
@@ -43,7 +44,7 @@ def baseline(
     epochs: int = typer.Option(_D["epochs"], "--epochs", help="Maximum number of epochs."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time budget: plan the epochs (and the "
                                                 "learning-rate decay) to fit it."),
-    seed: int = typer.Option(_D["seed"], "--seed"),
+    seed: int = typer.Option(_D["seed"], "--seed"), feats: str = FEATS_OPT,
     lr: float = typer.Option(_D["lr"], "--lr", help="Peak learning rate (short warmup, then linear decay)."),
     beta2: float = typer.Option(_D["adam_beta2"], "--beta2", help="Adam's second-moment decay (Dozat and Manning used 0.9)."),
     batch_size: int = typer.Option(_D["batch_size"], "--batch-size", help="Sentences per batch (smaller for tiny treebanks)."),
@@ -86,7 +87,7 @@ def baseline(
         lr=lr, adam_beta2=beta2, batch_size=batch_size, patience=patience, char_model=char_model, hidden=hidden, n_layers=layers,
         dropout=dropout, word_dropout=word_dropout, device=device, force=force, resume=resume, log_dir=log_dir,
         embeddings=embeddings, embedding_layers=embedding_layers, embedding_mix=embedding_mix, transfer=transfer,
-        lemmas=lemmas, tag_weight=tag_weight, cpu_bf16=cpu_bf16)
+        lemmas=lemmas, tag_weight=tag_weight, feats=feats, cpu_bf16=cpu_bf16)
     corpus_progress = _CorpusProgress(quiet)
     if embeddings and not quiet:
         err_console.print(f"contextual vectors: loading {embeddings} and computing the training sentences' vectors")

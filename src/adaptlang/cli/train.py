@@ -15,6 +15,8 @@ from adaptlang.cli.common import CPU_BF16_OPT, THREADS_HELP
 _T = {"encoder_lr": 1e-4, "head_lr": 1e-3, "batch_size": 16}
 _LEMMAS = typer.Option("auto", "--lemmas", help="LEMMA: auto (edit-script classes, UDPipe 2's, when the treebank "
                        "has lemmas; else a copy of FORM, with a note), rules, copy (LEMMA = FORM) or none ('_').")
+FEATS_OPT = typer.Option("whole", "--feats", help="FEATS: whole (each feature string seen in training is a class, "
+                         "UDPipe 2's way) or split (a classifier per feature: unseen combinations can be predicted).")
 TAG_WEIGHT_OPT = typer.Option(0.25, "--tag-weight", help="Weight of the XPOS, FEATS and LEMMA losses beside UPOS, "
                               "heads and labels (0.25 kept Wolof LAS equal to the parser without them; 1.0 lowered "
                               "it).")
@@ -133,7 +135,7 @@ def train(
     patience: int = typer.Option(5, "--patience", help="Stop after N epochs without a better dev LAS (0 = never)."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after the epoch that ends past "
                                                 "this many minutes."),
-    seed: int = typer.Option(42, "--seed"),
+    seed: int = typer.Option(42, "--seed"), feats: str = FEATS_OPT,
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     pooling: str = typer.Option("first", "--pooling", help="Subwords to word: first or mean."),
@@ -181,7 +183,7 @@ def train(
                          max_tokens=max_tokens, encoder_lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
                          seed=seed, device=device, max_minutes=max_minutes, threads=threads, force=force,
                          resume=resume, grad_accum=grad_accum, log_dir=log_dir, lemmas=lemmas, tag_weight=tag_weight,
-                         cpu_bf16=cpu_bf16, **transfer)
+                         feats=feats, cpu_bf16=cpu_bf16, **transfer)
     with TrainProgress(quiet) as progress:
         result = train_parser(config, progress)
     if json_path != "-":

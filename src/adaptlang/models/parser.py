@@ -31,6 +31,7 @@ class HeadsConfig:
     dropout: float = 0.33
     n_xpos: int = 0  # 0: no such head (the treebank's column is '_', or the model predates it)
     n_feats: int = 0  # whole FEATS strings as classes
+    feat_sizes: dict[str, int] = field(default_factory=dict)  # per-feature heads ("feat:Case" -> values + absent)
     n_lemmas: int = 0  # lemma rules (adaptlang.models.lemma)
     n_treebanks: int = 0  # a learned treebank embedding added to the word vectors (training with donor treebanks)
     target_treebank: int = 0  # the treebank whose embedding is used when the inputs carry none (prediction)
@@ -68,7 +69,7 @@ class BiaffineParser(nn.Module):
         self.rel_head_mlp = MLP(d, heads.rel_dim, heads.dropout)
         self.arc_attn = Biaffine(heads.arc_dim, 1, bias_x=True, bias_y=False)
         self.rel_attn = Biaffine(heads.rel_dim, heads.n_rels, bias_x=True, bias_y=True)
-        sizes = {"xpos": heads.n_xpos, "feats": heads.n_feats, "lemma": heads.n_lemmas}
+        sizes = {"xpos": heads.n_xpos, "feats": heads.n_feats, "lemma": heads.n_lemmas, **heads.feat_sizes}
         self.tag_out = nn.ModuleDict({name: nn.Linear(d, n) for name, n in sizes.items() if n > 0})
         self.treebank = nn.Embedding(heads.n_treebanks, d) if heads.n_treebanks else None
         if self.treebank is not None:
@@ -108,7 +109,8 @@ class BiaffineParser(nn.Module):
     def loss(self, out: ParserOutput, upos: torch.Tensor, heads: torch.Tensor, rels: torch.Tensor,
              tags: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Sum of UPOS, arc, label and, weighted by ``tag_weight``, tag-head (``tags``: name -> ``[batch, n_words]``
-        ids) cross-entropies over real words. Labels ``-100`` (unseen, or '_' in gold) are skipped. The parts come
+        ids) cross-entropies over real words. Labels ``-100`` (unseen, or '_' in gold) are skipped. The per-feature
+        heads count as one part, ``feats``, their mean (so that FEATS weighs the same in either mode). The parts come
         back as detached tensors (reading them as numbers would wait for the device at every step)."""
         mask = out.mask
         heads = heads.masked_fill(~mask, IGNORE_INDEX)
@@ -122,6 +124,9 @@ class BiaffineParser(nn.Module):
                 n_gold = (gold[mask] != IGNORE_INDEX).sum().clamp(min=1)
                 parts[name] = F.cross_entropy(out.s_tags[name][mask].float(), gold[mask], ignore_index=IGNORE_INDEX,
                                               reduction="sum") / n_gold
+        per_feature = [parts.pop(k) for k in list(parts) if k in self.heads_config.feat_sizes]
+        if per_feature:
+            parts["feats"] = sum(per_feature) / len(per_feature)
         main = ("upos", "arc", "rel")
         tags = [v for k, v in parts.items() if k not in main]
         total = sum(parts[k] for k in main) + self.heads_config.tag_weight * sum(tags)

@@ -53,7 +53,7 @@ _NOT_SETTINGS = frozenset({"train", "out", "output", "dev", "test", "corpus", "e
 
 # Settings added after stages were keyed, with the value that reproduces what runs did before them: left out of the
 # key at that value, so that finished stages stay reused.
-_KEYED_WHEN_CHANGED = {"cpu_bf16": False}
+_KEYED_WHEN_CHANGED = {"cpu_bf16": False, "feats": "whole"}
 
 
 def training_settings(config: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, TRANSFER, at_lea
 from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParser, pad_labels, predict_sentences,
                                          save_model, to_device)
 from adaptlang.tasks.batching import bucket_batches
-from adaptlang.tasks.tags import build_tagset, check_lemma_mode, tag_targets
+from adaptlang.tasks.tags import build_tagset, check_feats_mode, check_lemma_mode, tag_targets
 from adaptlang.tasks.transfer import TransferPlan, fit_schedule
 
 DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
@@ -83,6 +83,7 @@ class TrainConfig(EncoderSpecConfig):
     lemmas: str = "auto"  # auto (edit-script rules, or a copy of FORM when the treebank has none), rules, copy, none
     tag_weight: float = 0.25  # weight of the XPOS / FEATS / lemma losses next to UPOS + arcs + labels (measured:
     # at 1.0 Wolof LAS fell 0.49 on test, 1.09 on dev; at 0.25 it equals the parser without them; RESULTS.md)
+    feats: str = "whole"  # FEATS as whole strings (classes) or split (a classifier per feature; tasks.tags)
     log_dir: str | None = None  # TensorBoard scalars
     force: bool = False
     resume: bool = False
@@ -203,6 +204,7 @@ def partial_dir(out: Path) -> Path:
 def check_train_config(config: TrainConfig) -> None:
     validate_numeric(config, NUMERIC_OPTIONS, OPTION_FIELDS)
     check_lemma_mode(config.lemmas)
+    check_feats_mode(config.feats)
 
 
 def _prepare_output(config: TrainConfig) -> tuple[Path, Path, bool]:
@@ -271,7 +273,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     notes = data.notes
     config, policy_notes = small_data_policy(config, len(train_sents))
     notes += policy_notes
-    tagset, tag_notes = build_tagset(train_sents, config.lemmas)  # XPOS / FEATS / LEMMA heads the data supports
+    tagset, tag_notes = build_tagset(train_sents, config.lemmas, config.feats)  # the heads the data supports
     notes += tag_notes
     select = "las" if len(dev_sents) >= SMALL_DEV else None
     if select is None:
@@ -287,9 +289,11 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     torch.use_deterministic_algorithms(True, warn_only=True)
     encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
                                                            [s.forms for s in train_sents])
-    n_tags = {f"n_{'lemmas' if k == 'lemma' else k}": len(v) for k, v in tagset.vocabs.items()}
+    n_tags = {f"n_{'lemmas' if k == 'lemma' else k}": len(v) for k, v in tagset.vocabs.items()
+              if k in ("xpos", "feats", "lemma")}
     heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout,
-                        n_treebanks=data.n_embedded, tag_weight=config.tag_weight, **n_tags)
+                        n_treebanks=data.n_embedded, tag_weight=config.tag_weight,
+                        feat_sizes={k: len(tagset.vocabs[k]) for k in tagset.feat_heads}, **n_tags)
     model = BiaffineParser(encoder, heads).to(device)
     encoder.prepare([s.forms for s in dev_sents])  # per-sentence work done now, not inside the timed first epoch
     examples = [Example(s.forms, upos.indices(s.upos), [int(h) for h in s.heads], deprel.indices(s.deprels),
@@ -314,7 +318,8 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
 
 # options added after checkpoints were written, each with the value that computes what those checkpoints did (the
 # transfer options: their defaults, no donors and no noise; the tag losses: weight 1)
-ADDED_OPTIONS = {**{f.name: f.default for f in fields(TrainConfig) if f.name in TRANSFER_FIELDS}, "tag_weight": 1.0}
+ADDED_OPTIONS = {**{f.name: f.default for f in fields(TrainConfig) if f.name in TRANSFER_FIELDS}, "tag_weight": 1.0,
+                 "feats": "whole"}
 
 
 def _comparable(config: TrainConfig) -> dict[str, Any]:
