@@ -105,6 +105,9 @@ def test_categorize_end_to_end_and_resume(toy_treebanks: dict[str, Path], tiny_b
     [baseline] = r["variants"]["baseline"]["runs"]
     assert (baseline["epochs_run"], baseline["epochs_planned"], baseline["stopped_early"]) == (1, 1, False)
     assert "- baseline: epochs run 1 of 1 planned; early stopping off" in md
+    # The other CoNLL 2018 metrics are reported per variant (mean over seeds), beside the verdict's UPOS and LAS.
+    assert r["variants"]["baseline"]["other_metrics"]["mlas"]["mean"] == pytest.approx(baseline["scores"]["mlas"])
+    assert "| variant | XPOS | UFeats | AllTags | LEMMA | CLAS | MLAS | BLEX |" in md
 
     # A complete rerun reuses everything and reproduces the same numbers.
     again = run_categorize(config).to_dict()

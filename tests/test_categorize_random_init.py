@@ -13,6 +13,7 @@ import pytest
 
 from adaptlang.analysis.randominit import RandomInitConfig, parse_pairs, run_random_init
 from adaptlang.errors import UsageError
+from adaptlang.evaluate import EXTRA_METRICS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,6 +49,9 @@ def test_random_init_sweep(toy_treebanks: dict[str, Path], tiny_bert_dir: Path, 
                 # Each change is the run's score minus REF's, on the same test set.
                 assert cell["diff"] == pytest.approx(cell["score"] - r["ref"][test][metric], abs=1e-3)
                 assert cell["ci_low"] <= cell["diff"] <= cell["ci_high"] or np.isclose(cell["ci_low"], cell["ci_high"])
+            other = row["tests"][test]["other"]  # the other CoNLL 2018 metrics: reported beside UPOS and LAS
+            assert set(other) == set(EXTRA_METRICS)
+            assert other["mlas"]["diff"] == pytest.approx(other["mlas"]["score"] - r["ref"][test]["mlas"])
     # Re-initialising a layer changes the model: at least one score moves.
     assert any(row["tests"][t][m]["diff"] != 0 for row in r["rows"] for t in row["tests"] for m in ("upos", "las"))
 

@@ -314,12 +314,33 @@ def _md_scores(r: dict[str, Any]) -> list[str]:
     for name, d in r["variants"].items():
         lines.append(f"| {VARIANT_LABELS.get(name, name)} | {_ms(d['upos'])} | {_ms(d['uas'])} | {_ms(d['las'])} "
                      f"| {d['train_seconds']['mean']:.0f} |")
+    lines += _md_other_metrics(r)
     lines += ["", "![scores per variant](scores.png)", "", "## All differences", "",
               "| task | difference | points [interval] |", "| --- | --- | --- |"]
     for task, diffs in r["differences"].items():
         for name, d in diffs.items() if task != "ner" else ():  # NER's: in its own section
             if isinstance(d, dict):
                 lines.append(f"| {task.upper()} | {name} | {_diff(d)} |")
+    return lines
+
+
+OTHER_METRIC_NAMES = {"xpos": "XPOS", "ufeats": "UFeats", "alltags": "AllTags", "lemma": "LEMMA", "clas": "CLAS",
+                      "mlas": "MLAS", "blex": "BLEX"}
+
+
+def _md_other_metrics(r: dict[str, Any]) -> list[str]:
+    """The other CoNLL 2018 metrics of each variant (the columns its models predict), beside the verdict's."""
+    shown = [m for m in OTHER_METRIC_NAMES if any(m in d.get("other_metrics", {}) for d in r["variants"].values())]
+    if not shown:
+        return []
+    lines = ["", "Other CoNLL 2018 metrics (mean ± sd over seeds; reported, not part of the verdict, which uses UPOS "
+             "and LAS as the study did):", "",
+             "| variant | " + " | ".join(OTHER_METRIC_NAMES[m] for m in shown) + " |",
+             "| --- |" + " --- |" * len(shown)]
+    for name, d in r["variants"].items():
+        other = d.get("other_metrics", {})
+        lines.append(f"| {VARIANT_LABELS.get(name, name)} | "
+                     + " | ".join(_ms(other[m]) if m in other else "—" for m in shown) + " |")
     return lines
 
 

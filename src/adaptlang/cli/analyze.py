@@ -250,6 +250,28 @@ def _print_random_init(r: dict[str, Any], out: Any) -> None:
         table.add_row(row["reinit"], *cells)
     out.print(table)
     out.print("* = the interval excludes 0")
+    _print_other_metrics(r, tests, out)
+
+
+def _print_other_metrics(r: dict[str, Any], tests: list[str], out: Any) -> None:
+    """The other CoNLL 2018 metrics (the columns the parsers predict): REF's score and each run's change."""
+    from rich.table import Table
+
+    from adaptlang.report import OTHER_METRIC_NAMES, short_test_name
+
+    shown = [m for m in OTHER_METRIC_NAMES if r["rows"] and all(m in row["tests"][t].get("other", {})
+                                                                for row in r["rows"] for t in tests)]
+    if not shown:
+        return
+    table = Table(title="Other metrics: change against REF (points; reported, not part of the analysis)")
+    table.add_column("run")
+    for t in tests:
+        for m in shown:
+            table.add_column(f"{short_test_name(t)} {OTHER_METRIC_NAMES[m]}", justify="right")
+    table.add_row("REF (score)", *(f"{r['ref'][t][m]:.2f}" for t in tests for m in shown))
+    for row in r["rows"]:
+        table.add_row(row["reinit"], *(f"{row['tests'][t]['other'][m]['diff']:+.2f}" for t in tests for m in shown))
+    out.print(table)
 
 
 @analyze_app.command("probe")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from adaptlang.errors import InputError, UsageError
+from adaptlang.evaluate import EXTRA_METRICS
 from adaptlang.events import Event, Progress, silent
 from adaptlang.runs import (ScoredRun, StageOutput, StageRunner, cut_treebank, file_sha256, model_fingerprint,
                             prepare_dir, train_and_score, training_treebank)
@@ -181,6 +182,8 @@ def score_changes(c: RandomInitConfig, pair: str, run: ScoredRun, ref: ScoredRun
                                       a=f"random-init {pair}", b="REF", n_bootstrap=c.n_bootstrap, level=c.level,
                                       seed=col)
             cell[metric] = {"score": mine.scores[metric], **d.to_dict()}
+        cell["other"] = {m: {"score": mine.scores[m], "diff": mine.scores[m] - theirs.scores[m]}
+                         for m in EXTRA_METRICS if m in mine.scores and m in theirs.scores}  # not in the verdict
         row["tests"][test] = cell
     return row
 

@@ -89,13 +89,17 @@ class VariantResult:
     las: MeanSd
     train_seconds: MeanSd
     runs: tuple[RunResult, ...]
+    other: dict[str, MeanSd] = field(default_factory=dict)  # XPOS ... BLEX: reported, not in the verdict
 
     @classmethod
     def of(cls, runs: Sequence[RunResult]) -> "VariantResult":
+        from adaptlang.evaluate import EXTRA_METRICS
         from adaptlang.stats import mean_sd
 
         scores = [mean_sd([r.scores[m] for r in runs]) for m in METRIC_COLUMNS]
-        return cls(*scores, mean_sd([r.train.train_seconds or 0.0 for r in runs]), tuple(runs))
+        other = {m: mean_sd([r.scores[m] for r in runs]) for m in EXTRA_METRICS
+                 if runs and all(m in r.scores for r in runs)}  # runs scored before these metrics have none
+        return cls(*scores, mean_sd([r.train.train_seconds or 0.0 for r in runs]), tuple(runs), other)
 
     def best_epoch_is_last(self) -> int:
         """Runs whose best dev epoch was their last: they were still improving when their budget ended."""
@@ -104,6 +108,7 @@ class VariantResult:
     def to_dict(self) -> dict[str, Any]:
         return {"seeds": len(self.runs), "upos": self.upos.to_dict(), "uas": self.uas.to_dict(),
                 "las": self.las.to_dict(), "train_seconds": self.train_seconds.to_dict(),
+                "other_metrics": {m: v.to_dict() for m, v in self.other.items()},
                 "runs": [r.to_dict() for r in self.runs]}
 
 
