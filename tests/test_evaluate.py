@@ -176,6 +176,12 @@ def test_blank_gold_lemmas_are_flagged(shared_ud: Path) -> None:
                        "predicted lemma there as correct, so LEMMA and BLEX overstate")
 
 
+def test_gold_without_xpos_is_flagged(shared_ud: Path) -> None:
+    """Naija-NSC has no XPOS: a model writes '_' and the official evaluator scores XPOS 100.00 (measured)."""
+    (warning,) = gold_warnings(read_conllu(shared_ud / "UD_Naija-NSC/pcm_nsc-ud-test.conllu"))
+    assert warning.startswith("gold XPOS is '_' on every word (the treebank has none)")
+
+
 def test_ud_v1_labels_are_named() -> None:
     v1 = GOLD.replace("nsubj:pass", "nsubjpass").replace("DET\t_\t_\t3\tdet", "CONJ\t_\t_\t3\tdobj")
     (warning,) = gold_warnings(parse_conllu_text(v1))
@@ -201,6 +207,7 @@ def test_evaluate_command_says_what_unseen_labels_cost_and_prints_warnings(run_c
     assert "gold UPOS tags unseen in training (always UPOS errors): NOUN" in out
     assert "(always LAS errors)" not in out  # dep is known as dep:x
     assert out.endswith("with a seen universal part (not LAS errors: LAS ignores subtypes): dep")
-    assert err.count("warning: gold ") == 4 and "placeholder" in err and "gold LEMMA is '_' on 100% of words" in err
+    assert err.count("warning: gold ") == 5 and "placeholder" in err and "gold LEMMA is '_' on 100% of words" in err
+    assert "gold XPOS is '_' on every word" in err
     r = run_cli("evaluate", "model", "gold.conllu", "--json", "-")
     assert json.loads(r.stdout)["warnings"] == sc.warnings and "warning: gold HEAD" in r.stderr

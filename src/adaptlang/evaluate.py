@@ -228,6 +228,10 @@ def gold_warnings(gold: Sequence[Sentence]) -> list[str]:
     if len(lemmas) >= PLACEHOLDER_MIN_WORDS and blank / len(lemmas) > LEMMA_BLANK_SHARE:
         warnings.append(f"gold LEMMA is '_' on {blank / len(lemmas):.0%} of words: the official evaluator (and so this "
                         "one) counts any predicted lemma there as correct, so LEMMA and BLEX overstate")
+    xpos = [x for s in gold for x in s.xpos]
+    if len(xpos) >= PLACEHOLDER_MIN_WORDS and all(x == "_" for x in xpos):
+        warnings.append("gold XPOS is '_' on every word (the treebank has none): a model without an XPOS head writes "
+                        "'_' and scores XPOS 100.00, which measures nothing (AllTags then rests on UPOS and UFeats)")
     words = [(i, h, d, u) for s in gold if s.n_words >= 3
              for i, (h, d, u) in enumerate(zip(s.heads, s.deprels, s.upos), start=1)]
     if len(words) < PLACEHOLDER_MIN_WORDS:
