@@ -25,7 +25,7 @@ from adaptlang.evaluate import attachment_scores
 from adaptlang.events import Event, Progress, silent
 from adaptlang.fileio import atomic_path, check_output, disk_errors, write_json_atomic
 from adaptlang.models import get_encoder_class
-from adaptlang.models.parser import BiaffineParser, HeadsConfig
+from adaptlang.models.parser import TAG_HEADS, BiaffineParser, HeadsConfig
 from adaptlang.models.specs import EncoderSpec, encoder_spec
 from adaptlang.options import FRACTION, NON_NEGATIVE, POSITIVE, TRANSFER, at_least, optional, validate_numeric
 from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParser, pad_labels, predict_sentences,
@@ -291,7 +291,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
                                                            [s.forms for s in train_sents])
     n_tags = {f"n_{'lemmas' if k == 'lemma' else k}": len(v) for k, v in tagset.vocabs.items()
-              if k in ("xpos", "feats", "lemma")}
+              if k in TAG_HEADS}
     heads = HeadsConfig(len(upos), len(deprel), config.arc_dim, config.rel_dim, config.dropout,
                         n_treebanks=data.n_embedded, tag_weight=config.tag_weight,
                         feat_sizes={k: len(tagset.vocabs[k]) for k in tagset.feat_heads}, **n_tags)

@@ -41,7 +41,6 @@ class TagSet:
     vocabs: dict[str, LabelVocab] = field(default_factory=dict)
     lemmas: str = "none"  # rules, copy or none
     allow_copy: bool = False  # the edit-script variant of the rules (the training treebank's choice)
-    feats: str = "whole"  # whole (``feats`` head) or split (a ``feat:NAME`` head per feature)
 
     def to_dict(self) -> dict:
         return {"lemmas": self.lemmas, "allow_copy": self.allow_copy, "feats": self.feats,
@@ -51,6 +50,11 @@ class TagSet:
     def feat_heads(self) -> list[str]:
         """The per-feature heads (split mode), in a fixed order."""
         return sorted(k for k in self.vocabs if k.startswith(FEAT_PREFIX))
+
+    @property
+    def feats(self) -> str:
+        """``split`` when FEATS has a head per feature, else ``whole`` (the saved vocabularies say which)."""
+        return "split" if self.feat_heads else "whole"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -123,12 +127,12 @@ def build_tagset(train: Sequence[Sentence], lemmas: str = "auto", feats_mode: st
         notes.append("the training treebank has no lemmas ('_' everywhere): LEMMA will be a copy of FORM "
                      "(--lemmas none writes '_')")
     if mode != "rules":
-        return TagSet(vocabs, mode, feats=feats_mode), notes
+        return TagSet(vocabs, mode), notes
     unique = sorted(set(pairs))
     allow_copy = choose_allow_copy(unique)
     rule_of = {p: lemma_rule(*p, allow_copy) for p in unique}
     vocabs["lemma"] = LabelVocab("lemma", tuple(frequent_rules((rule_of[p] for p in pairs), MIN_RULE_COUNT)))
-    return TagSet(vocabs, "rules", allow_copy, feats_mode), notes
+    return TagSet(vocabs, "rules", allow_copy), notes
 
 
 def tag_targets(tagset: TagSet, sent: Sentence) -> dict[str, list[int]]:
@@ -141,7 +145,7 @@ def tag_targets(tagset: TagSet, sent: Sentence) -> dict[str, list[int]]:
     if tagset.feat_heads:
         per_word = [feature_values(f) for f in sent.feats]
         for head in tagset.feat_heads:
-            name = head[len(FEAT_PREFIX):]
+            name = head.removeprefix(FEAT_PREFIX)
             out[head] = tagset.vocabs[head].indices([v.get(name, "_") for v in per_word])
     if "lemma" in tagset.vocabs:
         rules = [lemma_rule(f, lem, tagset.allow_copy) if lem != "_" or f == "_" else "" for f, lem in
@@ -158,7 +162,7 @@ def tag_strings(tagset: TagSet, forms: Sequence[str], ids: dict[str, list[list[i
             out[name] = [tagset.vocabs[name].label(best[0]) for best in ids[name]]
     heads = [h for h in tagset.feat_heads if h in ids]
     if heads:
-        values = [[(h[len(FEAT_PREFIX):], tagset.vocabs[h].label(ids[h][w][0])) for h in heads]
+        values = [[(h.removeprefix(FEAT_PREFIX), tagset.vocabs[h].label(ids[h][w][0])) for h in heads]
                   for w in range(len(forms))]
         out["feats"] = [canonical_feats("|".join(f"{n}={v}" for n, v in word if v != "_") or "_")
                         for word in values]
@@ -175,5 +179,4 @@ def tagset_from_saved(config: dict, vocabs: dict) -> TagSet:
     saved = config.get("tags") or {}
     return TagSet({name: LabelVocab.from_dict(v) for name, v in vocabs.items()
                    if name in ("xpos", "feats", "lemma") or name.startswith(FEAT_PREFIX)},
-                  str(saved.get("lemmas", "none")), bool(saved.get("allow_copy", False)),
-                  str(saved.get("feats", "whole")))
+                  str(saved.get("lemmas", "none")), bool(saved.get("allow_copy", False)))
