@@ -254,3 +254,14 @@ def test_an_adaptation_cut_while_its_loss_still_falls_leaves_the_mlm_variant_ope
     assert unconverged_variants(replace(result.config, adapt_minutes=None), result.variants,
                                 {"none": dict(cut, data={"stop_reason": "completed", "epochs": 40})})["mlm"].endswith(
         "rerun with --adapt-epochs twice as many")
+
+
+def test_epochs_line_names_the_epochs_of_the_task_that_ran() -> None:
+    """A NER-only features-mode run had NER's BiLSTM epochs, not the parsing default (seen on a real report)."""
+    from adaptlang.report import _epochs_line
+
+    c = {"mode": "features", "baseline_epochs": None, "bilstm_epochs": {"parse": 80, "ner": 40}}
+    assert _epochs_line({**c, "task": "ner"}).startswith("Epochs: 40 for every variant")
+    assert _epochs_line({**c, "task": "parse"}).startswith("Epochs: 80 for every variant")
+    assert _epochs_line({**c, "task": "both"}).startswith("Epochs: 80 (parsing), 40 (NER) for every variant")
+    assert _epochs_line({"mode": "features", "baseline_epochs": 12}).startswith("Epochs: 12 for")  # older results

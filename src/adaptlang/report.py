@@ -412,7 +412,11 @@ def _epochs_line(c: dict[str, Any]) -> str:
     """What the runs' epochs were: in features mode every variant is the BiLSTM, so ``--baseline-epochs`` (not
     ``--epochs``) is every variant's."""
     corpus = "; word embeddings trained on the corpus" if c.get("baseline_corpus") else ""
-    resolved = (c.get("bilstm_epochs") or {}).get("parse") or c["baseline_epochs"]  # older results: no bilstm_epochs
+    per_task = c.get("bilstm_epochs") or {}  # older results: none, only --baseline-epochs
+    tasks = ("parse", "ner") if c.get("task") == "both" else (c.get("task") or "parse",)
+    resolved = (", ".join(f"{per_task[t]} ({'NER' if t == 'ner' else 'parsing'})" for t in tasks)
+                if len(tasks) > 1 and all(t in per_task for t in tasks)
+                else per_task.get(tasks[0]) or c["baseline_epochs"])
     if c.get("mode") == "features":
         return (f"Epochs: {resolved or 'the baseline default'} for every variant (features mode: each "
                 f"is the BiLSTM, beside the frozen vectors for the pretrained ones; `--baseline-epochs`){corpus}")
