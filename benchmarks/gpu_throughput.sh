@@ -11,8 +11,9 @@
 #
 # Planned work (GPU; every compared pair has the same model, data, batch and steps):
 #   build (~20 s) | adapt and plain: 64 x 128, 150 steps (~15 s each + start-up) | adapt-large and plain-large:
-#   256 x 128, 60 steps (~25 s each) | train: Wolof, batch 32, 2 epochs (~20 s + dev) | train-tokens: the same data
-#   and epochs in batches by a word budget (--max-tokens 2500, no sentence cap) | baseline: Wolof, 2 epochs (~15 s) | predict: Wolof test with the trained parser (~15 s).
+#   256 x 128, 60 steps (~25 s each) | adapt-default: no --batch-size, 60 steps | adapt-lora:
+#   --method lora, 256 x 128, 60 steps | train: Wolof, batch 32, 2 epochs (~20 s + dev) | train-tokens: the same data
+#   and epochs in batches by a word budget (--max-tokens 2500, no sentence cap), and of 10,000 words | baseline: Wolof, 2 epochs (~15 s) | predict: Wolof test with the trained parser (~15 s).
 #   Each job is stopped after JOB_TIMEOUT seconds (default 100) and reported as such; the table is printed anyway.
 # Settings (environment): SMALL=1, WORKDIR (default /tmp/adaptlang-gpu-throughput), DATA (the shared data folder:
 # default ../shared/data, else shared/data), DEVICE (auto), JOB_TIMEOUT, PEAK_TFLOPS (the device's bf16 peak when
@@ -42,10 +43,10 @@ fi
 
 if [ "$SMALL" = 1 ]; then
   SMALL_FLAG=(--small); THREADS=(--threads 1); MAX_SENT=120
-  BATCH=8; SEQ=64; STEPS=6; BIG_BATCH=16; BIG_STEPS=4; EPOCHS=1; TRAIN_BATCH=16; MAX_TOKENS=300
+  BATCH=8; SEQ=64; STEPS=6; BIG_BATCH=16; BIG_STEPS=4; EPOCHS=1; TRAIN_BATCH=16; MAX_TOKENS=300; BIG_TOKENS=1000
 else
   SMALL_FLAG=(); THREADS=(); MAX_SENT=0
-  BATCH=64; SEQ=128; STEPS=150; BIG_BATCH=256; BIG_STEPS=60; EPOCHS=2; TRAIN_BATCH=32; MAX_TOKENS=2500
+  BATCH=64; SEQ=128; STEPS=150; BIG_BATCH=256; BIG_STEPS=60; EPOCHS=2; TRAIN_BATCH=32; MAX_TOKENS=2500; BIG_TOKENS=10000
 fi
 
 rm -rf "$WORKDIR"
@@ -92,6 +93,13 @@ run plain-large "plain MLM loop, ${BIG_BATCH} x ${SEQ}, ${BIG_STEPS} steps" "$SE
   "${HELPER[@]}" plain --model "$MODEL" --corpus "$D/corpus.txt" --batch-size "$BIG_BATCH" --seq-len "$SEQ" \
   --steps "$BIG_STEPS" --warmup 0 --device "$DEVICE" --json "$WORKDIR/results/plain-large.json"
 
+run adapt-default "adaptlang adapt, its default batch, ${SEQ} long, ${BIG_STEPS} steps" "$SEQ" -- \
+  "${ADAPTLANG[@]}" "${ADAPT_COMMON[@]}" -o "$WORKDIR/adapted-default" --steps "$BIG_STEPS" \
+  --json "$WORKDIR/results/adapt-default.json"
+run adapt-lora "adaptlang adapt --method lora, ${BIG_BATCH} x ${SEQ}, ${BIG_STEPS} steps" "$SEQ" -- \
+  "${ADAPTLANG[@]}" "${ADAPT_COMMON[@]}" -o "$WORKDIR/adapted-lora" --method lora --batch-size "$BIG_BATCH" \
+  --steps "$BIG_STEPS" --json "$WORKDIR/results/adapt-lora.json"
+
 TRAIN_COMMON=(train --train "$D/train.conllu" --dev "$D/dev.conllu" --model "$MODEL" --epochs "$EPOCHS"
   --device "$DEVICE" --seed 1 --force --quiet "${THREADS[@]}")
 run train "adaptlang train, Wolof, batch ${TRAIN_BATCH}, ${EPOCHS} epochs" 0 -- \
@@ -100,6 +108,9 @@ run train "adaptlang train, Wolof, batch ${TRAIN_BATCH}, ${EPOCHS} epochs" 0 -- 
 run train-tokens "adaptlang train, Wolof, batches of ${MAX_TOKENS} words, ${EPOCHS} epochs" 0 -- \
   "${ADAPTLANG[@]}" "${TRAIN_COMMON[@]}" -o "$WORKDIR/parser-tokens" --batch-size 100000 --max-tokens "$MAX_TOKENS" \
   --json "$WORKDIR/results/train-tokens.json"
+run train-tokens-large "adaptlang train, Wolof, batches of ${BIG_TOKENS} words, ${EPOCHS} epochs" 0 -- \
+  "${ADAPTLANG[@]}" "${TRAIN_COMMON[@]}" -o "$WORKDIR/parser-tokens-large" --batch-size 100000 \
+  --max-tokens "$BIG_TOKENS" --json "$WORKDIR/results/train-tokens-large.json"
 run baseline "adaptlang baseline (BiLSTM), Wolof, ${EPOCHS} epochs" 0 -- \
   "${ADAPTLANG[@]}" baseline --train "$D/train.conllu" --dev "$D/dev.conllu" -o "$WORKDIR/baseline" \
   --epochs "$EPOCHS" --device "$DEVICE" --seed 1 --force --quiet "${THREADS[@]}" --json "$WORKDIR/results/baseline.json"

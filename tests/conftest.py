@@ -136,6 +136,13 @@ def toy_treebanks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_every_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests crash runs after a given epoch and resume from it: a checkpoint at every evaluation (runs in tests are
+    seconds long; the 10-minute default is tested in test_engine.py)."""
+    monkeypatch.setenv("ADAPTLANG_CHECKPOINT_MINUTES", "0")
+
+
 @pytest.fixture
 def one_thread():
     """Tiny models run fastest on one thread (several threads only wait on each other on a busy machine).

@@ -151,6 +151,40 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path: Path, at_step
     assert r.best_epoch == full.best_epoch and r.steps == steps
 
 
+def test_evaluations_checkpoint_once_then_by_age_and_the_best_weights_survive(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default (no ADAPTLANG_CHECKPOINT_MINUTES): the first evaluation saves, later ones only once the last
+    checkpoint is CHECKPOINT_MINUTES old (a GPU evaluates every few seconds; a checkpoint of a large model takes
+    longer), the end always. The best weights are kept in memory and written with the next checkpoint, so a crash
+    resumes from the first epoch's checkpoint and still selects the same best epoch as the uninterrupted run."""
+    from adaptlang.engine.checkpoint import CheckpointStore
+
+    monkeypatch.delenv("ADAPTLANG_CHECKPOINT_MINUTES")
+    script = [1.0, 3.0, 2.0, 1.5, 1.2]
+    cfg = config(epochs=5, select_metric="score", select_mode="max")
+    whole = Regression(dropout=0.3, dev_script=script)
+    full = fit(whole, cfg, tmp_path / "full")
+    assert CheckpointStore(tmp_path / "full").latest_step() == 40  # the end saves
+    assert full.best_epoch == 2 and same(weights(whole.model), whole.snapshots[1])
+
+    def crash_at_epoch_4(event: Event) -> None:
+        if event.kind == "epoch" and event.epoch == 4:
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        fit(Regression(dropout=0.3, dev_script=script), cfg, tmp_path / "ck", progress=crash_at_epoch_4)
+    assert CheckpointStore(tmp_path / "ck").latest_step() == 8  # epochs 2-4 were not saved
+    resumed = Regression(dropout=0.3, dev_script=script[1:])  # the run goes on at epoch 2
+    r = fit(resumed, cfg, tmp_path / "ck", resume=True)
+    assert r.resumed_from_step == 8 and r.best_epoch == 2 and r.losses == full.losses
+    assert same(weights(resumed.model), weights(whole.model))
+    assert r.step_seconds > 0 and r.units_per_step_second["sentences"] >= r.units_per_second["sentences"]
+
+    monkeypatch.setenv("ADAPTLANG_CHECKPOINT_MINUTES", "soon")
+    with pytest.raises(UsageError, match="ADAPTLANG_CHECKPOINT_MINUTES must be a number"):
+        fit(Regression(), config(), tmp_path / "bad")
+
+
 # ---- NaN guard ----------------------------------------------------------------------------------------------------
 
 def test_nan_loss_raises_training_diverged_naming_the_step(tmp_path: Path) -> None:
@@ -331,7 +365,8 @@ task, cfg = {
 }[sys.argv[1]]
 r = fit(task, cfg, Path(sys.argv[2]) / "ck")
 w = torch.cat([p.detach().flatten() for p in task.model.parameters()]).tolist()
-print(json.dumps({"rank": rank, "steps": r.steps, "planned": r.planned_epochs, "reason": r.stop_reason, "w": w}))
+(Path(sys.argv[2]) / f"rank{rank}.json").write_text(  # a file each: both processes' stdout lines can interleave
+    json.dumps({"rank": rank, "steps": r.steps, "planned": r.planned_epochs, "reason": r.stop_reason, "w": w}))
 """
 
 
@@ -352,7 +387,7 @@ def test_processes_take_the_same_steps(tmp_path: Path, scenario: str) -> None:
     r = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(driver), scenario, str(tmp_path),
                         str(Path(__file__).parent)], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
-    runs = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    runs = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in range(2)]
     assert sorted(x["rank"] for x in runs) == [0, 1]
     a, b = runs
     assert (a["steps"], a["planned"], a["reason"], a["w"]) == (b["steps"], b["planned"], b["reason"], b["w"])

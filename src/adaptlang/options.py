@@ -115,7 +115,7 @@ BASELINE = {
     "--tag-weight": NON_NEGATIVE, **DONORS,
 }
 ADAPT = {
-    "--extend-vocab": at_least(0), "--max-seq-len": at_least(8), "--batch-size": at_least(1),
+    "--extend-vocab": at_least(0), "--max-seq-len": at_least(8), "--batch-size": optional(at_least(1)),
     "--grad-accum": at_least(1), "--steps": optional(at_least(1)), "--epochs": optional(POSITIVE),
     "--lr": optional(POSITIVE), "--warmup": FRACTION, "--weight-decay": NON_NEGATIVE,
     "--mlm-probability": PROBABILITY, "--heldout-fraction": in_range(0, 0.5, lo_open=True),

@@ -13,6 +13,12 @@ from adaptlang.translit.choice import AUTO, TranslitChoice, check_scheme
 METHODS = ("full", "lora")
 HEAD_VOCABS = ("corpus", "full")
 EVAL_EVERY_CAP = 50  # default evaluation period (optimiser steps) when a pass over the corpus is longer
+# The default batch when --batch-size is not given: 16 sequences on the CPU; on a GPU, 32,768 tokens per optimiser
+# step (256 sequences of 128, 64 of 512), which an H200 needs to be busy (16 x 128 left it idle most of the time:
+# benchmarks/RESULTS.md), in micro-batches of 8,192 tokens with gradient accumulation on a GPU under 40 GB.
+CPU_BATCH = 16
+GPU_STEP_TOKENS = 32768
+GPU_SMALL_MICRO_TOKENS, GPU_SMALL_GB = 8192, 40
 
 # Options that may differ between a run and its --resume without changing what is computed.
 RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every", "max_minutes", "log_dir"})
@@ -31,7 +37,7 @@ class AdaptConfig:
     lang: str | None = None  # ISO 639 code, helps pick a transliteration scheme
     extend_vocab: int = 0
     max_seq_len: int = 128
-    batch_size: int = 16
+    batch_size: int | None = None  # sequences per micro-batch (None: by the device, see default_batch)
     grad_accum: int = 1
     steps: int | None = None
     epochs: float | None = None
@@ -90,6 +96,9 @@ def resolve(config: AdaptConfig) -> AdaptConfig:
         raise UsageError("--merge only applies to --method lora")
     if c.steps is not None and c.epochs is not None:
         raise UsageError("give --steps or --epochs, not both")
+    if c.batch_size is None:
+        batch, accum = default_batch(c.max_seq_len, c.grad_accum)
+        c = dataclasses.replace(c, batch_size=batch, grad_accum=accum)
     checks = [
         (c.max_seq_len >= 8 and c.max_seq_len <= 8192, "--max-seq-len must be between 8 and 8192"),
         (c.batch_size >= 1, "--batch-size must be at least 1"),
@@ -126,6 +135,20 @@ def resolve(config: AdaptConfig) -> AdaptConfig:
     return dataclasses.replace(c, translit=translit, lang=lang, lr=lr, epochs=epochs)
 
 
+def default_batch(max_seq_len: int, grad_accum: int, gpu_gb: float | None = None) -> tuple[int, int]:
+    """(sequences per micro-batch, micro-batches per step) when --batch-size is not given. ``gpu_gb``: the GPU's
+    memory (None: the first CUDA device's, or the CPU's default when there is none). A --grad-accum given stays."""
+    if gpu_gb is None:
+        import torch
+
+        if not torch.cuda.is_available():
+            return CPU_BATCH, grad_accum
+        gpu_gb = torch.cuda.get_device_properties(0).total_memory / 2**30
+    per_step = max(1, GPU_STEP_TOKENS // max(1, max_seq_len))
+    micro = per_step if gpu_gb >= GPU_SMALL_GB else max(1, GPU_SMALL_MICRO_TOKENS // max(1, max_seq_len))
+    return micro, grad_accum if grad_accum > 1 else max(1, per_step // micro)
+
+
 @dataclass(frozen=True)
 class AdaptResult:
     """What :func:`adaptlang.adapt.adapt_model` did, with every figure it measured."""
@@ -154,6 +177,7 @@ class AdaptResult:
     train_losses: list[float] = field(default_factory=list)  # MLM loss of every optimiser step
     heldout_curve: list[dict[str, Any]] = field(default_factory=list)  # {step, minutes, mlm_loss} per evaluation
     head_warmup: dict[str, Any] | None = None  # the warm-up phase: steps, seconds, curve, stop reason
+    step_tokens_per_second: float = 0.0  # in the training steps alone (tokens_per_second: the whole run's wall time)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

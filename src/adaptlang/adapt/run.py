@@ -354,7 +354,8 @@ def _result(c: AdaptConfig, corpus: Corpus, prep: Prepared, r: FitResult, meta: 
         trainable_parameters=n_trainable, total_parameters=n_total,
         device=r.device + (" (bf16 autocast)" if r.device.startswith("cuda") else ""), n_processes=r.n_processes,
         config=dict(c.to_dict(), lora_targets=targets[:8] + (["..."] if len(targets) > 8 else [])),
-        train_losses=list(r.losses), heldout_curve=heldout_curve(r), head_warmup=meta.get("head_warmup"))
+        train_losses=list(r.losses), heldout_curve=heldout_curve(r), head_warmup=meta.get("head_warmup"),
+        step_tokens_per_second=r.units_per_step_second.get("tokens", 0.0))
 
 
 # ------------------------------------------------------------------------------------------------------------------

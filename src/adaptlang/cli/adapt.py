@@ -62,6 +62,9 @@ def register(app: typer.Typer) -> None:
     pretrain.register(app)  # its sibling: the same MLM training from a random initialisation
 
 
+BATCH_HELP = "Sequences per device per micro-batch (default: 16 on the CPU; 32,768 tokens per step on a GPU)."
+
+
 def adapt(
     corpus: str = typer.Argument(..., help="Raw text, one sentence/paragraph per line ('-' for stdin)."),
     model: str = typer.Option(..., "--model", "-m", help="Local Hugging Face model directory (BERT, XLM-R, ...)."),
@@ -73,7 +76,7 @@ def adapt(
     lang: Optional[str] = typer.Option(None, "--lang", help="ISO 639 code of the corpus language (for --translit)."),
     extend_vocab: int = typer.Option(0, "--extend-vocab", help="Add up to N corpus subwords the model lacks."),
     max_seq_len: int = typer.Option(128, "--max-seq-len", help="Tokens per packed training sequence."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Sequences per device per micro-batch."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=BATCH_HELP),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimiser step."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps (default: --epochs 1)."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training text."),

@@ -65,6 +65,7 @@ def render(console: Any, r: Any) -> None:
         b, a = r.vocab["before"], r.vocab["after"]
         console.print(f"  vocabulary: +{r.vocab['added']} pieces; fertility {b['fertility']} -> {a['fertility']}, "
                       f"UNK rate {b['unk_rate']:.4%} -> {a['unk_rate']:.4%} (held-out slice)")
-    console.print(f"  {r.steps} steps, {r.tokens_trained:,} tokens, {r.tokens_per_second:,.0f} tokens/s, peak memory "
+    console.print(f"  {r.steps} steps, {r.tokens_trained:,} tokens, {r.tokens_per_second:,.0f} tokens/s "
+                  f"({r.step_tokens_per_second:,.0f} in the training steps), peak memory "
                   f"{r.peak_memory_mb:,.0f} MB, {r.trainable_parameters:,} of {r.total_parameters:,} parameters "
                   f"trained on {r.device}" + (f" x{r.n_processes}" if r.n_processes > 1 else ""))

@@ -5,8 +5,9 @@ A task plugs in with a few hooks (:class:`Task`): its trainable module, its Adam
 micro-batches, a training step that returns the loss, and an optional dev evaluation. The loop owns everything
 else, once: the LR schedule (linear warmup, linear decay to zero at the planned end), gradient accumulation, the
 time budget (epochs planned to fit ``max_minutes``), early stopping on the dev metric with best-weight selection,
-bf16 autocast on CUDA, several processes through ``accelerate``, checkpoints (safetensors + JSON, atomic, also on
-SIGINT/SIGTERM) with bit-exact resume, peak memory, progress events and optional TensorBoard scalars.
+bf16 autocast on CUDA, several processes through ``accelerate``, checkpoints (safetensors + JSON, atomic; at the first
+evaluation, then every ``checkpoint_minutes``, on SIGINT/SIGTERM and at the end) with bit-exact resume, peak memory,
+progress events and optional TensorBoard scalars.
 
 Randomness is a pure function of (seed, step, process): the torch generator is reseeded before every optimizer
 step, and a task's batches are a pure function of the epoch, so a run resumed from any checkpoint replays the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,6 +38,7 @@ from adaptlang.fileio import write_json_atomic
 PLAN_AFTER_STEPS = 20  # with a time budget, first estimate the epoch duration after this many steps
 DEV_ALLOWANCE = 0.15  # share of an epoch's training time added for the dev evaluation in that estimate
 STOP_REASONS = ("completed", "patience", "time budget")
+CHECKPOINT_MINUTES = 10.0  # FitConfig.checkpoint_minutes's default
 
 
 class Interrupted(TrainingInterrupted):
@@ -64,6 +67,11 @@ class FitConfig:
     cpu_bf16: bool = False  # bf16 autocast on the CPU too (cores with AVX-512 BF16 or AMX; default: float32)
     max_minutes: float | None = None  # plan the epochs (and the LR decay) to fit; stop once past it
     save_every: int | None = None  # optimizer steps between checkpoints (besides evaluations, signals, the end)
+    # an evaluation saves a checkpoint when none was saved in this run yet or the last one is this old: on a GPU an
+    # evaluation period can take seconds and a checkpoint of a 178M-parameter model with its AdamW state (2 GB)
+    # longer than that; a crash loses at most this much work (signals and the end always save). None: the
+    # environment's ADAPTLANG_CHECKPOINT_MINUTES, else CHECKPOINT_MINUTES (0: at every evaluation)
+    checkpoint_minutes: float | None = None
     progress_every: int = 1  # optimizer steps between 'step' events
     log_dir: str | None = None  # TensorBoard scalars (train loss, LR, dev metrics) when given
 
@@ -100,6 +108,7 @@ class EpochRecord:
     best: bool
     steps: int = 0  # optimizer steps done at the end of this epoch
     train_tokens_per_s: float = 0.0
+    step_seconds: float = 0.0  # of ``seconds``, the time in training steps (no evaluation, no checkpoint)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +134,8 @@ class FitResult:
     n_processes: int = 1
     meta: dict[str, Any] = field(default_factory=dict)  # the caller's metadata, as saved (or as restored)
     selected: bool = True  # the kept weights were selected on dev (False: the last epoch's, by design)
+    step_seconds: float = 0.0  # this process's time in training steps (evaluations and checkpoints left out)
+    units_per_step_second: dict[str, float] = field(default_factory=dict)  # units over step_seconds
 
     @property
     def best_is_last(self) -> bool:
@@ -157,6 +168,7 @@ class _State:
     units: dict[str, int] = field(default_factory=dict)
     epoch_units: dict[str, int] = field(default_factory=dict)
     reason: str | None = None
+    epoch_step_seconds: float = 0.0
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -268,6 +280,17 @@ def _signal_flag() -> Iterator[dict[str, int | None]]:
         signal.raise_signal(flag["signal"])
 
 
+def _env_minutes() -> float:
+    text = os.environ.get("ADAPTLANG_CHECKPOINT_MINUTES", "").strip()
+    try:
+        minutes = float(text) if text else CHECKPOINT_MINUTES
+    except ValueError:
+        minutes = -1.0
+    if not minutes >= 0:
+        raise UsageError(f"ADAPTLANG_CHECKPOINT_MINUTES must be a number of minutes >= 0, got {text!r}")
+    return minutes
+
+
 class _ScalarLog:
     """TensorBoard scalars under ``log_dir`` (main process only); a no-op without a log directory."""
 
@@ -310,6 +333,10 @@ class _Loop:
         self.state = _State(planned_epochs=self._epochs_for_steps(cfg.epochs))
         self.resumed_from_step: int | None = None
         self.run_units: dict[str, int] = {}
+        self.run_step_seconds = 0.0
+        self.best_state: dict[str, torch.Tensor] | None = None  # the best evaluation's trainable weights (CPU)
+        self.best_unsaved = False  # best_state is newer than best.safetensors (written with the next checkpoint)
+        self.last_save: float | None = None  # monotonic time of this run's last checkpoint
 
     # ---- plan -----------------------------------------------------------------------------------------------
     def _epochs_for_steps(self, epochs: int) -> int:
@@ -384,6 +411,9 @@ class _Loop:
         self.state = _State(**{k: v for k, v in loop.items() if k in _State.__dataclass_fields__})
         self.meta = saved.get("meta", self.meta)
         self.resumed_from_step = step
+        best = self.store.root / "best.safetensors"
+        if self.state.best_epoch and best.is_file():
+            self.best_state = load_tensors(best)
         self.say(Event("phase", message=f"resuming from the checkpoint of step {step}"))
 
     # ---- run ------------------------------------------------------------------------------------------------
@@ -413,7 +443,10 @@ class _Loop:
             raise UsageError(f"nothing to train on: the task has no batches for epoch {s.epoch}")
         groups = [batches[i:i + k] for i in range(0, len(batches), k)]
         for group in groups[s.step_in_epoch:]:
-            loss = self._step(group)
+            t_step = time.monotonic()
+            loss = self._step(group)  # its loss is read back, so the GPU's work is done when the clock stops
+            s.epoch_step_seconds += time.monotonic() - t_step
+            self.run_step_seconds += time.monotonic() - t_step
             s.step_in_epoch += 1
             s.epoch_loss += loss
             self._after_step(loss, t0, stop)
@@ -427,21 +460,27 @@ class _Loop:
         for g in self.optimizer.param_groups:
             g["lr"] = g["initial_lr"] * factor
         torch.manual_seed(derived_seed(self.cfg.seed, s.step, self.acc.process_index))
-        total = 0.0
+        losses = []
         for i, batch in enumerate(micro_batches):
             last = i == len(micro_batches) - 1
             sync = contextlib.nullcontext() if last or self.acc.num_processes == 1 else self.acc.no_sync(self.model)
             with sync, self._autocast():
                 loss, units = self.task.train_step(self.model, batch, self.acc.device)
-                value = float(loss.detach())
-                if self._any_process(not math.isfinite(value)):  # all processes stop, none waits for the others
-                    raise TrainingDiverged(f"training diverged at step {s.step + 1}: the loss is {value}; lower the "
-                                           "learning rate (--lr, --head-lr) or check the training data")
                 self.acc.backward(loss / len(micro_batches))
-            total += value / len(micro_batches)
+            losses.append(loss.detach().float())
             for key, n in units.items():
                 for d in (s.units, s.epoch_units, self.run_units):
                     d[key] = d.get(key, 0) + int(n) * self.acc.num_processes
+        # the losses are read once the backward passes are queued: one wait for the GPU per step, while it works
+        values = torch.stack(losses).cpu().tolist()
+        bad = next((v for v in values if not math.isfinite(v)), None)
+        if self._any_process(bad is not None):  # before the update; all processes stop, none waits for the others
+            what = f"the loss is {bad}" if bad is not None else "another process's loss is not finite"
+            raise TrainingDiverged(f"training diverged at step {s.step + 1}: {what}; lower the "
+                                   "learning rate (--lr, --head-lr) or check the training data")
+        total = 0.0
+        for value in values:
+            total += value / len(micro_batches)
         if self.cfg.grad_clip > 0:
             self.acc.clip_grad_norm_(self.trainable, self.cfg.grad_clip)
         self.optimizer.step()
@@ -477,15 +516,16 @@ class _Loop:
         n_steps = max(1, s.step_in_epoch)
         record = EpochRecord(s.epoch, round(s.epoch_loss / n_steps, 6), dev, round(seconds, 2),
                              round(s.epoch_units.get("sentences", 0) / max(seconds, 1e-9), 2), improved, s.step,
-                             round(s.epoch_units.get("tokens", 0) / max(seconds, 1e-9), 2))
+                             round(s.epoch_units.get("tokens", 0) / max(seconds, 1e-9), 2),
+                             round(s.epoch_step_seconds, 3))
         s.records.append(record.to_dict())
         recent = [r["seconds"] for r in s.records[-2:]]  # the last two epochs: the machine's load now
         self._plan(sum(recent) / len(recent), done=s.epoch)
         s.reason = self._stop_reason()
         self._write_metrics()
         s.epoch += 1
-        s.step_in_epoch, s.epoch_loss, s.epoch_units = 0, 0.0, {}
-        if dev or s.reason:
+        s.step_in_epoch, s.epoch_loss, s.epoch_units, s.epoch_step_seconds = 0, 0.0, {}, 0.0
+        if s.reason or (dev and self._checkpoint_due()):
             self._save()  # before the event: whatever a listener does, the finished epoch is safe
         if self.main and (dev or s.reason):
             self.say(Event("epoch", epoch=record.epoch, epochs=s.planned_epochs, loss=record.train_loss, metrics=dev,
@@ -519,8 +559,7 @@ class _Loop:
         improved = s.best_score is None or score > s.best_score
         if improved:
             s.best_score, s.best_epoch, s.bad_epochs = score, s.epoch, 0
-            if self.main:
-                save_tensors(self.store.root / "best.safetensors", trainable_state(self.unwrapped))
+            self.best_state, self.best_unsaved = trainable_state(self.unwrapped), True
         else:
             s.bad_epochs += 1
         return dev, improved
@@ -532,13 +571,24 @@ class _Loop:
                                                   "select_metric": self.cfg.select_metric,
                                                   "planned_epochs": s.planned_epochs, "steps": s.step})
 
+    def _checkpoint_due(self) -> bool:
+        """An evaluation's checkpoint: the run's first, then one every ``checkpoint_minutes`` (all processes
+        agree: a save is a collective)."""
+        minutes = self.cfg.checkpoint_minutes if self.cfg.checkpoint_minutes is not None else _env_minutes()
+        due = self.last_save is None or time.monotonic() - self.last_save >= minutes * 60
+        return self._any_process(due)
+
     def _save(self) -> None:
         s = self.state
         s.elapsed = self._elapsed()
         if self.main:
+            if self.best_unsaved and self.best_state is not None:  # the best weights first: the checkpoint names them
+                save_tensors(self.store.root / "best.safetensors", self.best_state)
+            self.best_unsaved = False
             state = {"loop": asdict(s), "meta": self.meta}
             self.store.save(s.step, trainable_state(self.unwrapped), self.optimizer.state_dict(), state)
         self.acc.wait_for_everyone()
+        self.last_save = time.monotonic()
 
     def _any_process(self, flag: bool) -> bool:
         if self.acc.num_processes == 1:
@@ -558,16 +608,20 @@ class _Loop:
         s = self.state
         peak = peak_memory_mb(self.acc.device)
         if s.best_epoch and self.cfg.select_metric:
-            load_trainable_state(self.unwrapped, load_tensors(self.store.root / "best.safetensors"))
+            load_trainable_state(self.unwrapped, self.best_state if self.best_state is not None
+                                 else load_tensors(self.store.root / "best.safetensors"))
         records = tuple(EpochRecord(**r) for r in s.records)
         kept = s.best_epoch if self.cfg.select_metric else (records[-1].epoch if records else 0)  # no selection: last
         best_dev = next((r.dev for r in records if r.epoch == kept), {})
         seconds = max(time.monotonic() - self.t_run, 1e-9)
         rates = {k: round(v / seconds, 2) for k, v in self.run_units.items()}
+        in_steps = max(self.run_step_seconds, 1e-9)
+        step_rates = {k: round(v / in_steps, 2) for k, v in self.run_units.items()}
         if self.main:
             self.say(Event("done", message=s.reason or "completed", seconds=round(self._elapsed(), 2),
                            step=s.step, total=self.total_steps))
         return FitResult(kept, best_dev, records, s.reason == "patience", round(self._elapsed(), 2),
                          self.resumed_epoch, s.reason or "completed", s.step, s.planned_epochs,
                          self.resumed_from_step, tuple(s.losses), dict(s.units), rates, peak,
-                         str(self.acc.device), self.acc.num_processes, self.meta, bool(self.cfg.select_metric))
+                         str(self.acc.device), self.acc.num_processes, self.meta, bool(self.cfg.select_metric),
+                         round(self.run_step_seconds, 3), step_rates)
