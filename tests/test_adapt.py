@@ -227,6 +227,28 @@ def test_full_adaptation_of_encoder_only_model(bert_dir: Path, tmp_path: Path) -
     assert mlm.cls.predictions.decoder.weight.data_ptr() == mlm.bert.embeddings.word_embeddings.weight.data_ptr()
 
 
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_gradient_checkpointing_computes_the_same_run(bert_dir: Path, tmp_path: Path, method: str) -> None:
+    """--gradient-checkpointing recomputes activations (dropout replayed from the saved RNG state): the same losses
+    and weights as without it, and a model that loads as usual."""
+    from transformers import AutoModelForMaskedLM
+
+    from adaptlang.adapt.model import apply_lora, enable_gradient_checkpointing, load_masked_lm
+
+    loaded = load_masked_lm(str(bert_dir))
+    if method == "lora":
+        apply_lora(loaded, 4, 8, 0.0, [], str(bert_dir))
+    enable_gradient_checkpointing(loaded)
+    assert all(layer.gradient_checkpointing for layer in loaded.mlm.bert.encoder.layer)  # the layers that run
+    a = adapt_model(_cfg(bert_dir, tmp_path / "a", method=method, head_warmup=False))
+    b = adapt_model(_cfg(bert_dir, tmp_path / "b", method=method, head_warmup=False, gradient_checkpointing=True))
+    assert b.train_losses == a.train_losses and b.config["gradient_checkpointing"] is True
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    if method == "full":
+        AutoModelForMaskedLM.from_pretrained(tmp_path / "b")
+
+
 def test_cpu_bf16_adapts_and_writes_float32(bert_dir: Path, tmp_path: Path) -> None:
     """--cpu-bf16: training steps under bf16 autocast on the CPU; the loss still falls, the written model is float32
     and differs from the float32 run's."""

@@ -21,7 +21,8 @@ GPU_STEP_TOKENS = 32768
 GPU_SMALL_MICRO_TOKENS, GPU_SMALL_GB = 8192, 40
 
 # Options that may differ between a run and its --resume without changing what is computed.
-RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every", "max_minutes", "log_dir"})
+RESUME_FREE_KEYS = frozenset({"force", "resume", "save_every", "progress_every", "max_minutes", "log_dir",
+                              "gradient_checkpointing"})
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ class AdaptConfig:
     # of a CPU step); "full": over the whole vocabulary
     head_vocab: str = "corpus"
     cpu_bf16: bool = False  # bf16 autocast on the CPU (training steps; the before/after measures stay float32)
+    # recompute each layer's activations in the backward pass instead of keeping them: less memory (LoRA's frozen
+    # base keeps none of its own gradients, so activations are most of its memory), about a third more compute
+    gradient_checkpointing: bool = False
     from_scratch: dict[str, Any] | None = None  # set by adaptlang.adapt.scratch: the model is a fresh random init
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,8 +23,8 @@ import torch
 from adaptlang.adapt.config import EVAL_EVERY_CAP, RESUME_FREE_KEYS, AdaptConfig, AdaptResult, resolve
 from adaptlang.adapt.corpus import Packed, Tokenized, heldout_indices, ordinal, read_corpus, split_heldout, \
     tokenize_lines
-from adaptlang.adapt.model import MaskedLMObjective, apply_lora, base_location, count_parameters, extend_embeddings, \
-    load_masked_lm
+from adaptlang.adapt.model import MaskedLMObjective, apply_lora, base_location, count_parameters, \
+    enable_gradient_checkpointing, extend_embeddings, load_masked_lm
 from adaptlang.engine import FitConfig, FitResult, Interrupted, check_resumable, fit
 from adaptlang.engine.checkpoint import CHECKPOINTS, CheckpointError, CheckpointStore
 from adaptlang.engine.runtime import resolve_device, run_lock
@@ -307,6 +307,8 @@ def _prepare(c: AdaptConfig, corpus: Corpus, out: Path, resume_step: int | None,
         torch.manual_seed(c.seed + 1)
         lora_targets, _ = apply_lora(loaded, c.lora_r, c.lora_alpha, c.lora_dropout,
                                      extension.new_ids if extension else [], c.model)
+    if c.gradient_checkpointing:
+        enable_gradient_checkpointing(loaded)
     objective = MaskedLMObjective(loaded)
     if c.head_vocab == "corpus":
         objective.restrict(torch.cat([train_data.input_ids.flatten(), held_data.input_ids.flatten()]))

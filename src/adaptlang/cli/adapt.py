@@ -62,6 +62,8 @@ def register(app: typer.Typer) -> None:
     pretrain.register(app)  # its sibling: the same MLM training from a random initialisation
 
 
+GRADIENT_CHECKPOINTING_OPTION = typer.Option(
+    False, "--gradient-checkpointing", help="Recompute activations in the backward pass: less memory, more time.")
 BATCH_HELP = "Sequences per device per micro-batch (default: 16 on the CPU; 32,768 tokens per step on a GPU)."
 
 
@@ -90,7 +92,7 @@ def adapt(
     lora_r: int = typer.Option(8, "--lora-r"),
     lora_alpha: int = typer.Option(16, "--lora-alpha"),
     save_every: int = typer.Option(500, "--save-every", help="Checkpoint every N steps."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed"), gradient_checkpointing: bool = GRADIENT_CHECKPOINTING_OPTION,
     max_minutes: Optional[float] = MAX_MINUTES_OPTION,
     eval_every: Optional[int] = EVAL_EVERY_OPTION,
     patience: int = PATIENCE_OPTION,
@@ -130,7 +132,7 @@ def adapt(
         encoding_errors=encoding_errors, force=force, resume=resume, max_minutes=max_minutes,
         strip_diacritics=strip_diacritics, log_dir=log_dir, eval_every=eval_every, patience=patience,
         head_warmup=head_warmup, head_lr=head_lr, head_vocab=head_vocab, cpu_bf16=cpu_bf16,
-    )
+        gradient_checkpointing=gradient_checkpointing)
     apply_threads(threads)
     reporter = ProgressReporter(err_console, quiet)
     try:

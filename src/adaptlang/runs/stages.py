@@ -48,7 +48,7 @@ def config_key(config: dict[str, Any]) -> str:
 # Fields of a training configuration that say where things are or how the run is carried out, not what is computed:
 # left out of a stage's key (its inputs are keyed by content, by the stages they come from)
 _NOT_SETTINGS = frozenset({"train", "out", "output", "dev", "test", "corpus", "embeddings", "model", "donors", "force",
-                           "resume", "device", "threads", "log_dir", "max_minutes"})
+                           "resume", "device", "threads", "log_dir", "max_minutes", "gradient_checkpointing"})
 
 
 # Settings added after stages were keyed, with the value that reproduces what runs did before them: left out of the
