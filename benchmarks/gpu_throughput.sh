@@ -11,9 +11,10 @@
 #
 # Planned work (GPU; every compared pair has the same model, data, batch and steps):
 #   build (~20 s) | adapt and plain: 64 x 128, 150 steps (~15 s each + start-up) | adapt-large and plain-large:
-#   256 x 128, 60 steps (~25 s each) | adapt-default: no --batch-size, 60 steps | adapt-lora:
-#   --method lora, 256 x 128, 60 steps | train: Wolof, batch 32, 2 epochs (~20 s + dev) | train-tokens: the same data
-#   and epochs in batches by a word budget (--max-tokens 2500, no sentence cap), and of 10,000 words | baseline: Wolof, 2 epochs (~15 s) | predict: Wolof test with the trained parser (~15 s).
+#   256 x 128, 60 steps (~25 s each) | adapt-default: no --batch-size, 60 steps | adapt-lora: --method lora,
+#   256 x 128, 60 steps | train: Wolof, batch 32, 2 epochs (~20 s + dev) | train-tokens and train-tokens-large: the
+#   same data and epochs in batches by a word budget (--max-tokens 2500 and 10000, no sentence cap) | baseline:
+#   Wolof, 2 epochs (~15 s) | predict: Wolof test with the trained parser (~15 s). 320-420 s in all on an H200.
 #   Each job is stopped after JOB_TIMEOUT seconds (default 100) and reported as such; the table is printed anyway.
 # Settings (environment): SMALL=1, WORKDIR (default /tmp/adaptlang-gpu-throughput), DATA (the shared data folder:
 # default ../shared/data, else shared/data), DEVICE (auto), JOB_TIMEOUT, PEAK_TFLOPS (the device's bf16 peak when

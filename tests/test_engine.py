@@ -181,8 +181,10 @@ def test_evaluations_checkpoint_once_then_by_age_and_the_best_weights_survive(tm
     assert r.step_seconds > 0 and r.units_per_step_second["sentences"] >= r.units_per_second["sentences"]
 
     monkeypatch.setenv("ADAPTLANG_CHECKPOINT_MINUTES", "soon")
+    task = Regression()
     with pytest.raises(UsageError, match="ADAPTLANG_CHECKPOINT_MINUTES must be a number"):
-        fit(Regression(), config(), tmp_path / "bad")
+        fit(task, config(), tmp_path / "bad")
+    assert task.calls == 0  # refused before any training
 
 
 # ---- NaN guard ----------------------------------------------------------------------------------------------------

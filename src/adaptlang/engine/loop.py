@@ -203,6 +203,10 @@ def _check(cfg: FitConfig) -> None:
         raise UsageError(f"select_mode must be max or min, not {cfg.select_mode!r}")
     if cfg.patience < 0:
         raise UsageError(f"--patience must be 0 (never stop early) or positive, got {cfg.patience}")
+    if cfg.checkpoint_minutes is None:
+        _env_minutes()  # a bad ADAPTLANG_CHECKPOINT_MINUTES fails before any training
+    elif cfg.checkpoint_minutes < 0:
+        raise UsageError(f"checkpoint_minutes must be 0 or more, got {cfg.checkpoint_minutes}")
 
 
 def check_resumable(saved: dict[str, Any] | None, current: dict[str, Any], what: str = "options",
