@@ -31,6 +31,15 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``. A CPU tensor bound for CUDA goes through pinned memory without blocking: a copy from
+    pageable memory waits until the GPU has finished all its queued work, so a batch's copies would leave it idle
+    while the next step is launched."""
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def set_threads(threads: int | None) -> None:
     """``--threads``: torch's intra-op CPU threads (None: torch's default)."""
     if threads is not None:

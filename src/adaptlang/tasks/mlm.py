@@ -21,6 +21,7 @@ import torch
 
 from adaptlang.adapt.corpus import Packed, Tokenized, mask_tokens, pack, sequence_order, step_generator
 from adaptlang.adapt.model import MaskedLMObjective
+from adaptlang.engine.runtime import to_device
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +102,7 @@ class MLMTask:
     def train_step(self, model: Any, batch: MicroBatch, device: torch.device) -> tuple[torch.Tensor, dict]:
         gen = step_generator(self.seed, 2, batch.epoch, batch.index)
         tensors = masked_batch(self.data, list(batch.rows), self.masking, self.mask_token_id, self.vocab_size, gen)
-        loss = model(*[t.to(device) for t in tensors[:4]])
+        loss = model(*[to_device(t, device) for t in tensors[:4]])
         return loss, {"tokens": tensors[4], "sequences": len(batch.rows)}
 
     def evaluate(self, model: Any, device: torch.device) -> dict[str, float] | None:

@@ -132,8 +132,8 @@ class NERTask:
     def train_step(self, model: Any, batch: list[tuple[list[str], list[int]]],
                    device: torch.device) -> tuple[torch.Tensor, dict]:
         inputs = to_device(self.model.encoder.collate([w for w, _ in batch]), device)
+        tags = to_device({"tags": pad_labels([t for _, t in batch], max(len(w) for w, _ in batch))}, device)["tags"]
         s_tag, mask = model(inputs)  # [batch, n, n_tags], [batch, n]
-        tags = pad_labels([t for _, t in batch], s_tag.shape[1]).to(device)
         loss = self.model.loss(s_tag, mask, tags)
         return loss, {"sentences": len(batch), "tokens": sum(len(w) for w, _ in batch)}
 

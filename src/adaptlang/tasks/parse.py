@@ -174,11 +174,11 @@ class ParseTask:
         inputs = to_device(self.plan.collate(self.model.encoder, batch) if self.plan is not None
                            else self.model.encoder.collate([e.words for e in batch]), device)
         n = max(len(e.words) for e in batch)
+        gold = to_device({k: pad_labels([getattr(e, k) for e in batch], n) for k in ("upos", "heads", "rels")},
+                         device)  # copied before the forward is queued (a copy after it would wait for it)
+        tags = to_device({name: pad_labels([e.tags[name] for e in batch], n) for name in batch[0].tags}, device)
         scores = model(inputs)
-        tags = {name: pad_labels([e.tags[name] for e in batch], n).to(device) for name in batch[0].tags}
-        loss, _ = self.model.loss(scores, pad_labels([e.upos for e in batch], n).to(device),
-                                  pad_labels([e.heads for e in batch], n).to(device),
-                                  pad_labels([e.rels for e in batch], n).to(device), tags)
+        loss, _ = self.model.loss(scores, gold["upos"], gold["heads"], gold["rels"], tags)
         return loss, {"sentences": len(batch), "tokens": sum(len(e.words) for e in batch)}
 
     def evaluate(self, model: Any, device: torch.device) -> dict[str, float]:

@@ -26,7 +26,7 @@ from adaptlang.data.conllu import Sentence, iter_conllu, read_conllu, sentences_
 from adaptlang.data.text import iter_lines
 from adaptlang.data.vocab import LabelVocab
 from adaptlang.engine.checkpoint import load_tensors, save_tensors
-from adaptlang.engine.runtime import resolve_device
+from adaptlang.engine.runtime import resolve_device, to_device as tensor_to_device
 from adaptlang.errors import InputError, ModelError, UsageError
 from adaptlang.events import Event, Progress
 from adaptlang.evaluate import Scores, attachment_scores, sentence_counts
@@ -87,7 +87,7 @@ def pad_labels(rows: Sequence[Sequence[int]], n: int, value: int = -100) -> torc
 
 
 def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+    return {k: tensor_to_device(v, device) for k, v in inputs.items()}
 
 
 def predict_words(loaded: LoadedParser, words: Sequence[Sequence[str]], batch_size: int = 32,
