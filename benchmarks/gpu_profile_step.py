@@ -1,21 +1,23 @@
-"""Where a `train` step's time goes: `adaptlang train` with one training step profiled (torch.profiler, CPU and CUDA
-activity), and an A/B of the deterministic-algorithms switch that `train` turns on.
+"""Where a training step's time goes: any `adaptlang` training command (train, baseline, adapt, ...) with one whole
+optimizer step of the training core profiled (torch.profiler, CPU and CUDA activity), every step timed, and an A/B of
+the deterministic-algorithms switch that `train` turns on.
 
 On an H200 (benchmarks/RESULTS.md, "gpu_throughput.sh on one NVIDIA H200") a step of the mBERT-sized parser took
-0.19-0.25 s whether it held 32 sentences or 2,500 words, about 3 ms of arithmetic: the cost is per step. This script
-shows which operators and CUDA API calls (synchronisations, copies) take it. Run it after `gpu_throughput.sh` (it reads
-that script's model and Wolof data), one process per setting:
+0.19-0.25 s whether it held 32 sentences or 2,500 words, about 3 ms of arithmetic, and adapt at 64 x 128 spent about
+20 ms a step more than the plain MLM loop: costs per step. This shows which operators and CUDA API calls
+(synchronisations, copies) take them. After `gpu_throughput.sh` (its model and Wolof data), on the GPU machine:
 
-    python benchmarks/gpu_profile_train.py --model /tmp/gt/model --data /tmp/gt/data --out /tmp/gt/profile
-    python benchmarks/gpu_profile_train.py ... --no-deterministic      # the A/B: the switch left off
+    python benchmarks/gpu_profile_step.py --out /tmp/gt/prof -- train --train /tmp/gt/data/train.conllu \
+        --dev /tmp/gt/data/dev.conllu --model /tmp/gt/model --epochs 1 --batch-size 32 -o /tmp/gt/prof/parser --force -q
+    python benchmarks/gpu_profile_step.py --out /tmp/gt/prof --no-deterministic -- train ...     # the A/B
+    python benchmarks/gpu_profile_step.py --out /tmp/gt/prof --name adapt -- adapt /tmp/gt/data/corpus.txt \
+        --model /tmp/gt/model -o /tmp/gt/prof/mlm --batch-size 64 --steps 40 --pppl-tokens 0 --force -q
 
-CPU check (tiny model of `SMALL=1 benchmarks/gpu_throughput.sh`):
+CPU check: the same with `SMALL=1 benchmarks/gpu_throughput.sh`'s /tmp/gt-small and `--device cpu --threads 1`.
 
-    python benchmarks/gpu_profile_train.py --model /tmp/gt-small/model --data /tmp/gt-small/data --out /tmp/prof \
-        --device cpu --threads 1
-
-Writes OUT/profile-<setting>.txt (operator tables) and OUT/profile-<setting>.json (every step's time, the steady
-mean after the profiled step); prints the summary and the table by CPU time.
+Writes OUT/profile-NAME.txt (operator tables by CPU time, calls and GPU time) and OUT/profile-NAME.json (every step's
+time, the mean after the profiled step); prints the summary and the table by CPU time. NAME: --name, else the
+command, plus "-nondeterministic" with --no-deterministic.
 """
 
 from __future__ import annotations
@@ -29,28 +31,28 @@ from pathlib import Path
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--data", required=True, help="folder with train.conllu and dev.conllu")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--name", default=None)
     ap.add_argument("--profile-step", type=int, default=10, help="the step profiled (earlier ones warm up)")
     ap.add_argument("--no-deterministic", action="store_true", help="leave torch's deterministic algorithms off")
+    ap.add_argument("command", nargs=argparse.REMAINDER, help="-- then the adaptlang command and its options")
     args = ap.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        ap.error("give the adaptlang command after --")
 
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     from adaptlang.engine import loop
 
-    setting = "nondeterministic" if args.no_deterministic else "deterministic"
+    setting = (args.name or command[0]) + ("-nondeterministic" if args.no_deterministic else "")
     if args.no_deterministic:
         torch.use_deterministic_algorithms = lambda *a, **k: None  # type: ignore[assignment]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     original = loop._Loop._step
-    record: dict = {"setting": setting, "step_seconds": [], "sentences": 0}
+    record: dict = {"setting": setting, "command": command, "step_seconds": []}
     tables: list[str] = []
 
     def timed_step(self, micro_batches):  # type: ignore[no-untyped-def]
@@ -75,18 +77,13 @@ def main() -> None:
         if cuda:
             torch.cuda.synchronize()
         record["step_seconds"].append(round(time.perf_counter() - start, 4))
-        record["sentences"] += sum(len(b) for b in micro_batches)
+        record["units"] = dict(self.run_units)  # sentences / tokens trained so far in this run
         return loss
 
     loop._Loop._step = timed_step  # type: ignore[method-assign]
     from adaptlang.cli.main import main as cli
 
-    argv = ["adaptlang", "train", "--train", f"{args.data}/train.conllu", "--dev", f"{args.data}/dev.conllu",
-            "--model", args.model, "--epochs", "1", "--device", args.device, "--seed", "1", "--force", "--quiet",
-            "--batch-size", str(args.batch_size), "-o", str(out / f"parser-{setting}")]
-    if args.threads:
-        argv += ["--threads", str(args.threads)]
-    sys.argv = argv
+    sys.argv = ["adaptlang", *command]
     try:
         cli()
     except SystemExit as e:
