@@ -68,6 +68,9 @@ def test_donors_share_labels_and_the_target_embedding_is_used_at_prediction(tmp_
                                                                             banks: dict[str, Path]) -> None:
     result = train_parser(config(tmp_path, tiny_bert_dir, banks))
     assert result.n_train_sentences == 32
+    seen = 2 * epoch_counts([12, 20], 2.0, 32)[0]  # two epochs of the default sample
+    assert f"donors: {seen} of the 64 sentences trained on were the target's ({seen / 12:.1f} passes over its 12); " \
+           f"the same steps without donors would have made {64 / 12:.1f} passes" in " ".join(result.notes)
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
     assert saved["heads"]["n_treebanks"] == 2 and saved["heads"]["target_treebank"] == 0
     assert saved["train"]["donors"] == [str(banks["donor"])]
@@ -89,6 +92,7 @@ def test_donors_share_labels_and_the_target_embedding_is_used_at_prediction(tmp_
 def test_zero_and_few_shot(tmp_path: Path, tiny_bert_dir: Path, banks: dict[str, Path]) -> None:
     zero = train_parser(config(tmp_path, tiny_bert_dir, banks, "zero", train=None, epochs=1))
     assert zero.n_train_sentences == 20 and zero.n_dev_sentences == 4
+    assert not any(n.startswith("donors:") for n in zero.notes)  # no target to count
     assert json.loads((tmp_path / "zero" / "config.json").read_text())["heads"]["n_treebanks"] == 0
     assert any("zero-shot" in n for n in train_parser(config(tmp_path, tiny_bert_dir, banks, "zero2", epochs=1,
                                                              target_sentences=0)).notes)
@@ -137,6 +141,8 @@ def test_sequential_schedule_resumes_bit_exact(tmp_path: Path, tiny_bert_dir: Pa
     a = train_parser(config(tmp_path, tiny_bert_dir, banks, "a", **seq))
     assert a.epochs_run == 2  # the target phase's epochs; the donor phase's are in fit.meta
     assert a.fit["meta"]["donor_phase"]["epochs"] == 2 and "las" in a.fit["meta"]["donor_phase"]["dev"]
+    share = "donors: 24 of the 64 sentences trained on were the target's (2.0 passes over its 12)"  # both phases
+    assert share in " ".join(a.notes)
 
     class Crash(Exception):
         pass
@@ -152,7 +158,7 @@ def test_sequential_schedule_resumes_bit_exact(tmp_path: Path, tiny_bert_dir: Pa
     with pytest.raises(Crash):
         train_parser(config(tmp_path, tiny_bert_dir, banks, "b", **seq), crash_in_target_phase)
     b = train_parser(config(tmp_path, tiny_bert_dir, banks, "b", resume=True, **seq))
-    assert b.resumed_from_epoch == 1
+    assert b.resumed_from_epoch == 1 and share in " ".join(b.notes)  # the counts survive the crash
     heads_a = load_file(str(tmp_path / "a" / "heads.safetensors"))
     heads_b = load_file(str(tmp_path / "b" / "heads.safetensors"))
     assert all(torch.equal(heads_a[k], heads_b[k]) for k in heads_a)

@@ -32,7 +32,7 @@ from adaptlang.tasks.parse_model import (FORMAT_VERSION, MODEL_KIND, LoadedParse
                                          save_model, to_device)
 from adaptlang.tasks.batching import bucket_batches
 from adaptlang.tasks.tags import build_tagset, check_feats_mode, check_lemma_mode, tag_targets
-from adaptlang.tasks.transfer import TransferPlan, fit_schedule
+from adaptlang.tasks.transfer import TransferPlan, fit_schedule, target_share_notes
 
 DEV_HOLDOUT = 0.1  # share of the training sentences held out as dev when no --dev is given
 SMALL_TREEBANK = 200  # training sentences; below this, no early stopping (a tiny dev set is too noisy to stop on)
@@ -179,7 +179,10 @@ class ParseTask:
         tags = to_device({name: pad_labels([e.tags[name] for e in batch], n) for name in batch[0].tags}, device)
         scores = model(inputs)
         loss, _ = self.model.loss(scores, gold["upos"], gold["heads"], gold["rels"], tags)
-        return loss, {"sentences": len(batch), "tokens": sum(len(e.words) for e in batch)}
+        units = {"sentences": len(batch), "tokens": sum(len(e.words) for e in batch)}
+        if self.plan is not None and self.plan.config.donors:  # how much of the training was the target's
+            units["target_sentences"] = sum(t == 0 for t in batch.treebanks)  # type: ignore[attr-defined]
+        return loss, units
 
     def evaluate(self, model: Any, device: torch.device) -> dict[str, float]:
         preds = predict_sentences(self.loaded, self.dev, self.config.batch_size)
@@ -303,7 +306,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
                      TransferPlan.build(config, data, encoder))
     result = _fit(task, config, workdir, device, resuming, say, select)
     train_result = _result(config, result, model, encoder.config, len(train_sents), len(dev_sents), cpu_start,
-                           tuple(notes))
+                           tuple(notes) + target_share_notes(result.units, data.sizes[0]))
     full_config = {"kind": MODEL_KIND, "version": FORMAT_VERSION, "encoder": encoder.config,
                    "heads": heads.to_dict(), "tags": tagset.to_dict(),
                    "train": {**config.to_dict(), "device": str(device), "dev_source": dev_source}}

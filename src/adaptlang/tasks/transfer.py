@@ -110,4 +110,17 @@ def fit_schedule(task: Any, cfg: FitConfig, workdir: Path, *, progress: Progress
     second = checkpoints / "target"
     result = fit(task, half, second, progress=progress, resume=(second / "latest.json").is_file(), meta=meta,
                  metrics_file=workdir / "metrics.json", output=output)
-    return replace(result, meta={**result.meta, "donor_phase": donor_phase})  # train.json: fit.meta.donor_phase
+    units = {k: first.units.get(k, 0) + result.units.get(k, 0) for k in {**first.units, **result.units}}
+    return replace(result, units=units,  # both phases' sentences
+                   meta={**result.meta, "donor_phase": donor_phase})  # train.json: fit.meta.donor_phase
+
+
+def target_share_notes(units: dict[str, int], n_target: int) -> tuple[str, ...]:
+    """A run with donors: how many of the sentences trained on were the target's (train.json's notes)."""
+    seen, total = units.get("target_sentences"), units.get("sentences", 0)
+    if seen is None or not n_target or not total:
+        return ()
+    return (f"donors: {seen:,} of the {total:,} sentences trained on were the target's ({seen / n_target:.1f} passes "
+            f"over its {n_target:,}); the same steps without donors would have made {total / n_target:.1f} passes, "
+            "so a run that a time budget stops while it still improves has had fewer target updates than a run "
+            "alone in the same minutes",)
