@@ -12,7 +12,8 @@
 # LOCK (a lock file: each train / evaluate command runs under `flock LOCK`, e.g. /tmp/adaptlang-heavy.lock),
 # ENCODER=baseline (the from-scratch BiLSTM of `adaptlang baseline` instead of `train --model MODEL`; run names get
 # -bilstm), ENCODER=features (that BiLSTM plus MODEL's frozen vectors, `baseline --embeddings MODEL`: what a CPU
-# trains to convergence; run names get -feat).
+# trains to convergence; run names get -feat), VARIANTS (default "alone donor"; VARIANTS=alone in one process and
+# VARIANTS=donor in another run a pair on two cores at once; the table is complete after the later one).
 #
 # Pairs (UD file names as shared):
 #   ug-arab  Uyghur-UDT (Arabic script) + Turkish-IMST transliterated to Arabic script (--donor-translit target)
@@ -54,6 +55,7 @@ run() {  # run PAIR VARIANT TRAIN DEV TEST [train options...]
     local pair=$1 variant=$2 train=$3 dev=$4 test=$5
     shift 5
     local model="$OUT/$pair$SUFFIX-$variant"
+    case " ${VARIANTS:-alone donor} " in *" $variant "*) ;; *) return 0 ;; esac
     if [ ! -s "$model.json" ]; then
         echo "== $pair $variant: $(date -u +%FT%TZ)" >&2
         adl "${TRAINER[@]}" --train "$train" --dev "$dev" -o "$model" --max-minutes "$MINUTES" \
