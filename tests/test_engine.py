@@ -542,3 +542,19 @@ def test_a_signal_after_the_last_step_is_not_lost(tmp_path: Path) -> None:
     from adaptlang.engine.checkpoint import CheckpointStore
 
     assert CheckpointStore(tmp_path / "ck").latest_step() == 2 * len(task.batches(1))
+
+
+def test_deterministic_sets_cublas_workspace_unless_the_user_did(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adaptlang.engine.runtime import deterministic
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+        deterministic()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+        deterministic()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import random
 import resource
 from pathlib import Path
@@ -52,6 +53,16 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def deterministic() -> None:
+    """Deterministic kernels (warnings where torch has none), with cuBLAS's deterministic workspace on CUDA.
+
+    Without ``CUBLAS_WORKSPACE_CONFIG`` cuBLAS may split its reductions differently from run to run, and torch warns
+    on every such matrix product (hundreds per step). It is read when cuBLAS starts, so set it before the first CUDA
+    product; a value the user set is kept."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def derived_seed(*parts: int) -> int:

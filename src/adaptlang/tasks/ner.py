@@ -33,7 +33,7 @@ from adaptlang.data.vocab import LabelVocab
 from adaptlang.engine import FitConfig, FitResult, check_resumable, fit
 from adaptlang.engine.card import write_model_card
 from adaptlang.engine.checkpoint import load_tensors, save_tensors
-from adaptlang.engine.runtime import cpu_seconds, resolve_device, run_lock, set_seed, set_threads
+from adaptlang.engine.runtime import cpu_seconds, deterministic, resolve_device, run_lock, set_seed, set_threads
 from adaptlang.errors import InputError, ModelError, UsageError
 from adaptlang.evaluate_ner import NERScores, entity_counts, ner_scores
 from adaptlang.events import Event, Progress, silent
@@ -205,7 +205,7 @@ def run_ner_training(config: NERConfig, progress: Progress | None = None) -> Tra
     if all(t == "O" for t in tags.labels):
         raise InputError(config.train, "no entities to learn (every tag is O)")
     set_seed(config.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic()
     encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
                                                            [s.tokens for s in train])
     encoder.prepare([s.tokens for s in dev])  # per-sentence work done now, not inside the timed first epoch

@@ -19,7 +19,7 @@ from adaptlang.data.donors import TRANSFER_FIELDS, read_training_data
 from adaptlang.data.vocab import LabelVocab
 from adaptlang.engine import FitConfig, FitResult, check_resumable
 from adaptlang.engine.card import write_model_card
-from adaptlang.engine.runtime import cpu_seconds, resolve_device, run_lock, set_seed, set_threads
+from adaptlang.engine.runtime import cpu_seconds, deterministic, resolve_device, run_lock, set_seed, set_threads
 from adaptlang.errors import InputError, OutputExistsError
 from adaptlang.evaluate import attachment_scores
 from adaptlang.events import Event, Progress, silent
@@ -290,7 +290,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     if len(upos) == 0 or len(deprel) == 0:
         raise InputError(config.train, "no UPOS or DEPREL labels to learn (all '_')")
     set_seed(config.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic()
     encoder = get_encoder_class(config.encoder.kind).build(config.encoder.to_dict(),  # type: ignore[union-attr]
                                                            [s.forms for s in train_sents])
     n_tags = {f"n_{'lemmas' if k == 'lemma' else k}": len(v) for k, v in tagset.vocabs.items()
