@@ -13,6 +13,10 @@ On an H200 (benchmarks/RESULTS.md, "gpu_throughput.sh on one NVIDIA H200") a ste
     python benchmarks/gpu_profile_step.py --out /tmp/gt/prof --name adapt -- adapt /tmp/gt/data/corpus.txt \
         --model /tmp/gt/model -o /tmp/gt/prof/mlm --batch-size 64 --steps 40 --pppl-tokens 0 --force -q
 
+Since f2d53c6 `train` sets CUBLAS_WORKSPACE_CONFIG=:4096:8 with the deterministic algorithms (without it torch warns
+on every cuBLAS product, one suspect for the per-step cost); an empty value is kept, so prefixing the first command
+with `CUBLAS_WORKSPACE_CONFIG=` measures the code before that change in the same session.
+
 CPU check: the same with `SMALL=1 benchmarks/gpu_throughput.sh`'s /tmp/gt-small and `--device cpu --threads 1`.
 
 Writes OUT/profile-NAME.txt (operator tables by CPU time, calls and GPU time) and OUT/profile-NAME.json (every step's
