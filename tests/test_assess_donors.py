@@ -142,14 +142,16 @@ def test_cli_lists_donors_and_commands(monkeypatch, capsys, tmp_path: Path) -> N
     code, out, err = run_assess(monkeypatch, capsys, str(corpus), "--lang", "gsw", "--donor-dir", str(root))
     assert code == 0, err
     assert "8. Donor treebanks" in out and "German-GSD" in out and "--donor " in out
+    assert "A donor is a candidate, not a gain" in out  # with the commands
     code, out, _ = run_assess(monkeypatch, capsys, str(corpus), "--lang", "gsw", "--donor-dir", str(root),
                               "--json", "-")
     d = json.loads(out)["donors"]
     measured = [x for x in d["donors"] if x["path"]]
     assert [x["treebank"] for x in measured] == ["UD_German-GSD"] and measured[0]["before"]["tokens"] > 0.3
     assert d["commands"][0].startswith("adaptlang train --train TARGET-train.conllu --donor ")  # corpus: raw text
+    assert d["caution"].startswith("A donor is a candidate")
     code, out, _ = run_assess(monkeypatch, capsys, str(corpus), "--lang", "gsw")
-    assert "not measured: pass --donor-dir" in out.replace("\n", " ")
+    assert "not measured: pass --donor-dir" in out.replace("\n", " ") and "not a gain" not in out  # no commands
 
 
 def test_cli_bad_donor_dir_is_one_line(monkeypatch, capsys, tmp_path: Path) -> None:

@@ -282,6 +282,8 @@ def _render_donors(d: dict[str, Any]) -> None:
         console.print(f"[dim]{ds['note']}[/dim]")
     for command in ds.get("commands") or []:
         console.print(f"   {command}")
+    if ds.get("caution"):
+        console.print(f"[dim]{ds['caution']}[/dim]")
 
 
 def _overlap(o: dict[str, Any] | None) -> str:
