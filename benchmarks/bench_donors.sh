@@ -22,7 +22,8 @@
 #   fo-oft   Faroese-FarPaHC + Faroese-OFT (its only file, the test set, as the donor: another Faroese treebank)
 #   fo-de    Faroese-FarPaHC + German-GSD (its dev set: the shared copy has no training file)
 # Each run writes OUT/<pair>-<alone|donor>/ (the model) and OUT/<pair>-<alone|donor>.json (test scores); the table
-# at the end is OUT/summary.tsv (LAS with its 95% bootstrap interval; the donor run's gain).
+# at the end is OUT/summary.tsv (LAS with its 95% bootstrap interval; the donor run's gain with its paired interval,
+# from OUT/<pair>-paired.json: benchmarks/paired_diff.py, run once both sides of a pair are done).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-/work/models/e5-small}
@@ -63,6 +64,11 @@ run() {  # run PAIR VARIANT TRAIN DEV TEST [train options...]
             --json "$model.train.json" "${FEW_OPT[@]}" $EXTRA "$@"
         adl evaluate "$model" "$test" --device "$DEVICE" "${THREADS_OPT[@]}" --json "$model.json"
     fi
+    local base="$OUT/$pair$SUFFIX"  # both sides done: the paired bootstrap of donor - alone on the test sentences
+    if [ -s "$base-alone.json" ] && [ -s "$base-donor.json" ] && [ ! -s "$base-paired.json" ]; then
+        ${LOCK:+flock "$LOCK"} .venv/bin/python benchmarks/paired_diff.py "$test" "$base-alone" "$base-donor" \
+            --device "$DEVICE" --json "$base-paired.json" >/dev/null
+    fi
 }
 
 pair() {
@@ -101,7 +107,7 @@ for p in "${pairs[@]}"; do pair "$p"; done
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-rows = ["pair\talone LAS [95% CI]\tdonor LAS [95% CI]\tdonor - alone\tepochs alone / donor"]
+rows = ["pair\talone LAS [95% CI]\tdonor LAS [95% CI]\tdonor - alone [paired 95% CI]\tepochs alone / donor"]
 for pair in (p + sys.argv[2] for p in sys.argv[3:]):
     got = {}
     for v in ("alone", "donor"):
@@ -110,8 +116,13 @@ for pair in (p + sys.argv[2] for p in sys.argv[3:]):
             s, tr = json.loads(f.read_text()), json.loads(t.read_text()) if t.is_file() else {}
             lo, hi = s.get("ci", {}).get("las", [float("nan")] * 2)
             got[v] = (s["las"], f"{s['las']:.2f} [{lo:.2f}-{hi:.2f}]", tr.get("epochs_run", "?"))
+    paired = out / f"{pair}-paired.json"
+    ci = ""
+    if paired.is_file():
+        lo, hi = json.loads(paired.read_text())["diff_b_minus_a"]["las"]["ci"]
+        ci = f" [{lo:+.2f}, {hi:+.2f}]"
     if len(got) == 2:
-        rows.append(f"{pair}\t{got['alone'][1]}\t{got['donor'][1]}\t{got['donor'][0] - got['alone'][0]:+.2f}\t"
+        rows.append(f"{pair}\t{got['alone'][1]}\t{got['donor'][1]}\t{got['donor'][0] - got['alone'][0]:+.2f}{ci}\t"
                     f"{got['alone'][2]} / {got['donor'][2]}")
 (out / f"summary{sys.argv[2]}.tsv").write_text("\n".join(rows) + "\n")
 print("\n".join(rows))
