@@ -29,6 +29,11 @@ def test_proportions_follow_the_temperature() -> None:
     with pytest.raises(UsageError, match="--donor-temperature"):
         proportions([1, 2], 0)
     assert phase_sizes([5, 7, 9], "donors") == [0, 7, 9] and phase_sizes([5, 7, 9], "target") == [5, 0, 0]
+    # --target-share: a floor for the target; the donors keep their smoothed ratio in the rest
+    assert proportions([100, 400, 1600], 2.0, 0.5) == pytest.approx([0.5, 0.5 / 3, 1 / 3])
+    assert proportions([900, 100], 2.0, 0.5) == pytest.approx([0.75, 0.25])  # above the floor already: unchanged
+    assert proportions([0, 100], 2.0, 0.5) == [0.0, 1.0] and proportions([100], 2.0, 0.5) == [1.0]  # zero-shot, alone
+    assert epoch_counts([200, 3435], 2.0, 3635, 0.5) == [1818, 1817]
 
 
 def test_epoch_sample_is_pure_and_fair() -> None:
@@ -68,7 +73,7 @@ def test_donors_share_labels_and_the_target_embedding_is_used_at_prediction(tmp_
                                                                             banks: dict[str, Path]) -> None:
     result = train_parser(config(tmp_path, tiny_bert_dir, banks))
     assert result.n_train_sentences == 32
-    seen = 2 * epoch_counts([12, 20], 2.0, 32)[0]  # two epochs of the default sample
+    seen = 2 * epoch_counts([12, 20], 2.0, 32, 0.5)[0]  # two epochs of the default sample (target share 0.5)
     assert f"donors: {seen} of the 64 sentences trained on were the target's ({seen / 12:.1f} passes over its 12); " \
            f"the same steps without donors would have made {64 / 12:.1f} passes" in " ".join(result.notes)
     saved = json.loads((tmp_path / "out" / "config.json").read_text())

@@ -99,7 +99,7 @@ def validate_numeric(values: Mapping[str, Any] | object, spec: Mapping[str, Rule
 EVALUATE = {"--bootstrap": at_least(0), "--seed": SEED, "--batch-size": at_least(1), "--threads": THREADS}
 PREDICT = {"--batch-size": at_least(1), "--threads": THREADS}
 # transfer from donor treebanks and training-time noise (train, and the TrainConfig fields of the same names)
-DONORS = {"--donor-temperature": POSITIVE, "--target-sentences": optional(at_least(0)),
+DONORS = {"--donor-temperature": POSITIVE, "--target-share": FRACTION, "--target-sentences": optional(at_least(0)),
           "--epoch-sentences": optional(at_least(1)), "--char-noise": FRACTION}  # baseline and train
 TRANSFER = {**DONORS, "--subword-dropout": FRACTION}
 TRAIN = {

@@ -11,7 +11,8 @@ from adaptlang.baseline import BaselineConfig
 from adaptlang.cli import ner
 from adaptlang.cli.common import CPU_BF16_OPT
 from adaptlang.cli.train import (CHAR_NOISE_OPT, DONOR_OPT, DONOR_SCHEDULE_OPT, DONOR_TEMPERATURE_OPT, DONOR_TRANSLIT_OPT,
-                                 EPOCH_SENTENCES_OPT, TAG_WEIGHT_OPT, TARGET_SENTENCES_OPT, transfer_options)
+                                 EPOCH_SENTENCES_OPT, TAG_WEIGHT_OPT, TARGET_SENTENCES_OPT, TARGET_SHARE_OPT,
+                                 transfer_options)
 from adaptlang.cli.train import _LEMMAS as LEMMAS_OPT
 from adaptlang.cli.train import FEATS_OPT
 
@@ -61,7 +62,7 @@ def baseline(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
     log_dir: Optional[str] = typer.Option(None, "--log-dir", help="Also write TensorBoard scalars (loss, learning "
                                           "rate, dev scores) to this directory."),
-    donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT,
+    donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT, target_share: float = TARGET_SHARE_OPT,
     donor_schedule: str = DONOR_SCHEDULE_OPT, donor_translit: Optional[str] = DONOR_TRANSLIT_OPT,
     target_sentences: Optional[int] = TARGET_SENTENCES_OPT, epoch_sentences: Optional[int] = EPOCH_SENTENCES_OPT,
     char_noise: float = CHAR_NOISE_OPT, lemmas: str = LEMMAS_OPT, tag_weight: float = TAG_WEIGHT_OPT,

@@ -83,6 +83,9 @@ DONOR_OPT = typer.Option(None, "--donor", help="A related treebank (CoNLL-U) to 
 DONOR_TEMPERATURE_OPT = typer.Option(2.0, "--donor-temperature", help="Treebank i is sampled with probability "
                                      "proportional to size ** (1/T): 1 = by size, larger = closer to uniform. An "
                                      "epoch is as many sentences as all treebanks hold.")
+TARGET_SHARE_OPT = typer.Option(0.5, "--target-share", help="With --donor: the target gets at least this share of "
+                                "every mixed epoch, the donors the rest by --donor-temperature (0: the temperature "
+                                "alone decides, which starves a small target).")
 DONOR_SCHEDULE_OPT = typer.Option("mixed", "--donor-schedule", help="mixed (one run on all treebanks) or "
                                   "sequential (the donors, then the target; each gets half of --max-minutes).")
 DONOR_TRANSLIT_OPT = typer.Option(None, "--donor-translit", help="Transliterate the donors' words: a scheme "
@@ -152,7 +155,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same command."),
     strip_diacritics: bool = typer.Option(False, "--strip-diacritics", help="Remove optional diacritics (Arabic "
                                           "harakat, Hebrew niqqud, ...) from every word before tokenization."),
-    donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT,
+    donors: Optional[list[str]] = DONOR_OPT, donor_temperature: float = DONOR_TEMPERATURE_OPT, target_share: float = TARGET_SHARE_OPT,
     donor_schedule: str = DONOR_SCHEDULE_OPT, donor_translit: Optional[str] = DONOR_TRANSLIT_OPT,
     target_sentences: Optional[int] = TARGET_SENTENCES_OPT, epoch_sentences: Optional[int] = EPOCH_SENTENCES_OPT,
     subword_dropout: float = SUBWORD_DROPOUT_OPT, char_noise: float = CHAR_NOISE_OPT, tag_weight: float = TAG_WEIGHT_OPT,

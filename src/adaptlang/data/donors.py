@@ -23,8 +23,8 @@ from adaptlang.errors import InputError, UsageError
 
 # The training options of transfer from donors and of noise (TrainConfig's and BaselineConfig's field names): a run
 # that leaves them at their defaults is a plain single-treebank run
-TRANSFER_FIELDS = ("donors", "donor_temperature", "donor_schedule", "donor_translit", "target_sentences",
-                   "epoch_sentences", "subword_dropout", "char_noise")
+TRANSFER_FIELDS = ("donors", "donor_temperature", "target_share", "donor_schedule", "donor_translit",
+                   "target_sentences", "epoch_sentences", "subword_dropout", "char_noise")
 
 SCHEDULES = ("mixed", "sequential")
 PHASES = ("mixed", "donors", "target")
@@ -163,20 +163,26 @@ def phase_sizes(sizes: Sequence[int], phase: str) -> list[int]:
     return [n if phase == "mixed" or (phase == "target") == (i == 0) else 0 for i, n in enumerate(sizes)]
 
 
-def proportions(sizes: Sequence[int], temperature: float) -> list[float]:
-    """Sampling probability of each treebank: ``n_i ** (1 / T)``, normalised (0 for empty treebanks)."""
+def proportions(sizes: Sequence[int], temperature: float, target_share: float = 0.0) -> list[float]:
+    """Sampling probability of each treebank: ``n_i ** (1 / T)``, normalised (0 for empty treebanks); with
+    ``target_share``, treebank 0 (the target) gets at least that share when other treebanks are sampled too, and the
+    others share the rest in their smoothed proportions."""
     if temperature <= 0:
         raise UsageError(f"--donor-temperature must be a positive finite number, got {temperature}")
     weights = [n ** (1.0 / temperature) if n > 0 else 0.0 for n in sizes]
     total = sum(weights)
     if total == 0:
         raise UsageError("no training sentences in any treebank")
-    return [w / total for w in weights]
+    p = [w / total for w in weights]
+    if weights[0] > 0 and p[0] < target_share < 1 and total > weights[0]:
+        rest = (1.0 - target_share) / (total - weights[0])
+        p = [target_share] + [w * rest for w in weights[1:]]
+    return p
 
 
-def epoch_counts(sizes: Sequence[int], temperature: float, total: int) -> list[int]:
+def epoch_counts(sizes: Sequence[int], temperature: float, total: int, target_share: float = 0.0) -> list[int]:
     """Sentences per treebank in one epoch of ``total`` sentences (largest-remainder rounding of the proportions)."""
-    exact = [p * total for p in proportions(sizes, temperature)]
+    exact = [p * total for p in proportions(sizes, temperature, target_share)]
     counts = [int(x) for x in exact]
     order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - counts[i]), i))
     for i in order[: total - sum(counts)]:
@@ -203,11 +209,11 @@ def _stream(n: int, seed: int, treebank: int, start: int, count: int) -> list[in
 
 
 def epoch_sample(sizes: Sequence[int], temperature: float, seed: int, epoch: int,
-                 total: int | None = None) -> list[tuple[int, int]]:
+                 total: int | None = None, target_share: float = 0.0) -> list[tuple[int, int]]:
     """Epoch ``epoch``'s sentences as (treebank, sentence index) pairs, treebank by treebank (batching shuffles).
 
     ``total`` defaults to ``sum(sizes)``; a pure function of its arguments."""
     total = sum(sizes) if total is None else total
-    counts = epoch_counts(sizes, temperature, total)
+    counts = epoch_counts(sizes, temperature, total, target_share)
     return [(t, i) for t, (n, c) in enumerate(zip(sizes, counts)) if c
             for i in _stream(n, seed, t, (epoch - 1) * c, c)]

@@ -98,6 +98,7 @@ class CategorizeConfig:
     donors: tuple[str, ...] = ()  # related treebanks (CoNLL-U) of the direct+donor variant
     donor_translit: str | None = None  # their FORMs' transliteration (see adaptlang.data.donors: target, latin, ...)
     donor_temperature: float = 2.0  # treebank sampling temperature (TrainConfig.donor_temperature)
+    target_share: float = 0.5  # the target's least share of an epoch (TrainConfig.target_share)
 
     def to_dict(self) -> dict[str, Any]:
         """The options, and the epochs each BiLSTM run got (``bilstm_epochs``: --baseline-epochs resolved per
@@ -343,6 +344,8 @@ def _check_donor_options(c: CategorizeConfig) -> None:
         raise UsageError(f"--variants {DONOR_VARIANT} needs --donor treebanks")
     if not c.donor_temperature > 0:
         raise UsageError("donor_temperature must be positive")
+    if not 0 <= c.target_share < 1:
+        raise UsageError(f"target_share must be at least 0 and below 1, got {c.target_share}")
     for path in c.donors:
         if not Path(path).is_file():
             raise UsageError(f"--donor {path}: no such file")
@@ -483,7 +486,7 @@ def model_stage(stages: StageRunner, c: CategorizeConfig, inputs: Inputs, data: 
         encoder_key = {**encoder_key, "mode": "features", "corpus": inputs.corpus if c.baseline_corpus else None}
     if variant == DONOR_VARIANT:  # in this variant's key only: every other stage keeps its key
         encoder_key = {**encoder_key, "donors": list(inputs.donors), "donor_translit": c.donor_translit,
-                       "donor_temperature": c.donor_temperature}
+                       "donor_temperature": c.donor_temperature, "target_share": c.target_share}
     train = training_treebank(data.directory, data.result, c.train)
     pretrained = adapted[translit] if variant.startswith("mlm") else scratch if variant == "scratch" else None
     after = (pretrained,) if pretrained is not None else ()
@@ -509,8 +512,8 @@ def _trainer(c: CategorizeConfig, variant: str, translit: str | None, adapted_mo
     from adaptlang.baseline import BaselineConfig
     from adaptlang.tasks import TrainConfig
 
-    donors = {"donors": tuple(c.donors), "donor_translit": c.donor_translit,
-              "donor_temperature": c.donor_temperature} if variant == DONOR_VARIANT else {}
+    donors = {"donors": tuple(c.donors), "donor_translit": c.donor_translit, "donor_temperature": c.donor_temperature,
+              "target_share": c.target_share} if variant == DONOR_VARIANT else {}
     if c.is_bilstm(variant):
         epochs = {"epochs": c.run_epochs(variant)}
         features = {} if variant == "baseline" else {

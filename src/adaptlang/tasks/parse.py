@@ -91,6 +91,7 @@ class TrainConfig(EncoderSpecConfig):
     # transfer from related treebanks and training-time noise (adaptlang.data.donors, adaptlang.tasks.transfer)
     donors: tuple[str, ...] = ()  # donor treebanks trained on with the target
     donor_temperature: float = 2.0  # treebank i is sampled with probability proportional to n_i ** (1 / T)
+    target_share: float = 0.5  # the target's least share of a mixed epoch with donors (0: the temperature decides)
     donor_schedule: str = "mixed"  # mixed (one run on all treebanks) or sequential (donors, then the target)
     donor_translit: str | None = None  # a scheme for the donors' FORMs, or "target" (to the target's script)
     target_sentences: int | None = None  # few-shot: the first N target training sentences (0: zero-shot)
@@ -323,13 +324,15 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
 # options added after checkpoints were written, each with the value that computes what those checkpoints did (the
 # transfer options: their defaults, no donors and no noise; the tag losses: weight 1)
 ADDED_OPTIONS = {**{f.name: f.default for f in fields(TrainConfig) if f.name in TRANSFER_FIELDS}, "tag_weight": 1.0,
-                 "feats": "whole"}
+                 "feats": "whole", "target_share": 0.0}
 
 
 def _comparable(config: TrainConfig) -> dict[str, Any]:
     d = config.to_dict()
     for k in RESUME_FREE:
         d.pop(k, None)
+    if not config.donors:
+        d.pop("target_share", None)  # no effect without donors
     for name, before in ADDED_OPTIONS.items():  # at that value, as before the option existed (older checkpoints
         if d.get(name) == before:  # resume)
             d.pop(name)

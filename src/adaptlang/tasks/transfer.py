@@ -65,7 +65,7 @@ class TransferPlan:
         c = self.config
         offsets = [sum(self.sizes[:t]) for t in range(len(self.sizes))]
         sample = [offsets[t] + i for t, i in epoch_sample(phase_sizes(self.sizes, self.phase), c.donor_temperature,
-                                                          c.seed, epoch, c.epoch_sentences)]
+                                                          c.seed, epoch, c.epoch_sentences, c.target_share)]
         rng = random.Random(f"char-noise/{c.seed}/{epoch}")
         chosen = [examples[k] for k in sample]
         if c.char_noise:
