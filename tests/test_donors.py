@@ -216,3 +216,17 @@ def test_runs_without_donors_compare_as_before_for_resume(tmp_path: Path, tiny_b
     with pytest.raises(UsageError, match="--donor"):
         check_resumable(plain, _comparable(config(tmp_path, tiny_bert_dir, banks)))
     assert _comparable(config(tmp_path, tiny_bert_dir, banks))["donors"] == [str(banks["donor"])]
+
+
+def test_donor_checkpoints_from_before_the_target_share_refuse_resume(tmp_path: Path, tiny_bert_dir: Path,
+                                                                     banks: dict[str, Path]) -> None:
+    """A donor run saved before --target-share existed sampled as --target-share 0 does: it resumes under that
+    value and is refused under the new default, which would change its epochs."""
+    from adaptlang.engine import check_resumable
+    from adaptlang.tasks.parse import _comparable
+
+    old = _comparable(config(tmp_path, tiny_bert_dir, banks, target_share=0.0))
+    assert "target_share" not in old  # what such a checkpoint holds
+    check_resumable(dict(old), _comparable(config(tmp_path, tiny_bert_dir, banks, target_share=0.0)))
+    with pytest.raises(UsageError, match="target"):
+        check_resumable(old, _comparable(config(tmp_path, tiny_bert_dir, banks)))
