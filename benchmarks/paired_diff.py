@@ -31,16 +31,15 @@ def main() -> None:
     from adaptlang.tasks.parse_model import load_parser, score_loaded
 
     gold = read_conllu(args.gold, require_tree=True)
-    counts = {}
-    for name in (args.model_a, args.model_b):
-        _, counts[name], _, _ = score_loaded(load_parser(name, device=args.device), gold, gold_name=args.gold)
-    a, b = counts[args.model_a], counts[args.model_b]
+    scored = [score_loaded(load_parser(name, device=args.device), gold, gold_name=args.gold)
+              for name in (args.model_a, args.model_b)]
+    (score_a, a, _, _), (score_b, b, _, _) = scored  # scores, per-sentence counts, predictions, seconds
     out = {"gold": args.gold, "a": args.model_a, "b": args.model_b, "n_bootstrap": args.n, "diff_b_minus_a": {}}
     for metric, col in COLUMNS.items():
         d = paired_bootstrap_diff(b[:, col][None], a[:, col][None], a[:, 0], a="b", b="a", n_bootstrap=args.n,
                                   resample_seeds=False)
-        out["diff_b_minus_a"][metric] = {"a": round(100 * a[:, col].sum() / a[:, 0].sum(), 2),
-                                         "b": round(100 * b[:, col].sum() / b[:, 0].sum(), 2),
+        out["diff_b_minus_a"][metric] = {"a": round(getattr(score_a, metric), 2),
+                                         "b": round(getattr(score_b, metric), 2),
                                          "diff": d.diff, "ci": [d.ci_low, d.ci_high]}
         row = out["diff_b_minus_a"][metric]
         print(f"{metric.upper():5s} A {row['a']:6.2f}  B {row['b']:6.2f}  B - A {d.diff:+.2f} "

@@ -27,6 +27,7 @@ from typing import Any
 
 from adaptlang.errors import InputError, UsageError
 from adaptlang.events import Event, Progress, silent
+from adaptlang.options import FRACTION
 from adaptlang.pipeline.categorize_ner import (NERInputs, build_ner_results, check_ner_inputs, check_task_options,
                                                collect_ner, has_ner, has_parse, ner_data_stage, ner_stage_count,
                                                submit_ner_runs, with_ner)
@@ -344,8 +345,7 @@ def _check_donor_options(c: CategorizeConfig) -> None:
         raise UsageError(f"--variants {DONOR_VARIANT} needs --donor treebanks")
     if not c.donor_temperature > 0:
         raise UsageError("donor_temperature must be positive")
-    if not 0 <= c.target_share < 1:
-        raise UsageError(f"target_share must be at least 0 and below 1, got {c.target_share}")
+    FRACTION.check("target_share", c.target_share)  # the rule of train's --target-share
     for path in c.donors:
         if not Path(path).is_file():
             raise UsageError(f"--donor {path}: no such file")

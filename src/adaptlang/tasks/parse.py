@@ -322,7 +322,8 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
 
 
 # options added after checkpoints were written, each with the value that computes what those checkpoints did (the
-# transfer options: their defaults, no donors and no noise; the tag losses: weight 1)
+# transfer options: their defaults, no donors and no noise, except target_share, whose default changed the sampling:
+# 0; the tag losses: weight 1)
 ADDED_OPTIONS = {**{f.name: f.default for f in fields(TrainConfig) if f.name in TRANSFER_FIELDS}, "tag_weight": 1.0,
                  "feats": "whole", "target_share": 0.0}
 
